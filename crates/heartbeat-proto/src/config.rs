@@ -1,0 +1,367 @@
+//! Configuration, validated once at construction so that the state machines never re-check it.
+//!
+//! Timing follows ZooKeeper's model: a basic unit, the **tick**, bounds the timeouts this node
+//! accepts from peers (`[min_timeout, max_timeout]`, by default 2 and 20 ticks), and a node asks
+//! its peers to hold it to its own **timeout** (Linux-HA's deadtime), sending heartbeats every
+//! **interval** (by default a third of the timeout, as ZooKeeper clients ping).
+
+use core::time::Duration;
+
+use crate::wire::{ClusterId, Generation, NodeId};
+
+/// The largest duration the wire can carry: `u32::MAX` microseconds, about 71.6 minutes.
+pub const MAX_WIRE_DURATION: Duration = Duration::from_micros(u32::MAX as u64);
+
+/// The most links a node may reach its peers over.
+pub const MAX_LINKS: u8 = 32;
+
+/// Whether frames from unknown senders may add peers to the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Learning {
+    /// Only configured peers are monitored; frames from others are rejected and counted. The
+    /// default, and the only safe choice on a network shared with untrusted senders.
+    #[default]
+    Disabled,
+    /// Unknown senders of valid heartbeats are added, up to the configured peer cap.
+    Enabled,
+}
+
+/// A configuration value that cannot work; names the field and says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ConfigError {
+    /// The offending field, as named by the builder method that sets it.
+    pub field: &'static str,
+    /// Why it was refused.
+    pub reason: &'static str,
+}
+
+/// A validated configuration. Build one with [`Config::builder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub(crate) cluster: ClusterId,
+    pub(crate) node: NodeId,
+    pub(crate) generation: Generation,
+    pub(crate) tick: Duration,
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) min_timeout: Duration,
+    pub(crate) max_timeout: Duration,
+    pub(crate) initdead: Duration,
+    pub(crate) jitter_percent: u8,
+    pub(crate) learning: Learning,
+    pub(crate) max_peers: usize,
+    pub(crate) links: u8,
+    pub(crate) broadcast: bool,
+    pub(crate) seed: u64,
+}
+
+impl Config {
+    /// Starts a configuration for `node` in `cluster`, with every other field at its default.
+    pub fn builder(cluster: ClusterId, node: NodeId) -> ConfigBuilder {
+        ConfigBuilder {
+            cluster,
+            node,
+            generation: Generation(0),
+            tick: Duration::from_millis(100),
+            interval: None,
+            timeout: None,
+            min_timeout: None,
+            max_timeout: None,
+            initdead: None,
+            jitter_percent: 25,
+            learning: Learning::Disabled,
+            max_peers: 1024,
+            links: 1,
+            broadcast: false,
+            seed: 0,
+        }
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// This node's cluster.
+    pub fn cluster(&self) -> ClusterId {
+        self.cluster
+    }
+
+    /// This node's generation.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// The basic time unit.
+    pub fn tick(&self) -> Duration {
+        self.tick
+    }
+
+    /// The heartbeat interval.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// The timeout this node asks its peers to hold it to.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The bounds into which peers' requested timeouts are clamped.
+    pub fn timeout_bounds(&self) -> (Duration, Duration) {
+        (self.min_timeout, self.max_timeout)
+    }
+
+    /// The deadline for a configured peer never heard since start-up.
+    pub fn initdead(&self) -> Duration {
+        self.initdead
+    }
+
+    /// How many links the adapter numbers.
+    pub fn links(&self) -> u8 {
+        self.links
+    }
+
+    /// The most peers the table may hold.
+    pub fn max_peers(&self) -> usize {
+        self.max_peers
+    }
+
+    /// Clamps a peer's requested timeout into `[min_timeout, max_timeout]`, as a ZooKeeper
+    /// server clamps a session timeout.
+    pub fn negotiate(&self, requested: Duration) -> Duration {
+        requested.clamp(self.min_timeout, self.max_timeout)
+    }
+}
+
+/// Builds a [`Config`]; see each method for its default. [`build`](Self::build) validates.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConfigBuilder {
+    cluster: ClusterId,
+    node: NodeId,
+    generation: Generation,
+    tick: Duration,
+    interval: Option<Duration>,
+    timeout: Option<Duration>,
+    min_timeout: Option<Duration>,
+    max_timeout: Option<Duration>,
+    initdead: Option<Duration>,
+    jitter_percent: u8,
+    learning: Learning,
+    max_peers: usize,
+    links: u8,
+    broadcast: bool,
+    seed: u64,
+}
+
+impl ConfigBuilder {
+    /// This start's generation (default 0). Each start must use a higher one than the last;
+    /// adapters derive it from a persisted counter or a clock.
+    pub fn generation(mut self, generation: Generation) -> Self {
+        self.generation = generation;
+        self
+    }
+
+    /// The basic time unit (default 100 ms). The other timings default to multiples of it.
+    pub fn tick(mut self, tick: Duration) -> Self {
+        self.tick = tick;
+        self
+    }
+
+    /// The timeout this node asks peers to hold it to (default 10 ticks). Must lie within this
+    /// node's own bounds and be at least twice the interval.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The heartbeat interval (default a third of the timeout). Each actual gap is drawn from
+    /// `[interval × (1 − jitter), interval]`.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// The smallest timeout granted to a peer (default 2 ticks).
+    pub fn min_timeout(mut self, min: Duration) -> Self {
+        self.min_timeout = Some(min);
+        self
+    }
+
+    /// The largest timeout granted to a peer (default 20 ticks). Bounding it keeps a
+    /// misconfigured or hostile peer from being trusted for too long.
+    pub fn max_timeout(mut self, max: Duration) -> Self {
+        self.max_timeout = Some(max);
+        self
+    }
+
+    /// How long configured peers may stay unheard after start-up before they are declared
+    /// down (default twice the timeout; at least the timeout).
+    pub fn initdead(mut self, initdead: Duration) -> Self {
+        self.initdead = Some(initdead);
+        self
+    }
+
+    /// Jitter as a percentage taken off the interval at random (default 25, as BFD; at most
+    /// 50). Jitter keeps nodes that started together from sending in lockstep.
+    pub fn jitter_percent(mut self, percent: u8) -> Self {
+        self.jitter_percent = percent;
+        self
+    }
+
+    /// Whether unknown senders become peers (default [`Learning::Disabled`]).
+    pub fn learning(mut self, learning: Learning) -> Self {
+        self.learning = learning;
+        self
+    }
+
+    /// The most peers the table holds, configured and learned together (default 1024). The
+    /// storage's own capacity bounds it too.
+    pub fn max_peers(mut self, max: usize) -> Self {
+        self.max_peers = max;
+        self
+    }
+
+    /// How many links (paths or media) the adapter numbers, `1..=32` (default 1). With more
+    /// than one, each peer's links are tracked and reported separately and the peer stays up
+    /// while any link delivers.
+    pub fn links(mut self, links: u8) -> Self {
+        self.links = links;
+        self
+    }
+
+    /// Send one heartbeat per round addressed to every node (for multicast or broadcast)
+    /// instead of one per peer (default false). Such frames carry no echo and no per-peer
+    /// fields.
+    pub fn broadcast(mut self, yes: bool) -> Self {
+        self.broadcast = yes;
+        self
+    }
+
+    /// Seeds the jitter and the peer-index hash (default 0). Give each node its own random
+    /// seed in production and a fixed one in tests.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Validates and returns the configuration.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let err = |field, reason| Err(ConfigError { field, reason });
+        let tick = self.tick;
+        if tick.is_zero() {
+            return err("tick", "must be positive");
+        }
+        let min_timeout = self.min_timeout.unwrap_or(tick.saturating_mul(2));
+        let max_timeout = self.max_timeout.unwrap_or(tick.saturating_mul(20));
+        if min_timeout > max_timeout {
+            return err("min_timeout", "must not exceed max_timeout");
+        }
+        let timeout = self.timeout.unwrap_or(tick.saturating_mul(10).clamp(min_timeout, max_timeout));
+        let interval = self.interval.unwrap_or(timeout / 3);
+        let initdead = self.initdead.unwrap_or(timeout.saturating_mul(2));
+        for (field, value) in [
+            ("tick", tick),
+            ("timeout", timeout),
+            ("interval", interval),
+            ("min_timeout", min_timeout),
+            ("max_timeout", max_timeout),
+            ("initdead", initdead),
+        ] {
+            if value > MAX_WIRE_DURATION {
+                return err(field, "must be at most 71 minutes (32 bits of microseconds)");
+            }
+            if value < Duration::from_micros(1) {
+                return err(field, "must be at least 1 microsecond");
+            }
+        }
+        if timeout < min_timeout || timeout > max_timeout {
+            return err("timeout", "must lie within [min_timeout, max_timeout]");
+        }
+        if interval.saturating_mul(2) > timeout {
+            return err("interval", "must be at most half the timeout");
+        }
+        if initdead < timeout {
+            return err("initdead", "must be at least the timeout");
+        }
+        if self.jitter_percent > 50 {
+            return err("jitter_percent", "must be at most 50");
+        }
+        if self.max_peers == 0 {
+            return err("max_peers", "must be at least 1");
+        }
+        if self.links == 0 || self.links > MAX_LINKS {
+            return err("links", "must be between 1 and 32");
+        }
+        Ok(Config {
+            cluster: self.cluster,
+            node: self.node,
+            generation: self.generation,
+            tick,
+            interval,
+            timeout,
+            min_timeout,
+            max_timeout,
+            initdead,
+            jitter_percent: self.jitter_percent,
+            learning: self.learning,
+            max_peers: self.max_peers,
+            links: self.links,
+            broadcast: self.broadcast,
+            seed: self.seed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> ConfigBuilder {
+        Config::builder(ClusterId(1), NodeId::new(1).unwrap())
+    }
+
+    #[test]
+    fn defaults_follow_the_tick() {
+        let c = builder().tick(Duration::from_millis(50)).build().unwrap();
+        assert_eq!(c.timeout_bounds(), (Duration::from_millis(100), Duration::from_millis(1000)));
+        assert_eq!(c.timeout(), Duration::from_millis(500));
+        assert_eq!(c.interval(), Duration::from_millis(500) / 3);
+        assert_eq!(c.initdead(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn negotiation_clamps_like_zookeeper() {
+        // ZooKeeper's documented example: min 3000, max 5000; 1000 → 3000, 6000 → 5000.
+        let c = builder()
+            .min_timeout(Duration::from_millis(3000))
+            .max_timeout(Duration::from_millis(5000))
+            .timeout(Duration::from_millis(4000))
+            .build()
+            .unwrap();
+        assert_eq!(c.negotiate(Duration::from_millis(1000)), Duration::from_millis(3000));
+        assert_eq!(c.negotiate(Duration::from_millis(6000)), Duration::from_millis(5000));
+        assert_eq!(c.negotiate(Duration::from_millis(4500)), Duration::from_millis(4500));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_field() {
+        let cases = [
+            (builder().tick(Duration::ZERO), "tick"),
+            (builder().timeout(Duration::from_secs(60)), "timeout"),
+            (builder().interval(Duration::from_millis(600)), "interval"),
+            (builder().initdead(Duration::from_millis(10)), "initdead"),
+            (builder().min_timeout(Duration::from_secs(9)), "min_timeout"),
+            (builder().jitter_percent(51), "jitter_percent"),
+            (builder().max_peers(0), "max_peers"),
+            (builder().links(0), "links"),
+            (builder().links(33), "links"),
+            (builder().tick(Duration::from_secs(4 * 3600)), "tick"),
+        ];
+        for (b, field) in cases {
+            assert_eq!(b.build().unwrap_err().field, field);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The classic detector: suspect after a fraction of the timeout, down after the timeout.
+
+use super::{Arrival, Deadlines, Detector, PeerTiming};
+use crate::time::Instant;
+
+/// Declares a peer down once it has been silent for its negotiated timeout, and suspect once it
+/// has been silent for `suspect_permille / 1000` of it (Linux-HA's warntime; default 500, half
+/// the timeout, as Linux-HA's default warntime is half its deadtime).
+///
+/// Per-peer state: none. Suspicion is `silence / timeout`, so it reaches 1.0 at the timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedTimeout {
+    suspect_permille: u16,
+}
+
+impl Default for FixedTimeout {
+    fn default() -> Self {
+        FixedTimeout { suspect_permille: 500 }
+    }
+}
+
+impl FixedTimeout {
+    /// Suspect after half the timeout, down after the timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Suspect after `permille / 1000` of the timeout; values above 1000 are taken as 1000
+    /// (no separate suspect phase).
+    pub fn with_suspect_permille(permille: u16) -> Self {
+        FixedTimeout { suspect_permille: permille.min(1000) }
+    }
+}
+
+impl Detector for FixedTimeout {
+    type PeerState = ();
+
+    fn on_heartbeat(&self, _state: &mut (), _arrival: &Arrival) {}
+
+    fn deadlines(&self, _state: &(), timing: &PeerTiming) -> Deadlines {
+        let warn = timing.timeout.as_nanos() * u128::from(self.suspect_permille) / 1000;
+        let warn = core::time::Duration::from_nanos(u64::try_from(warn).unwrap_or(u64::MAX));
+        Deadlines { suspect: timing.last_heard + warn, down: timing.last_heard + timing.timeout }
+    }
+
+    fn suspicion(&self, _state: &(), timing: &PeerTiming, now: Instant) -> f32 {
+        let timeout = timing.timeout.as_secs_f32();
+        if timeout <= 0.0 {
+            return 0.0;
+        }
+        (now - timing.last_heard).as_secs_f32() / timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    #[test]
+    fn deadlines_follow_the_negotiated_timeout() {
+        let timing = PeerTiming {
+            last_heard: Instant::from_secs(10),
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(600),
+        };
+        let d = FixedTimeout::new().deadlines(&(), &timing);
+        assert_eq!(d.suspect, Instant::from_millis(10_300));
+        assert_eq!(d.down, Instant::from_millis(10_600));
+        let d = FixedTimeout::with_suspect_permille(2000).deadlines(&(), &timing);
+        assert_eq!(d.suspect, d.down);
+        let s = FixedTimeout::new().suspicion(&(), &timing, Instant::from_millis(10_300));
+        assert!((s - 0.5).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,648 @@
+//! The receiving half: a [`Monitor`] of N peers, driven by `on_message` and `tick`.
+//!
+//! Data flows one way: bytes → [`Frame`] check → [`Message`] parse → admission checks →
+//! sequence/generation verdict → state change → events and timer. Every step before the state
+//! change only reads, so a rejected frame changes nothing but its counter.
+
+use core::time::Duration;
+
+use crate::config::{Config, Learning};
+use crate::detector::{Arrival, Detector, PeerTiming};
+use crate::event::{Event, EventKind, EventQueue};
+use crate::peers::{LinkId, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqWindow};
+use crate::storage::Storage;
+use crate::time::{Clock, Instant};
+use crate::wire::{ClusterId, DecodeError, Frame, Generation, Kind, Message, NodeId};
+
+/// Why `on_message` refused a frame. Refusing changes no state except the matching counter in
+/// [`MonitorStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    /// Not a valid v1 frame.
+    #[error("malformed frame: {0}")]
+    Malformed(#[from] DecodeError),
+    /// From another cluster.
+    #[error("frame of cluster {0:?}")]
+    WrongCluster(ClusterId),
+    /// This node's own frame, looped back (as multicast does).
+    #[error("own frame looped back")]
+    FromSelf,
+    /// Addressed to another node.
+    #[error("frame addressed to node {0}")]
+    NotForUs(NodeId),
+    /// The adapter passed a link number outside `0..links`.
+    #[error("unknown link {0:?}")]
+    UnknownLink(LinkId),
+    /// From a sender that is neither configured nor learnable.
+    #[error("unknown peer {0}")]
+    UnknownPeer(NodeId),
+    /// From a learnable sender, but the peer table is at its cap.
+    #[error("peer table full, cannot learn {0}")]
+    PeerTableFull(NodeId),
+    /// From an older generation than the peer's current one: a stale or replayed frame.
+    #[error("stale generation {generation:?} from {peer} (current {current:?})")]
+    StaleGeneration {
+        /// The sender.
+        peer: NodeId,
+        /// The frame's generation.
+        generation: Generation,
+        /// The generation in force.
+        current: Generation,
+    },
+    /// A sequence number already accepted.
+    #[error("duplicate sequence {sequence} from {peer}")]
+    Duplicate {
+        /// The sender.
+        peer: NodeId,
+        /// The repeated sequence number.
+        sequence: u64,
+    },
+    /// A sequence number below the replay window: indistinguishable from a replay.
+    #[error("sequence {sequence} from {peer} is below the replay window")]
+    Replayed {
+        /// The sender.
+        peer: NodeId,
+        /// The old sequence number.
+        sequence: u64,
+    },
+    /// The event queue has no room for what this frame could cause: drain `poll_event` first.
+    #[error("event queue full")]
+    EventQueueFull,
+}
+
+/// What `on_message` did with an accepted frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// A fresh heartbeat: the peer's liveness was refreshed.
+    Heartbeat,
+    /// A fresh goodbye: the peer left.
+    Goodbye,
+    /// Reordered: counted (it shrinks the loss count), refreshes no liveness.
+    Late,
+    /// A copy of an accepted frame over another link: refreshes only that link.
+    LinkCopy,
+}
+
+/// Counters of everything `on_message` saw. Each rejection reason has its own counter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MonitorStats {
+    /// Fresh heartbeats and goodbyes accepted.
+    pub accepted: u64,
+    /// Reordered frames counted.
+    pub late: u64,
+    /// Copies over redundant links.
+    pub link_copies: u64,
+    /// Peers learned from the wire.
+    pub learned: u64,
+    /// [`Rejected::Malformed`].
+    pub rejected_malformed: u64,
+    /// [`Rejected::WrongCluster`].
+    pub rejected_cluster: u64,
+    /// [`Rejected::FromSelf`].
+    pub rejected_self: u64,
+    /// [`Rejected::NotForUs`].
+    pub rejected_not_for_us: u64,
+    /// [`Rejected::UnknownLink`].
+    pub rejected_link: u64,
+    /// [`Rejected::UnknownPeer`].
+    pub rejected_unknown_peer: u64,
+    /// [`Rejected::PeerTableFull`].
+    pub rejected_table_full: u64,
+    /// [`Rejected::StaleGeneration`].
+    pub rejected_stale_generation: u64,
+    /// [`Rejected::Duplicate`].
+    pub rejected_duplicate: u64,
+    /// [`Rejected::Replayed`].
+    pub rejected_replay: u64,
+    /// [`Rejected::EventQueueFull`].
+    pub rejected_queue_full: u64,
+}
+
+impl MonitorStats {
+    /// All rejections together.
+    pub fn rejected(&self) -> u64 {
+        self.rejected_malformed
+            + self.rejected_cluster
+            + self.rejected_self
+            + self.rejected_not_for_us
+            + self.rejected_link
+            + self.rejected_unknown_peer
+            + self.rejected_table_full
+            + self.rejected_stale_generation
+            + self.rejected_duplicate
+            + self.rejected_replay
+            + self.rejected_queue_full
+    }
+
+    fn count(&mut self, rejected: &Rejected) {
+        let counter = match rejected {
+            Rejected::Malformed(_) => &mut self.rejected_malformed,
+            Rejected::WrongCluster(_) => &mut self.rejected_cluster,
+            Rejected::FromSelf => &mut self.rejected_self,
+            Rejected::NotForUs(_) => &mut self.rejected_not_for_us,
+            Rejected::UnknownLink(_) => &mut self.rejected_link,
+            Rejected::UnknownPeer(_) => &mut self.rejected_unknown_peer,
+            Rejected::PeerTableFull(_) => &mut self.rejected_table_full,
+            Rejected::StaleGeneration { .. } => &mut self.rejected_stale_generation,
+            Rejected::Duplicate { .. } => &mut self.rejected_duplicate,
+            Rejected::Replayed { .. } => &mut self.rejected_replay,
+            Rejected::EventQueueFull => &mut self.rejected_queue_full,
+        };
+        *counter = counter.saturating_add(1);
+    }
+}
+
+/// Why a peer could not be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PeerError {
+    /// The table holds `max_peers` peers or its storage is full.
+    #[error("peer table full")]
+    TableFull,
+    /// The peer is already in the table.
+    #[error("peer already present")]
+    AlreadyPresent,
+    /// A node does not monitor itself.
+    #[error("a node cannot be its own peer")]
+    IsSelf,
+}
+
+/// The verdict on an admitted frame, decided before anything changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Fresh { gap: u64 },
+    Restart,
+    Late,
+    LinkCopy,
+}
+
+/// Monitors N peers: tracks their liveness from heartbeats and deadlines, and reports
+/// transitions as [`Event`]s.
+///
+/// # Driving it
+///
+/// - Inputs: [`on_message`](Self::on_message) for every datagram, [`tick`](Self::tick) when
+///   [`poll_timeout`](Self::poll_timeout) passes (or whenever convenient; extra ticks are
+///   harmless).
+/// - Outputs: drain [`poll_event`](Self::poll_event) until `None` after every input.
+/// - Time: pass the same clock's `now` to every call. Time going backwards counts as no
+///   progress; it never panics and never moves a deadline.
+///
+/// A peer is declared `Down` by the first `tick` at or after its deadline, not a polling period
+/// later. `tick` costs O(k log n) for the k timers that fire; nothing scans the table.
+pub struct Monitor<D: Detector, S: Storage> {
+    config: Config,
+    detector: D,
+    clock: Clock,
+    peers: PeerTable<D::PeerState, S>,
+    events: EventQueue,
+    stats: MonitorStats,
+}
+
+impl<D: Detector, S: Storage> Monitor<D, S> {
+    /// A monitor with no peers yet, started at `now`.
+    pub fn new(config: Config, detector: D, now: Instant) -> Self {
+        let hash_key = config.seed ^ 0x5EED_0F1D_E900_0001;
+        let links = config.links;
+        Monitor {
+            config,
+            detector,
+            clock: Clock::new(now),
+            peers: PeerTable::new(hash_key, links),
+            events: EventQueue::default(),
+            stats: MonitorStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The detector.
+    pub fn detector(&self) -> &D {
+        &self.detector
+    }
+
+    /// The latest `now` seen.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// Counters of accepted and rejected frames.
+    pub fn stats(&self) -> &MonitorStats {
+        &self.stats
+    }
+
+    /// How many peers are in the table.
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.peers.len() == 0
+    }
+
+    /// Adds a configured peer. It starts `Waiting`, with the start-up deadline (`initdead`)
+    /// counted from the latest `now` seen.
+    pub fn add_peer(&mut self, id: NodeId) -> Result<(), PeerError> {
+        if id == self.config.node {
+            return Err(PeerError::IsSelf);
+        }
+        if self.peers.find(id).is_some() {
+            return Err(PeerError::AlreadyPresent);
+        }
+        self.insert(id, false).map(|_| ()).ok_or(PeerError::TableFull)
+    }
+
+    /// Removes a peer, silently. Returns whether it was present.
+    pub fn remove_peer(&mut self, id: NodeId) -> bool {
+        match self.peers.find(id) {
+            Some(slot) => {
+                self.peers.remove(slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Everything known about one peer.
+    pub fn peer(&self, id: NodeId) -> Option<PeerStatus> {
+        self.status(self.peers.find(id)?)
+    }
+
+    /// Every peer's status, in table order.
+    pub fn peers(&self) -> impl Iterator<Item = PeerStatus> + '_ {
+        (0..self.peers.len()).filter_map(|slot| self.status(slot))
+    }
+
+    /// Decodes and handles one datagram that arrived on `link` at `now`.
+    ///
+    /// A rejected frame changes nothing but its counter — not even the monitor's notion of
+    /// the current time.
+    pub fn on_message(&mut self, now: Instant, link: LinkId, bytes: &[u8]) -> Result<Accepted, Rejected> {
+        let result = Frame::new_checked(bytes)
+            .and_then(|frame| Message::parse(&frame))
+            .map_err(Rejected::Malformed)
+            .and_then(|msg| self.handle(now, link, &msg));
+        self.tally(&result);
+        result
+    }
+
+    /// Handles an already decoded message (for callers that decoded it themselves, such as an
+    /// authenticating layer). Same rules and counters as [`on_message`](Self::on_message).
+    pub fn on_decoded(&mut self, now: Instant, link: LinkId, msg: &Message) -> Result<Accepted, Rejected> {
+        let result = self.handle(now, link, msg);
+        self.tally(&result);
+        result
+    }
+
+    /// Advances time to `now` and fires every deadline at or before it, as far as the event
+    /// queue has room (the rest fire at the next `tick`, after the events are drained).
+    pub fn tick(&mut self, now: Instant) {
+        let now = self.clock.advance(now);
+        while let Some((at, slot)) = self.peers.next_timer() {
+            if at > now || self.events.room() < self.events_per_peer_change() {
+                break;
+            }
+            self.expire(slot, now);
+        }
+    }
+
+    /// The next event, oldest first.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    /// When to call [`tick`](Self::tick) next: the earliest deadline, or the latest `now` while
+    /// events wait to be polled. `None` when nothing is scheduled. After `tick(now)` and a full
+    /// drain of `poll_event`, it is strictly later than `now`.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.events.is_empty() {
+            return Some(self.clock.now());
+        }
+        self.peers.next_timer().map(|(at, _)| at)
+    }
+
+    /// The latest fresh timestamp a peer sent, with when it arrived, for echoing back.
+    pub(crate) fn echo_source(&self, slot: usize) -> Option<(Instant, Instant)> {
+        let peer = self.peers.get(slot)?;
+        peer.heard().then_some((peer.peer_timestamp, peer.last_heard))
+    }
+
+    /// The timeout this node applies to the peer in `slot`, once it has heard it.
+    pub(crate) fn applied_timeout(&self, slot: usize) -> Option<Duration> {
+        let peer = self.peers.get(slot)?;
+        peer.heard().then(|| peer.timeout())
+    }
+
+    /// Whether this node currently hears the peer in `slot`.
+    pub(crate) fn hears(&self, slot: usize) -> bool {
+        self.peers.get(slot).is_some_and(Peer::alive)
+    }
+
+    pub(crate) fn peer_ids(&self) -> &[NodeId] {
+        self.peers.ids()
+    }
+
+    fn tally(&mut self, result: &Result<Accepted, Rejected>) {
+        match result {
+            Ok(Accepted::Heartbeat | Accepted::Goodbye) => self.stats.accepted += 1,
+            Ok(Accepted::Late) => self.stats.late += 1,
+            Ok(Accepted::LinkCopy) => self.stats.link_copies += 1,
+            Err(rejected) => self.stats.count(rejected),
+        }
+    }
+
+    fn multi_link(&self) -> bool {
+        self.config.links > 1
+    }
+
+    /// The most events one peer's change can raise: its own, plus one per link.
+    fn events_per_peer_change(&self) -> usize {
+        if self.multi_link() { 1 + usize::from(self.config.links) } else { 1 }
+    }
+
+    fn insert(&mut self, id: NodeId, learned: bool) -> Option<usize> {
+        if self.peers.len() >= self.config.max_peers {
+            return None;
+        }
+        let now = self.clock.now();
+        let peer = Peer::new(now, self.config.timeout, learned);
+        let slot = self.peers.insert(id, peer).ok()?;
+        self.reschedule(slot);
+        Some(slot)
+    }
+
+    /// Admission, verdict, then the only step that changes state.
+    fn handle(&mut self, now: Instant, link: LinkId, msg: &Message) -> Result<Accepted, Rejected> {
+        // Time only advances once the frame is accepted.
+        let now = now.max(self.clock.now());
+        if msg.cluster != self.config.cluster {
+            return Err(Rejected::WrongCluster(msg.cluster));
+        }
+        if msg.sender == self.config.node {
+            return Err(Rejected::FromSelf);
+        }
+        if let Some(receiver) = msg.receiver.filter(|r| *r != self.config.node) {
+            return Err(Rejected::NotForUs(receiver));
+        }
+        if link.0 >= self.config.links {
+            return Err(Rejected::UnknownLink(link));
+        }
+        if self.events.room() < self.events_per_peer_change() {
+            return Err(Rejected::EventQueueFull);
+        }
+        let slot = match self.peers.find(msg.sender) {
+            Some(slot) => slot,
+            None => self.learn(msg)?,
+        };
+        let verdict = self.judge(slot, link, msg)?;
+        self.clock.advance(now);
+        Ok(self.apply(slot, link, msg, verdict, now))
+    }
+
+    fn learn(&mut self, msg: &Message) -> Result<usize, Rejected> {
+        if self.config.learning == Learning::Disabled || msg.kind != Kind::Heartbeat {
+            return Err(Rejected::UnknownPeer(msg.sender));
+        }
+        let slot = self.insert(msg.sender, true).ok_or(Rejected::PeerTableFull(msg.sender))?;
+        self.stats.learned += 1;
+        Ok(slot)
+    }
+
+    /// Classifies the frame against the peer's generation and sequence window. Reads only.
+    fn judge(&self, slot: usize, link: LinkId, msg: &Message) -> Result<Verdict, Rejected> {
+        let Some(peer) = self.peers.get(slot) else {
+            return Err(Rejected::UnknownPeer(msg.sender));
+        };
+        if !peer.heard() {
+            return Ok(Verdict::Fresh { gap: 0 });
+        }
+        match msg.generation.cmp(&peer.generation) {
+            core::cmp::Ordering::Less => Err(Rejected::StaleGeneration {
+                peer: msg.sender,
+                generation: msg.generation,
+                current: peer.generation,
+            }),
+            core::cmp::Ordering::Greater => Ok(Verdict::Restart),
+            core::cmp::Ordering::Equal => match peer.seq.classify(msg.sequence) {
+                SeqClass::Fresh { gap } => Ok(Verdict::Fresh { gap }),
+                SeqClass::Late => Ok(Verdict::Late),
+                SeqClass::Duplicate if self.link_is_fresh(slot, link, msg.sequence) => Ok(Verdict::LinkCopy),
+                SeqClass::Duplicate => Err(Rejected::Duplicate { peer: msg.sender, sequence: msg.sequence }),
+                SeqClass::TooOld => Err(Rejected::Replayed { peer: msg.sender, sequence: msg.sequence }),
+            },
+        }
+    }
+
+    /// Whether `link` has not yet delivered `sequence` or anything later.
+    fn link_is_fresh(&self, slot: usize, link: LinkId, sequence: u64) -> bool {
+        self.peers.links(slot).get(usize::from(link.0)).is_some_and(|l| sequence >= l.next_seq)
+    }
+
+    fn apply(&mut self, slot: usize, link: LinkId, msg: &Message, verdict: Verdict, now: Instant) -> Accepted {
+        let me = self.config.node;
+        let negotiated = self.config.negotiate(msg.requested_timeout);
+        let peer_id = msg.sender;
+        let Some((peer, links)) = self.peers.record_and_links_mut(slot) else {
+            return Accepted::Late;
+        };
+        let accepted = match verdict {
+            Verdict::Late => {
+                peer.seq.record(msg.sequence);
+                peer.stats.late = peer.stats.late.saturating_add(1);
+                peer.stats.lost = peer.stats.lost.saturating_sub(1);
+                Accepted::Late
+            }
+            Verdict::LinkCopy => Accepted::LinkCopy,
+            Verdict::Fresh { .. } | Verdict::Restart => {
+                let was_heard = peer.heard();
+                let previous = peer.generation;
+                let restarted = verdict == Verdict::Restart;
+                if restarted {
+                    peer.seq = SeqWindow::default();
+                    self.detector.reset(&mut peer.detector);
+                    for l in links.iter_mut() {
+                        l.next_seq = 0;
+                    }
+                }
+                if let Verdict::Fresh { gap } = verdict {
+                    peer.stats.lost = peer.stats.lost.saturating_add(u32::try_from(gap).unwrap_or(u32::MAX));
+                }
+                peer.seq.record(msg.sequence);
+                peer.generation = msg.generation;
+                peer.stats.received = peer.stats.received.saturating_add(1);
+                peer.last_heard = now;
+                peer.set_heard();
+                peer.peer_timestamp = msg.timestamp;
+                peer.interval_us = crate::time::duration_micros_u32(msg.interval);
+                peer.timeout_us = crate::time::duration_micros_u32(negotiated);
+                peer.set_hears_us(msg.hears_you);
+                peer.applied_to_us_us = msg.applied_timeout.map_or(0, crate::time::duration_micros_u32);
+                if let Some(echo) = msg.echo.filter(|_| msg.receiver == Some(me)) {
+                    // An echo from the future is not ours (or is forged): no sample.
+                    if echo.timestamp <= now {
+                        peer.stats.record_rtt((now - echo.timestamp).saturating_sub(echo.delay));
+                    }
+                }
+                let arrival = Arrival {
+                    at: now,
+                    sequence: msg.sequence,
+                    gap: match verdict {
+                        Verdict::Fresh { gap } => gap,
+                        _ => 0,
+                    },
+                    interval: msg.interval,
+                };
+                self.detector.on_heartbeat(&mut peer.detector, &arrival);
+                let kind = match msg.kind {
+                    Kind::Goodbye if peer.liveness == Liveness::Left => None,
+                    Kind::Goodbye => {
+                        peer.set_liveness(Liveness::Left, now);
+                        Some(EventKind::Left)
+                    }
+                    Kind::Heartbeat if restarted && was_heard => {
+                        peer.set_liveness(Liveness::Up, now);
+                        Some(EventKind::Restarted { previous, generation: msg.generation })
+                    }
+                    Kind::Heartbeat if peer.liveness == Liveness::Up => None,
+                    Kind::Heartbeat => {
+                        peer.set_liveness(Liveness::Up, now);
+                        Some(EventKind::Up { generation: msg.generation })
+                    }
+                };
+                if let Some(kind) = kind {
+                    self.events.push(now, peer_id, kind);
+                }
+                if msg.kind == Kind::Heartbeat { Accepted::Heartbeat } else { Accepted::Goodbye }
+            }
+        };
+        let left = peer.liveness == Liveness::Left;
+        if let Some(state) = links.get_mut(usize::from(link.0))
+            && msg.sequence >= state.next_seq
+        {
+            state.next_seq = msg.sequence.saturating_add(1);
+            state.heard = now;
+            if !state.up && !left {
+                state.up = true;
+                self.events.push(now, peer_id, EventKind::LinkUp { link });
+            }
+        }
+        if left {
+            // A peer that left has no links to watch.
+            for state in links.iter_mut() {
+                state.up = false;
+            }
+        }
+        self.reschedule(slot);
+        accepted
+    }
+
+    /// Fires whatever is due for `slot` at `now`, then re-arms its timer.
+    fn expire(&mut self, slot: usize, now: Instant) {
+        let initdead = self.config.initdead;
+        let Some(peer_id) = self.peers.id(slot) else { return };
+        let deadlines =
+            self.timing(slot).and_then(|t| self.peers.get(slot).map(|p| self.detector.deadlines(&p.detector, &t)));
+        let Some((peer, links)) = self.peers.record_and_links_mut(slot) else { return };
+        let timeout = peer.timeout();
+        let mut down = None;
+        match (peer.liveness, deadlines) {
+            (Liveness::Waiting, _) => {
+                let deadline = peer.last_heard + initdead;
+                if deadline <= now {
+                    down = Some(EventKind::Down { last_heard: None, deadline });
+                }
+            }
+            (Liveness::Up | Liveness::Suspect, Some(d)) => {
+                if d.down <= now {
+                    down = Some(EventKind::Down { last_heard: Some(peer.last_heard), deadline: d.down });
+                } else if peer.liveness == Liveness::Up && d.suspect.min(d.down) <= now {
+                    peer.set_liveness(Liveness::Suspect, now);
+                    self.events.push(now, peer_id, EventKind::Suspect { last_heard: peer.last_heard });
+                }
+            }
+            _ => {}
+        }
+        let going_down = down.is_some();
+        for (l, state) in links.iter_mut().enumerate() {
+            if state.up && (going_down || state.heard + timeout <= now) {
+                state.up = false;
+                self.events.push(now, peer_id, EventKind::LinkDown { link: LinkId(l as u8) });
+            }
+        }
+        if let Some(kind) = down {
+            peer.set_liveness(Liveness::Down, now);
+            self.events.push(now, peer_id, kind);
+        }
+        self.reschedule(slot);
+    }
+
+    /// The peer's timing, once heard.
+    fn timing(&self, slot: usize) -> Option<PeerTiming> {
+        let peer = self.peers.get(slot)?;
+        Some(PeerTiming {
+            last_heard: peer.last_heard,
+            interval: peer.interval().unwrap_or(self.config.interval),
+            timeout: peer.timeout(),
+        })
+        .filter(|_| peer.heard())
+    }
+
+    /// Sets `slot`'s timer to its next deadline: the liveness deadline for its state, or the
+    /// earliest deadline of a link still up, whichever comes first.
+    fn reschedule(&mut self, slot: usize) {
+        let Some(peer) = self.peers.get(slot) else { return };
+        let liveness_deadline = match peer.liveness {
+            Liveness::Waiting => Some(peer.last_heard + self.config.initdead),
+            Liveness::Up | Liveness::Suspect => self.timing(slot).map(|t| {
+                let d = self.detector.deadlines(&peer.detector, &t);
+                if peer.liveness == Liveness::Up { d.suspect.min(d.down) } else { d.down }
+            }),
+            Liveness::Down | Liveness::Left => None,
+        };
+        let timeout = peer.timeout();
+        let link_deadline = self.peers.links(slot).iter().filter(|l| l.up).map(|l| l.heard + timeout).min();
+        let next = match (liveness_deadline, link_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.peers.set_timer(slot, next);
+    }
+
+    fn status(&self, slot: usize) -> Option<PeerStatus> {
+        let peer = self.peers.get(slot)?;
+        let id = self.peers.id(slot)?;
+        let heard = peer.heard();
+        let links_up = if self.multi_link() {
+            self.peers.links(slot).iter().enumerate().filter(|(_, l)| l.up).fold(0u32, |m, (i, _)| m | 1 << i)
+        } else {
+            u32::from(peer.alive())
+        };
+        let suspicion = match (self.timing(slot), peer.liveness) {
+            (Some(t), Liveness::Up | Liveness::Suspect) => {
+                self.detector.suspicion(&peer.detector, &t, self.clock.now())
+            }
+            _ => 0.0,
+        };
+        Some(PeerStatus {
+            id,
+            liveness: peer.liveness,
+            since: peer.since,
+            last_heard: heard.then_some(peer.last_heard),
+            generation: heard.then_some(peer.generation),
+            interval: peer.interval(),
+            timeout: peer.timeout(),
+            timeout_applied_to_us: (peer.applied_to_us_us != 0)
+                .then(|| Duration::from_micros(u64::from(peer.applied_to_us_us))),
+            hears_us: peer.hears_us(),
+            learned: peer.learned(),
+            suspicion,
+            links_up,
+            stats: peer.stats,
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! A [`Node`]: the sender and the monitor in one, for symmetric clusters in which every node
+//! monitors every other. Its heartbeats carry what the monitor learned: echoes for round-trip
+//! times, whether it hears the peer, and the timeout it applies to the peer.
+
+use core::time::Duration;
+
+use crate::beacon::{Beacon, Destination, Transmit};
+use crate::config::{Config, MAX_WIRE_DURATION};
+use crate::detector::Detector;
+use crate::event::Event;
+use crate::monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected};
+use crate::peers::{LinkId, PeerStatus};
+use crate::sender::outgoing;
+use crate::storage::Storage;
+use crate::time::Instant;
+use crate::wire::{Echo, MAX_FRAME_LEN, NodeId};
+
+/// Sends heartbeats to every peer and monitors every peer.
+///
+/// # Driving it
+///
+/// 1. Feed every datagram to [`on_message`](Self::on_message) with the link it arrived on.
+/// 2. Call [`tick`](Self::tick) when [`poll_timeout`](Self::poll_timeout) is reached.
+/// 3. After each input, drain [`poll_transmit`](Self::poll_transmit) and
+///    [`poll_event`](Self::poll_event) until both return `None`.
+///
+/// See the crate documentation for a complete loop.
+pub struct Node<D: Detector, S: Storage> {
+    monitor: Monitor<D, S>,
+    beacon: Beacon,
+}
+
+impl<D: Detector, S: Storage> Node<D, S> {
+    /// A node with no peers yet; its first heartbeat round is due at `now`.
+    pub fn new(config: Config, detector: D, now: Instant) -> Self {
+        let beacon = Beacon::new(&config, now);
+        Node { monitor: Monitor::new(config, detector, now), beacon }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        self.monitor.config()
+    }
+
+    /// The monitoring half, for read access.
+    pub fn monitor(&self) -> &Monitor<D, S> {
+        &self.monitor
+    }
+
+    /// Counters of accepted and rejected frames.
+    pub fn stats(&self) -> &MonitorStats {
+        self.monitor.stats()
+    }
+
+    /// The sequence number of the latest round (0 before the first).
+    pub fn sequence(&self) -> u64 {
+        self.beacon.sequence()
+    }
+
+    /// Adds a configured peer (monitored, and sent to).
+    pub fn add_peer(&mut self, id: NodeId) -> Result<(), PeerError> {
+        self.monitor.add_peer(id)
+    }
+
+    /// Removes a peer silently; returns whether it was present.
+    pub fn remove_peer(&mut self, id: NodeId) -> bool {
+        self.monitor.remove_peer(id)
+    }
+
+    /// One peer's status.
+    pub fn peer(&self, id: NodeId) -> Option<PeerStatus> {
+        self.monitor.peer(id)
+    }
+
+    /// Every peer's status.
+    pub fn peers(&self) -> impl Iterator<Item = PeerStatus> + '_ {
+        self.monitor.peers()
+    }
+
+    /// Handles one datagram that arrived on `link` at `now`. See [`Monitor::on_message`].
+    pub fn on_message(&mut self, now: Instant, link: LinkId, bytes: &[u8]) -> Result<Accepted, Rejected> {
+        self.monitor.on_message(now, link, bytes)
+    }
+
+    /// Advances time to `now`: fires due deadlines and starts a heartbeat round if one is due.
+    pub fn tick(&mut self, now: Instant) {
+        self.monitor.tick(now);
+        self.beacon.tick(self.monitor.now());
+    }
+
+    /// Starts the goodbye round: drain `poll_transmit` to send a goodbye to every peer. No
+    /// heartbeat follows; the node keeps monitoring until dropped.
+    pub fn leave(&mut self, now: Instant) {
+        self.monitor.tick(now);
+        self.beacon.leave();
+    }
+
+    /// Whether [`leave`](Self::leave) was called.
+    pub fn is_leaving(&self) -> bool {
+        self.beacon.leaving()
+    }
+
+    /// Writes the next frame of the current round into `buf`.
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut [u8; MAX_FRAME_LEN]) -> Option<Transmit> {
+        let config = self.monitor.config();
+        let broadcast = config.broadcast;
+        let count = if broadcast { 1 } else { self.monitor.len() };
+        let (kind, slot) = self.beacon.next_target(count)?;
+        let now = self.monitor.now();
+        let mut msg = outgoing(config, kind, self.beacon.sequence(), now);
+        let destination = if broadcast {
+            Destination::All
+        } else {
+            let peer = self.monitor.peer_ids()[slot];
+            msg.receiver = Some(peer);
+            msg.hears_you = self.monitor.hears(slot);
+            msg.applied_timeout = self.monitor.applied_timeout(slot);
+            msg.echo = self.monitor.echo_source(slot).filter(|_| msg.hears_you).map(|(timestamp, at)| Echo {
+                timestamp,
+                delay: (now - at).min(MAX_WIRE_DURATION).max(Duration::ZERO),
+            });
+            Destination::Peer(peer)
+        };
+        match msg.encode(buf) {
+            Ok(len) => Some(Transmit { destination, len }),
+            Err(_) => {
+                // Cannot happen: fields come from a validated config and the buffer fits any
+                // frame. Stay on this target rather than skip it silently.
+                self.beacon.unpoll();
+                None
+            }
+        }
+    }
+
+    /// The next event, oldest first.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.monitor.poll_event()
+    }
+
+    /// When to call `tick` next: the earliest of the monitor's deadlines and the next round,
+    /// or the latest `now` while output waits to be drained. After `tick(now)` and a full
+    /// drain, it is strictly later than `now`.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let sending = self.beacon.poll_timeout(self.monitor.now());
+        match (self.monitor.poll_timeout(), sending) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The sending half on its own: a [`Sender`] beacons heartbeats to a list of targets and says
+//! goodbye on shutdown, without monitoring anyone (one-way heartbeats, as a device reporting to
+//! a monitor). A [`Node`](crate::Node) does both halves.
+
+use crate::beacon::{Beacon, Destination, Transmit};
+use crate::config::Config;
+use crate::storage::{Buffer, Storage, swap_remove};
+use crate::time::{Clock, Instant};
+use crate::wire::{Kind, MAX_FRAME_LEN, Message, NodeId};
+
+/// The unaddressed parts of every frame this node sends: identity, sequence and timing.
+pub(crate) fn outgoing(config: &Config, kind: Kind, sequence: u64, now: Instant) -> Message {
+    Message {
+        kind,
+        cluster: config.cluster,
+        sender: config.node,
+        receiver: None,
+        generation: config.generation,
+        sequence,
+        timestamp: now,
+        echo: None,
+        interval: config.interval,
+        requested_timeout: config.timeout,
+        applied_timeout: None,
+        hears_you: false,
+        auth: None,
+    }
+}
+
+/// Sends a heartbeat to each target every interval (with jitter), and a goodbye on
+/// [`leave`](Self::leave).
+///
+/// Driving: call [`tick`](Self::tick) at [`poll_timeout`](Self::poll_timeout), then drain
+/// [`poll_transmit`](Self::poll_transmit) until `None`.
+pub struct Sender<S: Storage> {
+    config: Config,
+    clock: Clock,
+    beacon: Beacon,
+    targets: S::Vec<NodeId>,
+}
+
+impl<S: Storage> Sender<S> {
+    /// A sender whose first round is due at `now`.
+    pub fn new(config: Config, now: Instant) -> Self {
+        let beacon = Beacon::new(&config, now);
+        Sender { config, clock: Clock::new(now), beacon, targets: Default::default() }
+    }
+
+    /// Adds a target; returns `false` if it is present already or storage is full.
+    pub fn add_target(&mut self, id: NodeId) -> bool {
+        !self.targets.contains(&id) && self.targets.try_push(id).is_ok()
+    }
+
+    /// Removes a target; returns whether it was present.
+    pub fn remove_target(&mut self, id: NodeId) -> bool {
+        match self.targets.iter().position(|t| *t == id) {
+            Some(i) => swap_remove(&mut self.targets, i).is_some(),
+            None => false,
+        }
+    }
+
+    /// The sequence number of the latest round (0 before the first).
+    pub fn sequence(&self) -> u64 {
+        self.beacon.sequence()
+    }
+
+    /// Advances time; starts a round if one is due.
+    pub fn tick(&mut self, now: Instant) {
+        let now = self.clock.advance(now);
+        self.beacon.tick(now);
+    }
+
+    /// Starts the goodbye round. Drain `poll_transmit` to send it; nothing follows.
+    pub fn leave(&mut self, now: Instant) {
+        self.clock.advance(now);
+        self.beacon.leave();
+    }
+
+    /// Writes the next frame of the current round into `buf`.
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut [u8; MAX_FRAME_LEN]) -> Option<Transmit> {
+        let count = if self.config.broadcast { 1 } else { self.targets.len() };
+        let (kind, i) = self.beacon.next_target(count)?;
+        let mut msg = outgoing(&self.config, kind, self.beacon.sequence(), self.clock.now());
+        let destination = if self.config.broadcast {
+            Destination::All
+        } else {
+            let target = self.targets[i];
+            msg.receiver = Some(target);
+            Destination::Peer(target)
+        };
+        // Every field comes from a validated config and the buffer fits any frame.
+        let len = msg.encode(buf).ok()?;
+        Some(Transmit { destination, len })
+    }
+
+    /// When to call `tick` next: now while a round is being sent, `None` after goodbye.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.beacon.poll_timeout(self.clock.now())
+    }
+}
