@@ -260,6 +260,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         match self.peers.find(id) {
             Some(slot) => {
                 self.peers.remove(slot);
+                self.settle();
                 true
             }
             None => false,
@@ -307,6 +308,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             }
             self.expire(slot, now);
         }
+        self.settle();
     }
 
     /// The next event, oldest first.
@@ -537,7 +539,8 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                 state.up = false;
             }
         }
-        self.reschedule(slot);
+        self.reschedule_lazily(slot);
+        self.settle();
         accepted
     }
 
@@ -592,10 +595,10 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         .filter(|_| peer.heard())
     }
 
-    /// Sets `slot`'s timer to its next deadline: the liveness deadline for its state, or the
-    /// earliest deadline of a link still up, whichever comes first.
-    fn reschedule(&mut self, slot: usize) {
-        let Some(peer) = self.peers.get(slot) else { return };
+    /// `slot`'s next deadline: the liveness deadline for its state, or the earliest deadline of
+    /// a link still up, whichever comes first.
+    fn next_deadline(&self, slot: usize) -> Option<Instant> {
+        let peer = self.peers.get(slot)?;
         let liveness_deadline = match peer.liveness {
             Liveness::Waiting => Some(peer.last_heard + self.config.initdead),
             Liveness::Up | Liveness::Suspect => self.timing(slot).map(|t| {
@@ -606,11 +609,41 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         };
         let timeout = peer.timeout();
         let link_deadline = self.peers.links(slot).iter().filter(|l| l.up).map(|l| l.heard + timeout).min();
-        let next = match (liveness_deadline, link_deadline) {
+        match (liveness_deadline, link_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        };
+        }
+    }
+
+    /// Sets `slot`'s timer to exactly its next deadline.
+    fn reschedule(&mut self, slot: usize) {
+        let next = self.next_deadline(slot);
         self.peers.set_timer(slot, next);
+    }
+
+    /// Reschedules `slot` after a heartbeat, lazily: a deadline that moved later leaves the
+    /// timer where it was. The early timer then fires once, finds nothing due and re-arms
+    /// (or [`settle`](Self::settle) re-arms it when it reaches the front first). A heartbeat
+    /// therefore costs O(1) heap work, and a peer costs about one heap operation per timeout
+    /// period however often it sends.
+    fn reschedule_lazily(&mut self, slot: usize) {
+        let next = self.next_deadline(slot);
+        match (self.peers.timer(slot), next) {
+            (Some(scheduled), Some(next)) if scheduled <= next => {}
+            _ => self.peers.set_timer(slot, next),
+        }
+    }
+
+    /// Re-arms early timers at the front of the heap until the earliest one is exact, so that
+    /// `poll_timeout` returns the true next deadline.
+    fn settle(&mut self) {
+        while let Some((at, slot)) = self.peers.next_timer() {
+            let next = self.next_deadline(slot);
+            if next == Some(at) {
+                break;
+            }
+            self.peers.set_timer(slot, next);
+        }
     }
 
     fn status(&self, slot: usize) -> Option<PeerStatus> {

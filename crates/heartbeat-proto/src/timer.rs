@@ -62,7 +62,6 @@ impl<S: Storage> TimerHeap<S> {
     }
 
     /// The deadline of `slot`, if scheduled.
-    #[cfg(test)]
     pub(crate) fn deadline(&self, slot: usize) -> Option<Instant> {
         let p = *self.pos.get(slot)?;
         self.heap.get(p as usize).map(|e| e.at)

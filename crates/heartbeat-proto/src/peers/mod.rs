@@ -321,6 +321,11 @@ impl<P: Default, S: Storage> PeerTable<P, S> {
         self.timers.peek()
     }
 
+    /// `slot`'s scheduled timer, if any.
+    pub(crate) fn timer(&self, slot: usize) -> Option<Instant> {
+        self.timers.deadline(slot)
+    }
+
     /// Sets or clears `slot`'s timer.
     pub(crate) fn set_timer(&mut self, slot: usize, at: Option<Instant>) {
         match at {
