@@ -144,7 +144,7 @@ pub use detector::{Detector, FixedTimeout};
 pub use event::{EVENT_QUEUE_LEN, Event, EventKind};
 pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected};
 pub use node::Node;
-pub use peers::{LinkId, Liveness, PeerStats, PeerStatus, SEQUENCE_WINDOW, bytes_per_peer};
+pub use peers::{LinkId, Liveness, PeerFootprint, PeerStats, PeerStatus, SEQUENCE_WINDOW};
 pub use sender::Sender;
 #[cfg(feature = "alloc")]
 pub use storage::Growable;

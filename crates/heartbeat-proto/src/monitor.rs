@@ -9,7 +9,7 @@ use core::time::Duration;
 use crate::config::{Config, Learning};
 use crate::detector::{Arrival, Detector, PeerTiming};
 use crate::event::{Event, EventKind, EventQueue};
-use crate::peers::{LinkId, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqWindow};
+use crate::peers::{LinkId, LinkState, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqWindow};
 use crate::storage::Storage;
 use crate::time::{Clock, Instant};
 use crate::wire::{ClusterId, DecodeError, Frame, Generation, Kind, Message, NodeId};
@@ -188,7 +188,8 @@ enum Verdict {
 ///   progress; it never panics and never moves a deadline.
 ///
 /// A peer is declared `Down` by the first `tick` at or after its deadline, not a polling period
-/// later. `tick` costs O(k log n) for the k timers that fire; nothing scans the table.
+/// later. A heartbeat costs O(1) timer work and `tick` costs in proportion to the timers that
+/// fire; nothing scans the table.
 pub struct Monitor<D: Detector, S: Storage> {
     config: Config,
     detector: D,
@@ -203,11 +204,13 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     pub fn new(config: Config, detector: D, now: Instant) -> Self {
         let hash_key = config.seed ^ 0x5EED_0F1D_E900_0001;
         let links = config.links;
+        // Most deadlines lie within about one timeout of a heartbeat; the rest wrap around.
+        let horizon = config.timeout;
         Monitor {
             config,
             detector,
             clock: Clock::new(now),
-            peers: PeerTable::new(hash_key, links),
+            peers: PeerTable::new(hash_key, links, horizon),
             events: EventQueue::default(),
             stats: MonitorStats::default(),
         }
@@ -302,13 +305,14 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     /// queue has room (the rest fire at the next `tick`, after the events are drained).
     pub fn tick(&mut self, now: Instant) {
         let now = self.clock.advance(now);
-        while let Some((at, slot)) = self.peers.next_timer() {
+        loop {
+            self.settle();
+            let Some((at, slot)) = self.peers.next_timer() else { break };
             if at > now || self.events.room() < self.events_per_peer_change() {
                 break;
             }
             self.expire(slot, now);
         }
-        self.settle();
     }
 
     /// The next event, oldest first.
@@ -375,6 +379,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         let peer = Peer::new(now, self.config.timeout, learned);
         let slot = self.peers.insert(id, peer).ok()?;
         self.reschedule(slot);
+        self.settle();
         Some(slot)
     }
 
@@ -586,64 +591,29 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// The peer's timing, once heard.
     fn timing(&self, slot: usize) -> Option<PeerTiming> {
-        let peer = self.peers.get(slot)?;
-        Some(PeerTiming {
-            last_heard: peer.last_heard,
-            interval: peer.interval().unwrap_or(self.config.interval),
-            timeout: peer.timeout(),
-        })
-        .filter(|_| peer.heard())
-    }
-
-    /// `slot`'s next deadline: the liveness deadline for its state, or the earliest deadline of
-    /// a link still up, whichever comes first.
-    fn next_deadline(&self, slot: usize) -> Option<Instant> {
-        let peer = self.peers.get(slot)?;
-        let liveness_deadline = match peer.liveness {
-            Liveness::Waiting => Some(peer.last_heard + self.config.initdead),
-            Liveness::Up | Liveness::Suspect => self.timing(slot).map(|t| {
-                let d = self.detector.deadlines(&peer.detector, &t);
-                if peer.liveness == Liveness::Up { d.suspect.min(d.down) } else { d.down }
-            }),
-            Liveness::Down | Liveness::Left => None,
-        };
-        let timeout = peer.timeout();
-        let link_deadline = self.peers.links(slot).iter().filter(|l| l.up).map(|l| l.heard + timeout).min();
-        match (liveness_deadline, link_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        timing(&self.config, self.peers.get(slot)?)
     }
 
     /// Sets `slot`'s timer to exactly its next deadline.
     fn reschedule(&mut self, slot: usize) {
-        let next = self.next_deadline(slot);
+        let next =
+            self.peers.get(slot).and_then(|p| next_deadline(&self.detector, &self.config, p, self.peers.links(slot)));
         self.peers.set_timer(slot, next);
     }
 
     /// Reschedules `slot` after a heartbeat, lazily: a deadline that moved later leaves the
-    /// timer where it was. The early timer then fires once, finds nothing due and re-arms
-    /// (or [`settle`](Self::settle) re-arms it when it reaches the front first). A heartbeat
-    /// therefore costs O(1) heap work, and a peer costs about one heap operation per timeout
-    /// period however often it sends.
+    /// timer where it was, and [`settle`](Self::settle) corrects it if it reaches the front.
+    /// A heartbeat therefore costs no timer work.
     fn reschedule_lazily(&mut self, slot: usize) {
-        let next = self.next_deadline(slot);
-        match (self.peers.timer(slot), next) {
-            (Some(scheduled), Some(next)) if scheduled <= next => {}
-            _ => self.peers.set_timer(slot, next),
-        }
+        let next =
+            self.peers.get(slot).and_then(|p| next_deadline(&self.detector, &self.config, p, self.peers.links(slot)));
+        self.peers.set_timer_lazily(slot, next);
     }
 
-    /// Re-arms early timers at the front of the heap until the earliest one is exact, so that
-    /// `poll_timeout` returns the true next deadline.
+    /// Makes the earliest timer exact, so that `poll_timeout` returns the true next deadline.
     fn settle(&mut self) {
-        while let Some((at, slot)) = self.peers.next_timer() {
-            let next = self.next_deadline(slot);
-            if next == Some(at) {
-                break;
-            }
-            self.peers.set_timer(slot, next);
-        }
+        let (detector, config) = (&self.detector, &self.config);
+        self.peers.settle(|peer, links| next_deadline(detector, config, peer, links));
     }
 
     fn status(&self, slot: usize) -> Option<PeerStatus> {
@@ -677,5 +647,38 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             links_up,
             stats: peer.stats,
         })
+    }
+}
+
+/// A peer's timing, once heard.
+fn timing<P>(config: &Config, peer: &Peer<P>) -> Option<PeerTiming> {
+    peer.heard().then(|| PeerTiming {
+        last_heard: peer.last_heard,
+        interval: peer.interval().unwrap_or(config.interval),
+        timeout: peer.timeout(),
+    })
+}
+
+/// A peer's next deadline: the liveness deadline for its state, or the earliest deadline of a
+/// link still up, whichever comes first. `None` when nothing is due ever (down or left).
+fn next_deadline<D: Detector>(
+    detector: &D,
+    config: &Config,
+    peer: &Peer<D::PeerState>,
+    links: &[LinkState],
+) -> Option<Instant> {
+    let liveness_deadline = match peer.liveness {
+        Liveness::Waiting => Some(peer.last_heard + config.initdead),
+        Liveness::Up | Liveness::Suspect => timing(config, peer).map(|t| {
+            let d = detector.deadlines(&peer.detector, &t);
+            if peer.liveness == Liveness::Up { d.suspect.min(d.down) } else { d.down }
+        }),
+        Liveness::Down | Liveness::Left => None,
+    };
+    let timeout = peer.timeout();
+    let link_deadline = links.iter().filter(|l| l.up).map(|l| l.heard + timeout).min();
+    match (liveness_deadline, link_deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

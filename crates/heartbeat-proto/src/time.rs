@@ -110,15 +110,28 @@ impl fmt::Display for Instant {
 
 /// A `Duration` as whole nanoseconds, saturating at `u64::MAX`.
 pub(crate) const fn duration_nanos(d: Duration) -> u64 {
-    let n = d.as_nanos();
-    if n > u64::MAX as u128 { u64::MAX } else { n as u64 }
+    match d.as_secs().checked_mul(1_000_000_000) {
+        Some(n) => n.saturating_add(d.subsec_nanos() as u64),
+        None => u64::MAX,
+    }
 }
 
-/// A `Duration` as whole microseconds, saturating at `u32::MAX` (about 71 minutes): the wire
-/// unit for intervals and timeouts.
+/// A `Duration` as whole microseconds if that fits 32 bits: the wire unit for intervals and
+/// timeouts. (Computed in 64-bit arithmetic: `Duration::as_micros` divides in 128 bits.)
+pub(crate) const fn checked_micros_u32(d: Duration) -> Option<u32> {
+    if d.as_secs() > u32::MAX as u64 / 1_000_000 {
+        return None;
+    }
+    let us = d.as_secs() * 1_000_000 + d.subsec_micros() as u64;
+    if us > u32::MAX as u64 { None } else { Some(us as u32) }
+}
+
+/// [`checked_micros_u32`], saturating at `u32::MAX` (about 71 minutes).
 pub(crate) const fn duration_micros_u32(d: Duration) -> u32 {
-    let us = d.as_micros();
-    if us > u32::MAX as u128 { u32::MAX } else { us as u32 }
+    match checked_micros_u32(d) {
+        Some(us) => us,
+        None => u32::MAX,
+    }
 }
 
 /// The monotonic view of caller-supplied time: `now` going backwards counts as no progress.
@@ -157,6 +170,12 @@ mod tests {
         assert_eq!(Instant::ZERO - Instant::MAX, Duration::ZERO);
         assert_eq!(Instant::ZERO + Duration::MAX, Instant::MAX);
         assert_eq!(duration_micros_u32(Duration::from_secs(1 << 40)), u32::MAX);
+        assert_eq!(duration_micros_u32(Duration::from_secs(4295)), u32::MAX);
+        assert_eq!(checked_micros_u32(Duration::from_micros(u32::MAX as u64)), Some(u32::MAX));
+        assert_eq!(checked_micros_u32(Duration::from_micros(u32::MAX as u64 + 1)), None);
+        assert_eq!(checked_micros_u32(Duration::from_nanos(1_999)), Some(1));
+        assert_eq!(duration_nanos(Duration::MAX), u64::MAX);
+        assert_eq!(duration_nanos(Duration::new(3, 7)), 3_000_000_007);
     }
 
     #[test]

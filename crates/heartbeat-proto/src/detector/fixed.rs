@@ -38,8 +38,10 @@ impl Detector for FixedTimeout {
     fn on_heartbeat(&self, _state: &mut (), _arrival: &Arrival) {}
 
     fn deadlines(&self, _state: &(), timing: &PeerTiming) -> Deadlines {
-        let warn = timing.timeout.as_nanos() * u128::from(self.suspect_permille) / 1000;
-        let warn = core::time::Duration::from_nanos(u64::try_from(warn).unwrap_or(u64::MAX));
+        // permille ≤ 1000, so neither product can overflow 64 bits.
+        let nanos = crate::time::duration_nanos(timing.timeout);
+        let permille = u64::from(self.suspect_permille);
+        let warn = core::time::Duration::from_nanos(nanos / 1000 * permille + nanos % 1000 * permille / 1000);
         Deadlines { suspect: timing.last_heard + warn, down: timing.last_heard + timing.timeout }
     }
 

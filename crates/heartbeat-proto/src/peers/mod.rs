@@ -11,7 +11,7 @@ use core::time::Duration;
 
 use crate::storage::{Buffer, Storage, swap_remove};
 use crate::time::Instant;
-use crate::timer::TimerHeap;
+use crate::timer::TimerWheel;
 use crate::wire::{Generation, NodeId};
 use index::PeerIndex;
 pub use sequence::WINDOW as SEQUENCE_WINDOW;
@@ -67,7 +67,7 @@ impl PeerStats {
     }
 
     pub(crate) fn record_rtt(&mut self, sample: Duration) {
-        let us = u32::try_from(sample.as_micros()).unwrap_or(u32::MAX).max(1);
+        let us = crate::time::duration_micros_u32(sample).max(1);
         self.rtt_us = us;
         self.srtt_us = if self.srtt_us == 0 {
             us
@@ -211,7 +211,7 @@ pub(crate) struct LinkState {
 pub(crate) struct PeerTable<P, S: Storage> {
     index: PeerIndex<S>,
     records: S::Vec<Peer<P>>,
-    timers: TimerHeap<S>,
+    timers: TimerWheel<S>,
     /// `links_per_peer` records per slot when `links_per_peer > 1`, else empty.
     links: S::LinkVec<LinkState>,
     links_per_peer: usize,
@@ -222,11 +222,13 @@ pub(crate) struct PeerTable<P, S: Storage> {
 pub(crate) struct TableFull;
 
 impl<P: Default, S: Storage> PeerTable<P, S> {
-    pub(crate) fn new(hash_key: u64, links_per_peer: u8) -> Self {
+    /// An empty table. `horizon` bounds how far after filing any deadline lies (it sizes
+    /// the timer wheel).
+    pub(crate) fn new(hash_key: u64, links_per_peer: u8, horizon: Duration) -> Self {
         PeerTable {
             index: PeerIndex::new(hash_key),
             records: Default::default(),
-            timers: TimerHeap::default(),
+            timers: TimerWheel::new(crate::time::duration_nanos(horizon)),
             links: Default::default(),
             links_per_peer: usize::from(links_per_peer.max(1)),
         }
@@ -317,31 +319,62 @@ impl<P: Default, S: Storage> PeerTable<P, S> {
         Some((peer, links))
     }
 
+    /// The earliest deadline and its slot; exact after [`settle`](Self::settle).
     pub(crate) fn next_timer(&self) -> Option<(Instant, usize)> {
         self.timers.peek()
     }
 
-    /// `slot`'s scheduled timer, if any.
-    pub(crate) fn timer(&self, slot: usize) -> Option<Instant> {
-        self.timers.deadline(slot)
+    /// Sets `slot`'s timer to exactly `at`, or clears it.
+    pub(crate) fn set_timer(&mut self, slot: usize, at: Option<Instant>) {
+        self.timers.schedule(slot, at);
     }
 
-    /// Sets or clears `slot`'s timer.
-    pub(crate) fn set_timer(&mut self, slot: usize, at: Option<Instant>) {
-        match at {
-            // Cannot fail: every slot was registered with the heap on insert.
-            Some(at) => {
-                let _ = self.timers.schedule(slot, at);
-            }
-            None => self.timers.cancel(slot),
-        }
+    /// Sets `slot`'s timer to `at` unless it is already due earlier (see
+    /// [`TimerWheel::schedule_lazily`]).
+    pub(crate) fn set_timer_lazily(&mut self, slot: usize, at: Option<Instant>) {
+        self.timers.schedule_lazily(slot, at);
+    }
+
+    /// Makes [`next_timer`](Self::next_timer) exact, asking `deadline` for a slot's true next
+    /// deadline given its record and link records.
+    pub(crate) fn settle(&mut self, mut deadline: impl FnMut(&Peer<P>, &[LinkState]) -> Option<Instant>) {
+        let n = self.links_per_peer;
+        let (records, links) = (&self.records, &self.links);
+        self.timers.settle(|slot| {
+            let peer = records.get(slot)?;
+            let own = if n == 1 { &[][..] } else { links.get(slot * n..slot * n + n).unwrap_or(&[]) };
+            deadline(peer, own)
+        });
     }
 }
 
-/// Bytes of state one peer costs in a table without extra links, detector state included:
-/// its record, its id-index entries and its timer-heap entries.
-pub fn bytes_per_peer<P>() -> usize {
-    use core::mem::size_of;
-    // Record; id + chain link + about one bucket (load factor ≤ 1); heap entry + position.
-    size_of::<Peer<P>>() + size_of::<NodeId>() + 2 * size_of::<u32>() + size_of::<(Instant, u32)>() + size_of::<u32>()
+/// The memory one peer costs in a single-link table, by part, for a detector whose per-peer
+/// state is `P`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerFootprint {
+    /// The peer record: liveness, sequence window, timing, statistics and detector state.
+    pub record: usize,
+    /// The id index: the id, the chain link and one bucket (the table keeps at most one peer
+    /// per bucket; a growable table may hold up to twice as many buckets right after growing).
+    pub index: usize,
+    /// The timer wheel: the filed deadline, two list links and a front-heap position (plus,
+    /// while the peer is due soon, one front-heap entry).
+    pub timer: usize,
+}
+
+impl PeerFootprint {
+    /// The footprint with detector state `P`.
+    pub fn of<P>() -> Self {
+        use core::mem::size_of;
+        PeerFootprint {
+            record: size_of::<Peer<P>>(),
+            index: size_of::<NodeId>() + 2 * size_of::<u32>(),
+            timer: size_of::<Option<Instant>>() + 3 * size_of::<u32>(),
+        }
+    }
+
+    /// All parts together.
+    pub fn total(&self) -> usize {
+        self.record + self.index + self.timer
+    }
 }

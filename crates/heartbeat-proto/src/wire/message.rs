@@ -99,7 +99,7 @@ fn micros(raw: u32) -> Duration {
 }
 
 fn wire_micros(d: Duration, field: Field) -> Result<u32, EncodeError> {
-    u32::try_from(d.as_micros()).map_err(|_| EncodeError::FieldOutOfRange(field))
+    crate::time::checked_micros_u32(d).ok_or(EncodeError::FieldOutOfRange(field))
 }
 
 impl Message {

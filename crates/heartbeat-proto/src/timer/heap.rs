@@ -1,8 +1,7 @@
-//! One timer per peer slot in a binary min-heap with a position index.
+//! A binary min-heap of slot deadlines with a position index: the wheel's exact front.
 //!
-//! Scheduling, rescheduling and cancelling a slot's timer cost O(log n); finding the earliest
-//! deadline costs O(1); expiring k timers costs O(k log n). Nothing ever scans all slots, so a
-//! `tick` costs in proportion to the timers that fire, not to the number of peers.
+//! Scheduling, rescheduling and cancelling a slot cost O(log f) for f entries in the heap;
+//! the earliest deadline costs O(1).
 
 use crate::storage::{Buffer, Storage, swap_remove};
 use crate::time::Instant;
@@ -61,7 +60,13 @@ impl<S: Storage> TimerHeap<S> {
         self.heap.first().map(|e| (e.at, e.slot as usize))
     }
 
+    /// Whether `slot` is in the heap.
+    pub(crate) fn contains(&self, slot: usize) -> bool {
+        self.pos.get(slot).is_some_and(|p| *p != UNSCHEDULED)
+    }
+
     /// The deadline of `slot`, if scheduled.
+    #[cfg(test)]
     pub(crate) fn deadline(&self, slot: usize) -> Option<Instant> {
         let p = *self.pos.get(slot)?;
         self.heap.get(p as usize).map(|e| e.at)
