@@ -357,8 +357,8 @@ pub struct PeerFootprint {
     /// The id index: the id, the chain link and one bucket (the table keeps at most one peer
     /// per bucket; a growable table may hold up to twice as many buckets right after growing).
     pub index: usize,
-    /// The timer wheel: the filed deadline, two list links and a front-heap position (plus,
-    /// while the peer is due soon, one front-heap entry).
+    /// The timer wheel: the filed deadline, two list links, a front-heap position and about
+    /// one bucket (plus, while the peer is due soon, one front-heap entry).
     pub timer: usize,
 }
 
@@ -369,7 +369,7 @@ impl PeerFootprint {
         PeerFootprint {
             record: size_of::<Peer<P>>(),
             index: size_of::<NodeId>() + 2 * size_of::<u32>(),
-            timer: size_of::<Option<Instant>>() + 3 * size_of::<u32>(),
+            timer: size_of::<Instant>() + 4 * size_of::<u32>(),
         }
     }
 

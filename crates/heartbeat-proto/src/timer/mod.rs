@@ -37,8 +37,9 @@ const MAX_BUCKETS: usize = 1 << 20;
 pub(crate) struct TimerWheel<S: Storage> {
     /// Slots due before the cursor's bucket, by exact (or lower-bound) deadline.
     front: TimerHeap<S>,
-    /// Per slot: the deadline it is filed under, if filed (in a bucket or in the front).
-    filed: S::Vec<Option<Instant>>,
+    /// Per slot: the deadline it is filed under. Meaningful only while the slot is filed, that
+    /// is linked in a bucket or in the front.
+    filed: S::Vec<Instant>,
     /// Per slot: neighbours in its bucket's list (`UNLINKED` when not in a bucket).
     prev: S::Vec<u32>,
     next: S::Vec<u32>,
@@ -100,7 +101,7 @@ impl<S: Storage> TimerWheel<S> {
         }
         self.front.push_slot()?;
         // The per-slot arrays share one capacity, checked above.
-        let _ = self.filed.try_push(None);
+        let _ = self.filed.try_push(Instant::ZERO);
         let _ = self.prev.try_push(UNLINKED);
         let _ = self.next.try_push(END);
         if self.filed.len() > self.buckets.len() && self.buckets.len() < self.buckets.max_len().min(MAX_BUCKETS) {
@@ -122,10 +123,8 @@ impl<S: Storage> TimerWheel<S> {
         self.linked = 0;
         self.idle = IdleStreak::NONE;
         for slot in 0..self.prev.len() {
-            if self.prev[slot] != UNLINKED
-                && let Some(at) = self.filed[slot]
-            {
-                let number = self.bucket_number(at);
+            if self.prev[slot] != UNLINKED {
+                let number = self.bucket_number(self.filed[slot]);
                 self.link(slot, number);
             }
         }
@@ -162,7 +161,8 @@ impl<S: Storage> TimerWheel<S> {
 
     /// The deadline `slot` is filed under, if any.
     pub(crate) fn filed(&self, slot: usize) -> Option<Instant> {
-        self.filed.get(slot).copied().flatten()
+        let linked = *self.prev.get(slot)? != UNLINKED;
+        (linked || self.front.contains(slot)).then(|| self.filed[slot])
     }
 
     /// The earliest filed deadline in the front. After [`settle`](Self::settle) it is exact and
@@ -216,13 +216,12 @@ impl<S: Storage> TimerWheel<S> {
         at.as_nanos() >> self.shift
     }
 
-    fn bucket_index(&self, at: Option<Instant>) -> usize {
-        let number = at.map_or(0, |at| self.bucket_number(at));
-        (number % self.buckets.len() as u64) as usize
+    fn bucket_index(&self, at: Instant) -> usize {
+        (self.bucket_number(at) % self.buckets.len() as u64) as usize
     }
 
     fn file(&mut self, slot: usize, at: Instant) {
-        self.filed[slot] = Some(at);
+        self.filed[slot] = at;
         let number = self.bucket_number(at);
         if number < self.cursor {
             // Its bucket was opened already: straight to the front. The front holds at most
@@ -271,7 +270,6 @@ impl<S: Storage> TimerWheel<S> {
         } else {
             self.unlink(slot);
         }
-        self.filed[slot] = None;
     }
 
     /// Opens the cursor's bucket: its slots filed for this revolution move to the front, the
@@ -290,7 +288,7 @@ impl<S: Storage> TimerWheel<S> {
         while slot != END {
             let s = slot as usize;
             slot = self.next[s];
-            let Some(at) = self.filed[s] else { continue };
+            let at = self.filed[s];
             let filed_number = self.bucket_number(at);
             if filed_number <= number {
                 self.unlink(s);
