@@ -12,8 +12,8 @@ use crate::wire::{ClusterId, Generation, NodeId};
 /// The largest duration the wire can carry: `u32::MAX` microseconds, about 71.6 minutes.
 pub const MAX_WIRE_DURATION: Duration = Duration::from_micros(u32::MAX as u64);
 
-/// The most links a node may reach its peers over.
-pub const MAX_LINKS: u8 = 32;
+/// The most links a node may reach its peers over (Linux-HA setups use two to four media).
+pub const MAX_LINKS: u8 = 8;
 
 /// Whether frames from unknown senders may add peers to the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -224,7 +224,7 @@ impl ConfigBuilder {
         self
     }
 
-    /// How many links (paths or media) the adapter numbers, `1..=32` (default 1). With more
+    /// How many links (paths or media) the adapter numbers, `1..=MAX_LINKS` (default 1). With more
     /// than one, each peer's links are tracked and reported separately and the peer stays up
     /// while any link delivers.
     pub fn links(mut self, links: u8) -> Self {
@@ -293,7 +293,7 @@ impl ConfigBuilder {
             return err("max_peers", "must be at least 1");
         }
         if self.links == 0 || self.links > MAX_LINKS {
-            return err("links", "must be between 1 and 32");
+            return err("links", "must be between 1 and 8");
         }
         Ok(Config {
             cluster: self.cluster,
@@ -357,7 +357,7 @@ mod tests {
             (builder().jitter_percent(51), "jitter_percent"),
             (builder().max_peers(0), "max_peers"),
             (builder().links(0), "links"),
-            (builder().links(33), "links"),
+            (builder().links(9), "links"),
             (builder().tick(Duration::from_secs(4 * 3600)), "tick"),
         ];
         for (b, field) in cases {

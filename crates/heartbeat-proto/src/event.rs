@@ -66,6 +66,9 @@ pub enum EventKind {
 /// [`Rejected::EventQueueFull`]: crate::Rejected::EventQueueFull
 pub const EVENT_QUEUE_LEN: usize = 16;
 
+// One peer's change raises at most one event per link plus its own: it must always fit.
+const _: () = assert!(EVENT_QUEUE_LEN > crate::config::MAX_LINKS as usize);
+
 /// The bounded queue behind `poll_event`.
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {

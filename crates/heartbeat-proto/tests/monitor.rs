@@ -428,3 +428,25 @@ fn after_a_tick_and_a_drain_the_next_timeout_is_strictly_later() {
         now = now + Duration::from_millis(37);
     }
 }
+
+#[test]
+fn the_most_links_still_fit_the_event_queue() {
+    let links = heartbeat_proto::MAX_LINKS;
+    let mut m = monitor_with(config().links(links), &[2, 3, 4]);
+    for p in 2..=4 {
+        for link in 0..links {
+            let _ = deliver_on(&mut m, ms(100), link, &heartbeat(p, 1, 1));
+            drain(&mut m);
+        }
+    }
+    m.tick(ms(60_000));
+    let mut events = Vec::new();
+    for _ in 0..10 {
+        events.extend(drain(&mut m));
+        m.tick(ms(60_000));
+    }
+    let downs = events.iter().filter(|e| matches!(e.kind, EventKind::Down { .. })).count();
+    let link_downs = events.iter().filter(|e| matches!(e.kind, EventKind::LinkDown { .. })).count();
+    assert_eq!((downs, link_downs), (3, 3 * usize::from(links)));
+    assert_eq!(m.poll_timeout(), None);
+}
