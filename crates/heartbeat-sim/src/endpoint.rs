@@ -71,17 +71,17 @@ pub struct NodeSpec<'a> {
 /// Builds an endpoint for a [`NodeSpec`]. Called at every start and restart.
 pub type Factory<E> = Box<dyn FnMut(&NodeSpec<'_>) -> E>;
 
-/// A factory of plain [`Node`]s: `configure` adjusts a builder that already carries the
-/// cluster, the node id, the spec's generation, seed and link count; every other member is
-/// added as a configured peer.
+/// A factory of plain [`Node`]s: `configure` adjusts, per node, a builder that already
+/// carries the cluster, the node id, the spec's generation, seed and link count; every other
+/// member is added as a configured peer.
 ///
-/// The configuration is validated once here, so that a bad one is an error now rather than a
+/// The configuration is validated once here, on a sample node, so that a bad one is an error now rather than a
 /// panic later. Fails also if `configure` overrides the generation or the link count the
 /// simulator assigns (leave the seed alone too: the simulator derives it from its own).
 pub fn node_factory<D, S>(
     cluster: ClusterId,
     detector: D,
-    configure: impl Fn(ConfigBuilder) -> ConfigBuilder + 'static,
+    configure: impl Fn(&NodeSpec<'_>, ConfigBuilder) -> ConfigBuilder + 'static,
 ) -> Result<Factory<Node<D, S>>, ConfigError>
 where
     D: Detector + Clone + 'static,
@@ -89,7 +89,7 @@ where
 {
     let build = move |spec: &NodeSpec<'_>| {
         let base = Config::builder(cluster, spec.id).generation(spec.generation).seed(spec.seed).links(spec.links);
-        configure(base).build()
+        configure(spec, base).build()
     };
     let probe_id = NodeId::new(1).ok_or(ConfigError { field: "node", reason: "must be non-zero" })?;
     let probe =

@@ -52,7 +52,7 @@
 //! use heartbeat_proto::{ClusterId, EventKind, FixedTimeout, Growable, Instant, Node, NodeId};
 //! use heartbeat_sim::{Action, Impairments, SimBuilder, node_factory};
 //!
-//! let factory = node_factory::<_, Growable>(ClusterId(1), FixedTimeout::new(), |b| {
+//! let factory = node_factory::<_, Growable>(ClusterId(1), FixedTimeout::new(), |_, b| {
 //!     b.tick(Duration::from_millis(100)).timeout(Duration::from_millis(900)).interval(Duration::from_millis(300))
 //! })?;
 //! let link = Impairments::perfect().delay(Duration::from_millis(2)).jitter(Duration::from_millis(3));

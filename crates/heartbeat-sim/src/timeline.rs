@@ -1,6 +1,8 @@
 //! The record of a run: what every observer reported and what the network did, each with its
 //! virtual time, in the order it happened.
 
+use std::collections::BTreeMap;
+
 use heartbeat_proto::{Accepted, Event, EventKind, Instant, LinkId, NodeId, Rejected};
 
 use crate::Action;
@@ -109,14 +111,28 @@ pub enum Recording {
     EventsAndActions,
 }
 
-/// The entries of a run, oldest first, with queries for the common questions.
+/// The entries of a run, oldest first, with queries for the common questions (indexed, so
+/// that per-pair questions cost no scan of the whole run).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeline {
     entries: Vec<Entry>,
+    /// Positions of the events each (observer, peer) pair reported.
+    by_pair: BTreeMap<(NodeId, NodeId), Vec<usize>>,
+    /// The latest fresh arrival per (sender, receiver).
+    fresh: BTreeMap<(NodeId, NodeId), Instant>,
 }
 
 impl Timeline {
     pub(crate) fn push(&mut self, at: Instant, what: What) {
+        match &what {
+            What::Event { observer, event } => {
+                self.by_pair.entry((*observer, event.peer)).or_default().push(self.entries.len());
+            }
+            What::Delivered { from: Some(from), to, outcome: Ok(Accepted::Heartbeat | Accepted::Goodbye), .. } => {
+                self.fresh.insert((*from, *to), at);
+            }
+            _ => {}
+        }
         self.entries.push(Entry { at, what });
     }
 
@@ -135,7 +151,11 @@ impl Timeline {
 
     /// The events `observer` reported about `peer`, oldest first.
     pub fn events_about(&self, observer: NodeId, peer: NodeId) -> impl Iterator<Item = &Event> + '_ {
-        self.events().filter(move |(o, e)| *o == observer && e.peer == peer).map(|(_, e)| e)
+        let positions = self.by_pair.get(&(observer, peer)).map_or(&[][..], Vec::as_slice);
+        positions.iter().filter_map(|&i| match &self.entries[i].what {
+            What::Event { event, .. } => Some(event),
+            _ => None,
+        })
     }
 
     /// How many events matching `pred` any observer reported.
@@ -152,13 +172,6 @@ impl Timeline {
     /// [`Recording::Full`]). This is the "last heard" a correct monitor counts its deadline
     /// from.
     pub fn last_fresh_arrival(&self, from: NodeId, to: NodeId) -> Option<Instant> {
-        self.entries.iter().rev().find_map(|e| match e.what {
-            What::Delivered { from: Some(f), to: t, outcome: Ok(Accepted::Heartbeat | Accepted::Goodbye), .. }
-                if f == from && t == to =>
-            {
-                Some(e.at)
-            }
-            _ => None,
-        })
+        self.fresh.get(&(from, to)).copied()
     }
 }

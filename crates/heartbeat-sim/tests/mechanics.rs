@@ -23,7 +23,7 @@ fn builder(seed: u64, n: u64) -> SimBuilder {
 }
 
 fn build(b: SimBuilder) -> Sim<TestNode> {
-    let factory = node_factory::<_, Growable>(ClusterId(9), FixedTimeout::new(), |b| {
+    let factory = node_factory::<_, Growable>(ClusterId(9), FixedTimeout::new(), |_, b| {
         b.tick(Duration::from_millis(100)).timeout(Duration::from_millis(600)).interval(Duration::from_millis(200))
     })
     .unwrap();
