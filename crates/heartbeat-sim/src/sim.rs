@@ -225,7 +225,7 @@ impl SimBuilder {
             links: self.links,
             factory,
             default_link: self.default_link,
-            link_states: BTreeMap::new(),
+            link_states: Vec::new(),
             cuts: Vec::new(),
             in_flight: BinaryHeap::new(),
             actions: BinaryHeap::new(),
@@ -313,7 +313,8 @@ pub struct Sim<E: Endpoint> {
     links: u8,
     factory: Factory<E>,
     default_link: Impairments,
-    link_states: BTreeMap<(usize, usize, u8), LinkState>,
+    /// Per directed link, at `(from × members + to) × links + link`; made on first use.
+    link_states: Vec<Option<LinkState>>,
     cuts: Vec<Cut>,
     in_flight: Queue<InFlight>,
     actions: Queue<Action>,
@@ -356,8 +357,8 @@ impl<E: Endpoint> Sim<E> {
 
     /// Counters of `from → to` on `link`, once it carried something or was configured.
     pub fn link_stats(&self, from: NodeId, to: NodeId, link: LinkId) -> Option<LinkStats> {
-        let key = (*self.index.get(&from)?, *self.index.get(&to)?, link.0);
-        self.link_states.get(&key).map(|l| l.stats)
+        let key = self.link_key(*self.index.get(&from)?, *self.index.get(&to)?, link.0)?;
+        self.link_states.get(key)?.as_ref().map(|l| l.stats)
     }
 
     /// The node's endpoint while it runs or is paused.
@@ -400,7 +401,7 @@ impl<E: Endpoint> Sim<E> {
     pub fn set_link(&mut self, from: NodeId, to: NodeId, link: Option<LinkId>, impairments: Impairments) {
         let (Some(&f), Some(&t)) = (self.index.get(&from), self.index.get(&to)) else { return };
         let links = match link {
-            Some(l) => l.0..l.0.saturating_add(1),
+            Some(l) => l.0..l.0.saturating_add(1).min(self.links),
             None => 0..self.links,
         };
         for l in links {
@@ -676,9 +677,18 @@ impl<E: Endpoint> Sim<E> {
         self.cuts.iter().any(|c| c.separates(from, to, link))
     }
 
+    fn link_key(&self, from: usize, to: usize, link: u8) -> Option<usize> {
+        (link < self.links).then(|| (from * self.ids.len() + to) * usize::from(self.links) + usize::from(link))
+    }
+
+    /// The state of a link that exists (`link < self.links`); callers never ask for another.
     fn link_state(&mut self, from: usize, to: usize, link: u8) -> &mut LinkState {
         let (seed, default) = (self.seed, self.default_link);
-        self.link_states.entry((from, to, link)).or_insert_with(|| {
+        let key = self.link_key(from, to, link).unwrap_or(0);
+        if self.link_states.len() <= key {
+            self.link_states.resize_with(self.ids.len() * self.ids.len() * usize::from(self.links), || None);
+        }
+        self.link_states[key].get_or_insert_with(|| {
             let stream = ((from as u64) << 40) | ((to as u64) << 8) | u64::from(link);
             LinkState::new(default, SimRng::new(seed, stream))
         })
