@@ -60,7 +60,7 @@ pub enum EventKind {
 }
 
 /// How many events can wait to be polled. The monitor never takes in more than fits: a `tick`
-/// that would overflow it leaves the rest of the expired timers for the next `tick`, and a
+/// that would overflow it leaves the rest of the expired timers to fire as `poll_event` makes room, and a
 /// message that could overflow it is refused ([`Rejected::EventQueueFull`]).
 ///
 /// [`Rejected::EventQueueFull`]: crate::Rejected::EventQueueFull

@@ -15,7 +15,7 @@ use crate::time::{Clock, Instant};
 use crate::wire::{ClusterId, DecodeError, Frame, Generation, Kind, Message, NodeId};
 
 /// Why `on_message` refused a frame. Refusing changes no state except the matching counter in
-/// [`MonitorStats`].
+/// [`MonitorStats`] (and, for a duplicate, the peer's [`PeerStats::duplicates`](crate::PeerStats)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Rejected {
     /// Not a valid v1 frame.
@@ -197,6 +197,8 @@ pub struct Monitor<D: Detector, S: Storage> {
     peers: PeerTable<D::PeerState, S>,
     events: EventQueue,
     stats: MonitorStats,
+    /// The `now` of a `tick` that left due deadlines for lack of event-queue room.
+    deferred: Option<Instant>,
 }
 
 impl<D: Detector, S: Storage> Monitor<D, S> {
@@ -213,6 +215,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             peers: PeerTable::new(hash_key, links, horizon),
             events: EventQueue::default(),
             stats: MonitorStats::default(),
+            deferred: None,
         }
     }
 
@@ -302,23 +305,40 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     }
 
     /// Advances time to `now` and fires every deadline at or before it, as far as the event
-    /// queue has room (the rest fire at the next `tick`, after the events are drained).
+    /// queue has room; the rest fire, at the same `now`, as [`poll_event`](Self::poll_event)
+    /// makes room. So `tick(now)` and a full drain fire every deadline at or before `now`.
     pub fn tick(&mut self, now: Instant) {
         let now = self.clock.advance(now);
+        self.expire_due(now);
+    }
+
+    /// The next event, oldest first. Taking one out makes room for deadlines that the latest
+    /// `tick` had to leave for lack of room: they fire now, as of that tick.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop()?;
+        if let Some(tick) = self.deferred {
+            self.expire_due(tick);
+        }
+        Some(event)
+    }
+
+    /// Fires deadlines at or before `now`, earliest first, while the event queue has room;
+    /// remembers `now` if some had to wait.
+    fn expire_due(&mut self, now: Instant) {
+        self.deferred = None;
         loop {
             self.settle();
             let Some((at, slot)) = self.peers.next_timer() else { break };
-            if at > now || self.events.room() < self.events_per_peer_change() {
+            if at > now {
+                break;
+            }
+            if self.events.room() < self.events_per_peer_change() {
+                self.deferred = Some(now);
                 break;
             }
             self.expire(slot, now);
         }
-    }
-
-    /// The next event, oldest first.
-    #[must_use]
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop()
     }
 
     /// When to call [`tick`](Self::tick) next: the earliest deadline, or the latest `now` while
@@ -358,7 +378,16 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             Ok(Accepted::Heartbeat | Accepted::Goodbye) => self.stats.accepted += 1,
             Ok(Accepted::Late) => self.stats.late += 1,
             Ok(Accepted::LinkCopy) => self.stats.link_copies += 1,
-            Err(rejected) => self.stats.count(rejected),
+            Err(rejected) => {
+                self.stats.count(rejected);
+                // A duplicate is also counted against its peer (`PeerStats::duplicates`).
+                if let Rejected::Duplicate { peer, .. } = rejected
+                    && let Some(slot) = self.peers.find(*peer)
+                    && let Some((record, _)) = self.peers.record_and_links_mut(slot)
+                {
+                    record.stats.duplicates = record.stats.duplicates.saturating_add(1);
+                }
+            }
         }
     }
 

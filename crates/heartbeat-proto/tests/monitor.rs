@@ -450,3 +450,31 @@ fn the_most_links_still_fit_the_event_queue() {
     assert_eq!((downs, link_downs), (3, 3 * usize::from(links)));
     assert_eq!(m.poll_timeout(), None);
 }
+
+/// Regression (found by the model test): a tick that passed more deadlines than the event
+/// queue holds left the rest due after a full drain, so `poll_timeout` was not later than `now`.
+#[test]
+fn one_tick_and_one_drain_fire_more_deadlines_than_the_queue_holds() {
+    let peers: Vec<u64> = (2..=21).collect();
+    let mut m = monitor(&peers);
+    m.tick(ms(2000));
+    let downs = drain(&mut m);
+    assert_eq!(downs.len(), peers.len());
+    assert!(downs.iter().all(|e| e.at == ms(2000) && matches!(e.kind, EventKind::Down { last_heard: None, .. })));
+    assert_eq!(m.poll_timeout(), None);
+    assert!(m.peers().all(|p| p.liveness == Liveness::Down));
+}
+
+/// Regression (found by the model test): `PeerStats::duplicates` was never counted.
+#[test]
+fn duplicates_are_counted_against_their_peer() {
+    let mut m = monitor(&[2]);
+    deliver(&mut m, ms(1000), &heartbeat(2, 1, 5)).unwrap();
+    for _ in 0..3 {
+        assert!(matches!(deliver(&mut m, ms(1100), &heartbeat(2, 1, 5)), Err(Rejected::Duplicate { .. })));
+    }
+    let status = m.peer(id(2)).unwrap();
+    assert_eq!(status.stats.duplicates, 3);
+    assert_eq!(status.last_heard, Some(ms(1000)), "nothing else changed");
+    assert_eq!(m.stats().rejected_duplicate, 3);
+}
