@@ -2,7 +2,7 @@
 
 use core::cell::RefCell;
 
-use embassy_futures::select::{Either, select};
+use embassy_futures::select::select;
 use embassy_net::IpEndpoint;
 use embassy_net::udp::UdpSocket;
 use embassy_sync::blocking_mutex::Mutex;
@@ -197,7 +197,8 @@ impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
                 events.send(event).await;
             }
 
-            let deadline = self.with(|s| s.node.poll_timeout()).map(clock::to_embassy);
+            // No deadline (nothing scheduled) is a timer that never fires.
+            let deadline = self.with(|s| s.node.poll_timeout()).map_or(embassy_time::Instant::MAX, clock::to_embassy);
             let receive = socket.recv_from_with(|datagram, _from| {
                 let now = clock::now();
                 self.with(|s| {
@@ -206,16 +207,9 @@ impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
                     let _ = s.node.on_message(now, LinkId(0), datagram);
                 });
             });
-            let input = select(receive, self.changed.wait());
-            match deadline {
-                Some(at) => {
-                    // Timing out is the deadline arriving: nothing to do but tick.
-                    let _ = with_deadline(at, input).await;
-                }
-                None => {
-                    let (Either::First(()) | Either::Second(())) = input.await;
-                }
-            }
+            // Whatever ends the wait — a datagram (already fed to the node), a change, or the
+            // deadline — the next step is the same: tick.
+            let _ = with_deadline(deadline, select(receive, self.changed.wait())).await;
             let now = clock::now();
             self.with(|s| s.node.tick(now));
         }
