@@ -1,11 +1,14 @@
 //! The receiving half: a [`Monitor`] of N peers, driven by `on_message` and `tick`.
 //!
-//! Data flows one way: bytes → [`Frame`] check → [`Message`] parse → admission checks →
+//! Data flows one way: bytes → [`Frame`] check → [`Message`] parse → admission checks (cluster,
+//! addressee, link, known or learnable sender) → authentication (one HMAC at most) →
 //! sequence/generation verdict → state change → events and timer. Every step before the state
-//! change only reads, so a rejected frame changes nothing but its counter.
+//! change only reads, so a rejected frame changes nothing but its counter, and a forged frame
+//! is refused before any peer state is consulted.
 
 use core::time::Duration;
 
+use crate::auth::{AuthError, Authentication};
 use crate::config::{Config, Learning};
 use crate::detector::{Arrival, Detector, PeerTiming};
 use crate::event::{Event, EventKind, EventQueue};
@@ -39,6 +42,9 @@ pub enum Rejected {
     /// From a learnable sender, but the peer table is at its cap.
     #[error("peer table full, cannot learn {0}")]
     PeerTableFull(NodeId),
+    /// Failed authentication: forged, corrupted, or not matching this node's keys.
+    #[error("authentication failed: {0}")]
+    Auth(AuthError),
     /// From an older generation than the peer's current one: a stale or replayed frame.
     #[error("stale generation {generation:?} from {peer} (current {current:?})")]
     StaleGeneration {
@@ -108,6 +114,8 @@ pub struct MonitorStats {
     pub rejected_unknown_peer: u64,
     /// [`Rejected::PeerTableFull`].
     pub rejected_table_full: u64,
+    /// [`Rejected::Auth`].
+    pub rejected_auth: u64,
     /// [`Rejected::StaleGeneration`].
     pub rejected_stale_generation: u64,
     /// [`Rejected::Duplicate`].
@@ -128,6 +136,7 @@ impl MonitorStats {
             + self.rejected_link
             + self.rejected_unknown_peer
             + self.rejected_table_full
+            + self.rejected_auth
             + self.rejected_stale_generation
             + self.rejected_duplicate
             + self.rejected_replay
@@ -143,6 +152,7 @@ impl MonitorStats {
             Rejected::UnknownLink(_) => &mut self.rejected_link,
             Rejected::UnknownPeer(_) => &mut self.rejected_unknown_peer,
             Rejected::PeerTableFull(_) => &mut self.rejected_table_full,
+            Rejected::Auth(_) => &mut self.rejected_auth,
             Rejected::StaleGeneration { .. } => &mut self.rejected_stale_generation,
             Rejected::Duplicate { .. } => &mut self.rejected_duplicate,
             Rejected::Replayed { .. } => &mut self.rejected_replay,
@@ -276,25 +286,34 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         (0..self.peers.len()).filter_map(|slot| self.status(slot))
     }
 
-    /// Decodes and handles one datagram that arrived on `link` at `now`.
+    /// Decodes, authenticates and handles one datagram that arrived on `link` at `now`.
     ///
     /// A rejected frame changes nothing but its counter — not even the monitor's notion of
     /// the current time.
     pub fn on_message(&mut self, now: Instant, link: LinkId, bytes: &[u8]) -> Result<Accepted, Rejected> {
         let result = Frame::new_checked(bytes)
-            .and_then(|frame| Message::parse(&frame))
+            .and_then(|frame| Ok((Message::parse(&frame)?, frame)))
             .map_err(Rejected::Malformed)
-            .and_then(|msg| self.handle(now, link, &msg));
+            .and_then(|(msg, frame)| self.handle(now, link, &msg, |auth| auth.verify(&frame)));
         self.tally(&result);
         result
     }
 
-    /// Handles an already decoded message (for callers that decoded it themselves, such as an
-    /// authenticating layer). Same rules and counters as [`on_message`](Self::on_message).
+    /// Handles an already decoded message (for callers that decoded it themselves). Same
+    /// rules and counters as [`on_message`](Self::on_message), but a decoded message has no
+    /// tag left to check: a monitor with keys refuses it as
+    /// [`AuthError::Unverifiable`] (or [`AuthError::Missing`]); use `on_message` instead.
     pub fn on_decoded(&mut self, now: Instant, link: LinkId, msg: &Message) -> Result<Accepted, Rejected> {
-        let result = self.handle(now, link, msg);
+        let result = self.handle(now, link, msg, |auth| auth.verify_decoded(msg));
         self.tally(&result);
         result
+    }
+
+    /// The key ring, for rotating keys while running (see [`KeyRing`](crate::KeyRing)).
+    /// `None` without keys. Changes apply to the next frame.
+    #[cfg(feature = "auth")]
+    pub fn key_ring_mut(&mut self) -> Option<&mut crate::auth::KeyRing> {
+        self.config.auth.key_ring_mut()
     }
 
     /// Advances time to `now` and fires every deadline at or before it, as far as the event
@@ -376,8 +395,14 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         Some(slot)
     }
 
-    /// Admission, verdict, then the only step that changes state.
-    fn handle(&mut self, now: Instant, link: LinkId, msg: &Message) -> Result<Accepted, Rejected> {
+    /// Admission, authentication, verdict, then the only step that changes state.
+    fn handle(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        msg: &Message,
+        authenticate: impl FnOnce(&Authentication) -> Result<(), AuthError>,
+    ) -> Result<Accepted, Rejected> {
         // Time only advances once the frame is accepted.
         let now = now.max(self.clock.now());
         if msg.cluster != self.config.cluster {
@@ -395,7 +420,10 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         if self.events.room() < self.events_per_peer_change() {
             return Err(Rejected::EventQueueFull);
         }
-        let slot = match self.peers.find(msg.sender) {
+        let known = self.admit_sender(msg)?;
+        // Nothing about the peer has been read yet; nothing is created before this passes.
+        authenticate(&self.config.auth).map_err(Rejected::Auth)?;
+        let slot = match known {
             Some(slot) => slot,
             None => self.learn(msg)?,
         };
@@ -404,10 +432,22 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         Ok(self.apply(slot, link, msg, verdict, now))
     }
 
-    fn learn(&mut self, msg: &Message) -> Result<usize, Rejected> {
+    /// The sender's slot if it is a peer; `None` if it may be learned (after authentication).
+    /// Reads only.
+    fn admit_sender(&self, msg: &Message) -> Result<Option<usize>, Rejected> {
+        if let Some(slot) = self.peers.find(msg.sender) {
+            return Ok(Some(slot));
+        }
         if self.config.learning == Learning::Disabled || msg.kind != Kind::Heartbeat {
             return Err(Rejected::UnknownPeer(msg.sender));
         }
+        if self.peers.len() >= self.config.max_peers {
+            return Err(Rejected::PeerTableFull(msg.sender));
+        }
+        Ok(None)
+    }
+
+    fn learn(&mut self, msg: &Message) -> Result<usize, Rejected> {
         let slot = self.insert(msg.sender, true).ok_or(Rejected::PeerTableFull(msg.sender))?;
         self.stats.learned += 1;
         Ok(slot)
@@ -431,7 +471,9 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             core::cmp::Ordering::Equal => match peer.seq.classify(msg.sequence) {
                 SeqClass::Fresh { gap } => Ok(Verdict::Fresh { gap }),
                 SeqClass::Late => Ok(Verdict::Late),
-                SeqClass::Duplicate if self.link_is_fresh(slot, link, msg.sequence) => Ok(Verdict::LinkCopy),
+                SeqClass::Duplicate if self.link_is_fresh(slot, link, msg.sequence) && recent(peer, msg) => {
+                    Ok(Verdict::LinkCopy)
+                }
                 SeqClass::Duplicate => Err(Rejected::Duplicate { peer: msg.sender, sequence: msg.sequence }),
                 SeqClass::TooOld => Err(Rejected::Replayed { peer: msg.sender, sequence: msg.sequence }),
             },
@@ -450,6 +492,8 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         let Some((peer, links)) = self.peers.record_and_links_mut(slot) else {
             return Accepted::Late;
         };
+        // Fresh frames are evidence for their link; older ones only if recent (see `recent`).
+        let link_evidence = matches!(verdict, Verdict::Fresh { .. } | Verdict::Restart) || recent(peer, msg);
         let accepted = match verdict {
             Verdict::Late => {
                 peer.seq.record(msg.sequence);
@@ -523,6 +567,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         let left = peer.liveness == Liveness::Left;
         if let Some(state) = links.get_mut(usize::from(link.0))
             && msg.sequence >= state.next_seq
+            && link_evidence
         {
             state.next_seq = msg.sequence.saturating_add(1);
             state.heard = now;
@@ -645,4 +690,12 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             stats: peer.stats,
         })
     }
+}
+
+/// Whether a frame older than the peer's freshest one is recent enough to show that the link
+/// it arrived on works: sent, by the peer's own (authenticated) clock, at most one peer timeout
+/// before that freshest frame. A frame recorded and replayed later over another link is older
+/// than that and proves nothing about the link, however far its sequence is inside the window.
+fn recent<P>(peer: &Peer<P>, msg: &Message) -> bool {
+    msg.timestamp + peer.timeout() >= peer.peer_timestamp
 }

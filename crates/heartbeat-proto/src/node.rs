@@ -57,6 +57,13 @@ impl<D: Detector, S: Storage> Node<D, S> {
         self.beacon.sequence()
     }
 
+    /// The key ring, for rotating keys while running; `None` without keys. The next frame is
+    /// sent, and every following frame checked, with the ring as changed.
+    #[cfg(feature = "auth")]
+    pub fn key_ring_mut(&mut self) -> Option<&mut crate::auth::KeyRing> {
+        self.monitor.key_ring_mut()
+    }
+
     /// Adds a configured peer (monitored, and sent to).
     pub fn add_peer(&mut self, id: NodeId) -> Result<(), PeerError> {
         self.monitor.add_peer(id)
@@ -122,7 +129,8 @@ impl<D: Detector, S: Storage> Node<D, S> {
             });
             Destination::Peer(peer)
         };
-        match msg.encode(buf) {
+        // Signed here, with the current key, when the configuration has keys.
+        match config.auth.encode(&msg, buf) {
             Ok(len) => Some(Transmit { destination, len }),
             Err(_) => {
                 // Cannot happen: fields come from a validated config and the buffer fits any
