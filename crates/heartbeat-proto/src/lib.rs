@@ -154,7 +154,7 @@ pub use beacon::{Destination, Transmit};
 pub use config::{Config, ConfigBuilder, ConfigError, Learning, MAX_LINKS, MAX_WIRE_DURATION};
 pub use detector::{Detector, FixedTimeout};
 pub use event::{EVENT_QUEUE_LEN, Event, EventKind};
-pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected};
+pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected, Watermark};
 pub use node::Node;
 pub use peers::{LinkId, Liveness, PeerStats, PeerStatus, SEQUENCE_WINDOW, bytes_per_peer};
 pub use sender::Sender;

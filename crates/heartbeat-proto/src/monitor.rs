@@ -76,6 +76,16 @@ pub enum Rejected {
     EventQueueFull,
 }
 
+/// How far a peer's frames have been accepted: its generation and highest sequence number.
+/// See [`Monitor::watermark`] and [`Monitor::add_peer_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Watermark {
+    /// The peer's generation.
+    pub generation: Generation,
+    /// The highest sequence number accepted in that generation.
+    pub sequence: u64,
+}
+
 /// What `on_message` did with an accepted frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accepted {
@@ -263,6 +273,29 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             return Err(PeerError::AlreadyPresent);
         }
         self.insert(id, false).map(|_| ()).ok_or(PeerError::TableFull)
+    }
+
+    /// Adds a configured peer whose [`Watermark`] an earlier run of this node persisted, so
+    /// that replay protection survives the restart: frames of an older generation, or of the
+    /// same generation at or below the mark's sequence, are refused as replays. Without it a
+    /// restarted node accepts the first authenticated frame of any generation. Otherwise as
+    /// [`add_peer`](Self::add_peer).
+    pub fn add_peer_after(&mut self, id: NodeId, mark: Watermark) -> Result<(), PeerError> {
+        self.add_peer(id)?;
+        let slot = self.peers.find(id).ok_or(PeerError::TableFull)?;
+        if let Some((peer, _)) = self.peers.record_and_links_mut(slot) {
+            peer.resume(mark.generation, mark.sequence);
+        }
+        Ok(())
+    }
+
+    /// The newest (generation, sequence) accepted from a peer (or resumed with
+    /// [`add_peer_after`](Self::add_peer_after)): persist it, for example every few seconds and
+    /// at shutdown, and pass it back after a restart. `None` for a peer never heard.
+    pub fn watermark(&self, id: NodeId) -> Option<Watermark> {
+        let peer = self.peers.get(self.peers.find(id)?)?;
+        let sequence = peer.seq.highest().filter(|_| peer.has_history())?;
+        Some(Watermark { generation: peer.generation, sequence })
     }
 
     /// Removes a peer, silently. Returns whether it was present.
@@ -458,7 +491,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         let Some(peer) = self.peers.get(slot) else {
             return Err(Rejected::UnknownPeer(msg.sender));
         };
-        if !peer.heard() {
+        if !peer.has_history() {
             return Ok(Verdict::Fresh { gap: 0 });
         }
         match msg.generation.cmp(&peer.generation) {
@@ -469,7 +502,8 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             }),
             core::cmp::Ordering::Greater => Ok(Verdict::Restart),
             core::cmp::Ordering::Equal => match peer.seq.classify(msg.sequence) {
-                SeqClass::Fresh { gap } => Ok(Verdict::Fresh { gap }),
+                // Rounds before the first one heard in this run were not lost by this run.
+                SeqClass::Fresh { gap } => Ok(Verdict::Fresh { gap: if peer.heard() { gap } else { 0 } }),
                 SeqClass::Late => Ok(Verdict::Late),
                 SeqClass::Duplicate if self.link_is_fresh(slot, link, msg.sequence) && recent(peer, msg) => {
                     Ok(Verdict::LinkCopy)

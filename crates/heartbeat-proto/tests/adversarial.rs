@@ -447,6 +447,43 @@ fn recorded_frame_replayed_over_another_link_later_refreshes_nothing() {
     assert_eq!(events(&mut m), vec![EventKind::LinkUp { link: LinkId(1) }]);
 }
 
+/// The receiver restarts and loses its peer table. With the watermark it persisted, a
+/// recording of the peer's frames (the peer being dead) cannot bring it up; without one, the
+/// first authenticated frame of any generation is taken at face value — the gap `SECURITY.md`
+/// describes and the watermark closes.
+#[test]
+fn recording_replayed_after_the_receiver_restarts_is_refused_with_a_watermark() {
+    let (m, recording) = established(10);
+    let mark = m.watermark(id(PEER)).unwrap();
+    assert_eq!(mark, heartbeat_proto::Watermark { generation: Generation(3), sequence: 10 });
+    drop(m);
+
+    let mut restarted = Monitor::new(config(cluster_auth()).build().unwrap(), FixedTimeout::new(), ms(60_000));
+    restarted.add_peer_after(id(PEER), mark).unwrap();
+    assert_eq!(restarted.watermark(id(PEER)), Some(mark));
+    for (i, frame) in recording.iter().enumerate() {
+        let seq = i as u64 + 1;
+        // All ten sit inside the window below the mark.
+        assert_eq!(refused(&mut restarted, ms(60_000), frame), Rejected::Duplicate { peer: id(PEER), sequence: seq });
+    }
+    assert_eq!(
+        refused(&mut restarted, ms(60_000), &seal(&cluster_auth(), &heartbeat(2, 50, ms(100)))),
+        Rejected::StaleGeneration { peer: id(PEER), generation: Generation(2), current: Generation(3) }
+    );
+    assert_eq!(restarted.peer(id(PEER)).unwrap().liveness, Liveness::Waiting);
+    // The peer itself, still alive, is heard again at once.
+    let next = seal(&cluster_auth(), &heartbeat(3, 11, ms(60_000)));
+    assert_eq!(restarted.on_message(ms(60_002), LinkId(0), &next), Ok(Accepted::Heartbeat));
+    assert_eq!(events(&mut restarted), vec![EventKind::Up { generation: Generation(3) }]);
+    assert_eq!(restarted.peer(id(PEER)).unwrap().stats.lost, 0);
+
+    // Without the watermark, the recording is believed.
+    let mut forgetful: TestMonitor =
+        Monitor::new(config(cluster_auth()).build().unwrap(), FixedTimeout::new(), ms(60_000));
+    forgetful.add_peer(id(PEER)).unwrap();
+    assert_eq!(forgetful.on_message(ms(60_000), LinkId(0), &recording[0]), Ok(Accepted::Heartbeat));
+}
+
 // --- Time -----------------------------------------------------------------------------------
 
 #[test]
