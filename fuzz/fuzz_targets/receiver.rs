@@ -15,8 +15,8 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use heartbeat_proto::wire::{AuthHeader, Echo, Kind};
 use heartbeat_proto::{
-    ClusterId, Config, EventKind, Fixed, FixedTimeout, Generation, Growable, Instant, Learning, LinkId, Liveness,
-    MAX_FRAME_LEN, Message, Monitor, NodeId, PeerStatus, Rejected, Storage,
+    Authentication, ClusterId, Config, EventKind, Fixed, FixedTimeout, Generation, Growable, Instant, Key, KeyId,
+    KeyRing, Learning, LinkId, Liveness, MAX_FRAME_LEN, Message, Monitor, NodeId, PeerStatus, Rejected, Storage,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -67,7 +67,9 @@ fn id(n: u64) -> NodeId {
 }
 
 impl FrameSpec {
-    fn build(&self) -> Vec<u8> {
+    /// Encodes the frame as a peer sends it: signed when the monitor has keys (unless the spec
+    /// asks for a trailer of its own), plain otherwise.
+    fn build(&self, auth: &Authentication) -> Vec<u8> {
         let sender = id(u64::from(self.sender % 24) + 1);
         let receiver = self.receiver.map(|r| id(u64::from(r % 24) + 1)).filter(|r| *r != sender);
         let addressed = receiver.is_some();
@@ -96,7 +98,11 @@ impl FrameSpec {
             }),
         };
         let mut buf = [0u8; MAX_FRAME_LEN];
-        let len = msg.encode(&mut buf).expect("the spec is repaired into a valid message");
+        let len = match (auth, msg.auth) {
+            (Authentication::None, _) | (_, Some(_)) => msg.encode(&mut buf),
+            _ => auth.encode(&msg, &mut buf),
+        }
+        .expect("the spec is repaired into a valid message");
         if let Some((pos, byte)) = self.corrupt {
             buf[usize::from(pos) % len] = byte;
         }
@@ -167,7 +173,15 @@ impl<S: Storage> Harness<S> {
 
 fn run<S: Storage>(input: &Input) {
     let links = input.links % 3 + 1;
+    // Learning needs keys.
+    let auth = if input.learning {
+        let key = Key::new(KeyId(1), b"fuzz-receiver-key-0123456789abcd").expect("a valid key");
+        Authentication::Hmac(KeyRing::new(key))
+    } else {
+        Authentication::None
+    };
     let config = Config::builder(CLUSTER, id(ME))
+        .authentication(auth.clone())
         .tick(Duration::from_millis(100))
         .timeout(Duration::from_millis(600))
         .initdead(Duration::from_secs(2))
@@ -202,7 +216,7 @@ fn run<S: Storage>(input: &Input) {
             }
             Op::Frame { dt_ms, link, frame } => {
                 let now = step(*dt_ms);
-                h.deliver(now, link % (links + 1), &frame.build());
+                h.deliver(now, link % (links + 1), &frame.build(&auth));
             }
             Op::Raw { dt_ms, link, bytes } => {
                 let now = step(*dt_ms);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use heartbeat_proto::{ClusterId, Event, EventKind, FixedTimeout, Growable, Instant, Node, NodeId};
+use heartbeat_proto::{Authentication, ClusterId, Event, EventKind, FixedTimeout, Growable, Instant, Node, NodeId};
 use heartbeat_sim::{NodeSpec, Sim, SimBuilder, node_factory};
 
 /// The node every scenario runs: the fixed-timeout detector over growable storage.
@@ -49,7 +49,10 @@ pub fn build_with(
     per_node: impl Fn(&NodeSpec<'_>, heartbeat_proto::ConfigBuilder) -> heartbeat_proto::ConfigBuilder + 'static,
 ) -> Sim<TestNode> {
     let factory = node_factory::<_, Growable>(CLUSTER, FixedTimeout::new(), move |spec, b| {
-        per_node(spec, b.tick(timing.tick).timeout(timing.timeout).interval(timing.interval))
+        per_node(
+            spec,
+            b.authentication(Authentication::None).tick(timing.tick).timeout(timing.timeout).interval(timing.interval),
+        )
     })
     .expect("the test timing is a valid configuration");
     builder.build(factory)

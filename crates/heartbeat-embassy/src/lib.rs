@@ -28,13 +28,13 @@
 //! use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 //! use embassy_sync::channel::Channel;
 //! use heartbeat_embassy::Heartbeat;
-//! use heartbeat_proto::{ClusterId, Config, Event, EventKind, FixedTimeout, MAX_FRAME_LEN, NodeId};
+//! use heartbeat_proto::{Authentication, ClusterId, Config, Event, EventKind, FixedTimeout, MAX_FRAME_LEN, NodeId};
 //!
 //! const PORT: u16 = 7000;
 //!
 //! async fn heartbeat(stack: Stack<'_>) -> Result<(), Box<dyn std::error::Error>> {
 //!     let me = NodeId::new(1).unwrap();
-//!     let config = Config::builder(ClusterId(7), me).timeout(Duration::from_millis(600)).build()?;
+//!     let config = Config::builder(ClusterId(7), me).authentication(Authentication::None).timeout(Duration::from_millis(600)).build()?;
 //!     // Room for 8 peers, inline.
 //!     let node: Heartbeat<NoopRawMutex, FixedTimeout, 8> = Heartbeat::new(config, FixedTimeout::new())?;
 //!     let peer = NodeId::new(2).unwrap();

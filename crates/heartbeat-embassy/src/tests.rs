@@ -18,7 +18,7 @@ use embassy_sync::channel::Channel;
 use embassy_sync::signal::Signal;
 use embassy_time::{Timer, with_timeout};
 use heartbeat_proto::{
-    ClusterId, Config, Event, EventKind, FixedTimeout, Generation, MAX_FRAME_LEN, NodeId, PeerError,
+    Authentication, ClusterId, Config, Event, EventKind, FixedTimeout, Generation, MAX_FRAME_LEN, NodeId, PeerError,
 };
 
 use crate::link::Link;
@@ -46,6 +46,7 @@ fn address(n: u8) -> IpEndpoint {
 
 fn config(me: u64, generation: u32) -> heartbeat_proto::ConfigBuilder {
     Config::builder(ClusterId(7), id(me))
+        .authentication(Authentication::None)
         .generation(Generation(generation))
         .timeout(TIMEOUT)
         .interval(INTERVAL)

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant as WallInstant};
 use criterion::{Criterion, Throughput};
 use heartbeat_proto::wire::{Frame, Kind};
 use heartbeat_proto::{
-    ClusterId, Config, FixedTimeout, Generation, Growable, Instant, LinkId, MAX_FRAME_LEN, Message, Monitor, NodeId,
-    PeerFootprint,
+    Authentication, ClusterId, Config, FixedTimeout, Generation, Growable, Instant, LinkId, MAX_FRAME_LEN, Message,
+    Monitor, NodeId, PeerFootprint,
 };
 
 const ME: u64 = u64::MAX;
@@ -26,6 +26,7 @@ const POLL: Duration = Duration::from_millis(1);
 
 fn config() -> Config {
     Config::builder(ClusterId(1), NodeId::new(ME).unwrap())
+        .authentication(Authentication::None)
         .tick(Duration::from_secs(1))
         .interval(INTERVAL)
         .timeout(TIMEOUT)

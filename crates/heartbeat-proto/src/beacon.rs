@@ -156,6 +156,7 @@ mod tests {
             .interval(Duration::from_millis(100))
             .timeout(Duration::from_millis(1000))
             .seed(42)
+            .authentication(crate::Authentication::None)
             .build()
             .unwrap();
         let mut beacon = Beacon::new(&config, Instant::ZERO);
@@ -173,7 +174,10 @@ mod tests {
 
     #[test]
     fn rounds_advance_the_sequence_and_goodbye_ends_them() {
-        let config = Config::builder(ClusterId(1), NodeId::new(1).unwrap()).build().unwrap();
+        let config = Config::builder(ClusterId(1), NodeId::new(1).unwrap())
+            .authentication(crate::Authentication::None)
+            .build()
+            .unwrap();
         let mut beacon = Beacon::new(&config, Instant::ZERO);
         beacon.tick(Instant::ZERO);
         assert_eq!(beacon.sequence(), 1);

@@ -7,6 +7,7 @@
 
 use core::time::Duration;
 
+use crate::auth::Authentication;
 use crate::wire::{ClusterId, Generation, NodeId};
 
 /// The largest duration the wire can carry: `u32::MAX` microseconds, about 71.6 minutes.
@@ -22,7 +23,8 @@ pub enum Learning {
     /// default, and the only safe choice on a network shared with untrusted senders.
     #[default]
     Disabled,
-    /// Unknown senders of valid heartbeats are added, up to the configured peer cap.
+    /// Unknown senders of valid heartbeats are added, up to the configured peer cap. Requires
+    /// authentication keys: only a sender whose frame carries a valid tag can claim a slot.
     Enabled,
 }
 
@@ -54,6 +56,7 @@ pub struct Config {
     pub(crate) links: u8,
     pub(crate) broadcast: bool,
     pub(crate) seed: u64,
+    pub(crate) auth: Authentication,
 }
 
 impl Config {
@@ -75,7 +78,13 @@ impl Config {
             links: 1,
             broadcast: false,
             seed: 0,
+            auth: None,
         }
+    }
+
+    /// How this node authenticates frames.
+    pub fn authentication(&self) -> &Authentication {
+        &self.auth
     }
 
     /// This node's id.
@@ -154,9 +163,18 @@ pub struct ConfigBuilder {
     links: u8,
     broadcast: bool,
     seed: u64,
+    auth: Option<Authentication>,
 }
 
 impl ConfigBuilder {
+    /// How frames are authenticated. **Required**: there is no default, so that running
+    /// without authentication is a visible choice ([`Authentication::None`]) rather than an
+    /// omission.
+    pub fn authentication(mut self, auth: Authentication) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
     /// This start's generation (default 0). Each start must use a higher one than the last;
     /// adapters derive it from a persisted counter or a clock.
     pub fn generation(mut self, generation: Generation) -> Self {
@@ -211,7 +229,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// Whether unknown senders become peers (default [`Learning::Disabled`]).
+    /// Whether unknown senders become peers (default [`Learning::Disabled`]). Enabling it
+    /// requires authentication keys.
     pub fn learning(mut self, learning: Learning) -> Self {
         self.learning = learning;
         self
@@ -295,6 +314,12 @@ impl ConfigBuilder {
         if self.links == 0 || self.links > MAX_LINKS {
             return err("links", "must be between 1 and 8");
         }
+        let Some(auth) = self.auth else {
+            return err("authentication", "must be chosen: keys, or Authentication::None explicitly");
+        };
+        if self.learning == Learning::Enabled && auth.is_none() {
+            return err("learning", "requires authentication keys");
+        }
         Ok(Config {
             cluster: self.cluster,
             node: self.node,
@@ -311,6 +336,7 @@ impl ConfigBuilder {
             links: self.links,
             broadcast: self.broadcast,
             seed: self.seed,
+            auth,
         })
     }
 }
@@ -320,7 +346,7 @@ mod tests {
     use super::*;
 
     fn builder() -> ConfigBuilder {
-        Config::builder(ClusterId(1), NodeId::new(1).unwrap())
+        Config::builder(ClusterId(1), NodeId::new(1).unwrap()).authentication(Authentication::None)
     }
 
     #[test]
@@ -359,6 +385,8 @@ mod tests {
             (builder().links(0), "links"),
             (builder().links(9), "links"),
             (builder().tick(Duration::from_secs(4 * 3600)), "tick"),
+            (Config::builder(ClusterId(1), NodeId::new(1).unwrap()), "authentication"),
+            (builder().learning(Learning::Enabled), "learning"),
         ];
         for (b, field) in cases {
             assert_eq!(b.build().unwrap_err().field, field);

@@ -42,6 +42,11 @@
 //! reason, leaves the state exactly as it was, and increments its own counter in
 //! [`MonitorStats`].
 //!
+//! **Authentication** is part of the configuration and has no default: give a [`KeyRing`]
+//! ([`Authentication::Hmac`]) and every frame is signed in `poll_transmit` and checked in
+//! `on_message`, or choose [`Authentication::None`] explicitly for trusted networks. See the
+//! [`auth`] module and `SECURITY.md`.
+//!
 //! # Example: two nodes in virtual time
 //!
 //! Node 1 and node 2 exchange heartbeats over a perfect, instant network; then node 2 crashes
@@ -50,8 +55,8 @@
 //! ```
 //! use core::time::Duration;
 //! use heartbeat_proto::{
-//!     ClusterId, Config, EventKind, FixedTimeout, Fixed, Instant, LinkId, MAX_FRAME_LEN, Node,
-//!     NodeId,
+//!     Authentication, ClusterId, Config, EventKind, FixedTimeout, Fixed, Instant, LinkId,
+//!     MAX_FRAME_LEN, Node, NodeId,
 //! };
 //!
 //! let id = |n| NodeId::new(n).unwrap();
@@ -61,6 +66,7 @@
 //!         .timeout(Duration::from_millis(600))
 //!         .interval(Duration::from_millis(200))
 //!         .seed(me)
+//!         .authentication(Authentication::None)
 //!         .build()
 //! };
 //! let start = Instant::ZERO;
@@ -113,6 +119,8 @@
 //! - `std` (default): `std::error::Error` for the error types; implies `alloc`.
 //! - `alloc`: [`Growable`] peer tables backed by `Vec`.
 //! - `bytes`: `Message::put`/`Message::get` for `BufMut`/`Buf`.
+//! - `auth` (default): HMAC-SHA256 frame authentication ([`Authentication::Hmac`],
+//!   [`KeyRing`]) with RustCrypto's `hmac` and `sha2`; no_std and no allocator, like the rest.
 //!
 //! Without default features the crate is `no_std` with no allocator: use [`Fixed`] storage.
 
@@ -125,6 +133,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod auth;
 mod beacon;
 mod config;
 pub mod detector;
@@ -138,11 +147,14 @@ mod time;
 mod timer;
 pub mod wire;
 
+pub use auth::{AuthError, Authentication, KeyId};
+#[cfg(feature = "auth")]
+pub use auth::{Key, KeyRing};
 pub use beacon::{Destination, Transmit};
 pub use config::{Config, ConfigBuilder, ConfigError, Learning, MAX_LINKS, MAX_WIRE_DURATION};
 pub use detector::{Detector, FixedTimeout};
 pub use event::{EVENT_QUEUE_LEN, Event, EventKind};
-pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected};
+pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected, Watermark};
 pub use node::Node;
 pub use peers::{LinkId, Liveness, PeerFootprint, PeerStats, PeerStatus, SEQUENCE_WINDOW};
 pub use sender::Sender;

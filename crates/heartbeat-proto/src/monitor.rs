@@ -1,11 +1,14 @@
 //! The receiving half: a [`Monitor`] of N peers, driven by `on_message` and `tick`.
 //!
-//! Data flows one way: bytes → [`Frame`] check → [`Message`] parse → admission checks →
+//! Data flows one way: bytes → [`Frame`] check → [`Message`] parse → admission checks (cluster,
+//! addressee, link, known or learnable sender) → authentication (one HMAC at most) →
 //! sequence/generation verdict → state change → events and timer. Every step before the state
-//! change only reads, so a rejected frame changes nothing but its counter.
+//! change only reads, so a rejected frame changes nothing but its counter, and a forged frame
+//! is refused before any peer state is consulted.
 
 use core::time::Duration;
 
+use crate::auth::{AuthError, Authentication};
 use crate::config::{Config, Learning};
 use crate::detector::{Arrival, Detector, PeerTiming};
 use crate::event::{Event, EventKind, EventQueue};
@@ -39,6 +42,9 @@ pub enum Rejected {
     /// From a learnable sender, but the peer table is at its cap.
     #[error("peer table full, cannot learn {0}")]
     PeerTableFull(NodeId),
+    /// Failed authentication: forged, corrupted, or not matching this node's keys.
+    #[error("authentication failed: {0}")]
+    Auth(AuthError),
     /// From an older generation than the peer's current one: a stale or replayed frame.
     #[error("stale generation {generation:?} from {peer} (current {current:?})")]
     StaleGeneration {
@@ -68,6 +74,16 @@ pub enum Rejected {
     /// The event queue has no room for what this frame could cause: drain `poll_event` first.
     #[error("event queue full")]
     EventQueueFull,
+}
+
+/// How far a peer's frames have been accepted: its generation and highest sequence number.
+/// See [`Monitor::watermark`] and [`Monitor::add_peer_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Watermark {
+    /// The peer's generation.
+    pub generation: Generation,
+    /// The highest sequence number accepted in that generation.
+    pub sequence: u64,
 }
 
 /// What `on_message` did with an accepted frame.
@@ -108,6 +124,8 @@ pub struct MonitorStats {
     pub rejected_unknown_peer: u64,
     /// [`Rejected::PeerTableFull`].
     pub rejected_table_full: u64,
+    /// [`Rejected::Auth`].
+    pub rejected_auth: u64,
     /// [`Rejected::StaleGeneration`].
     pub rejected_stale_generation: u64,
     /// [`Rejected::Duplicate`].
@@ -128,6 +146,7 @@ impl MonitorStats {
             + self.rejected_link
             + self.rejected_unknown_peer
             + self.rejected_table_full
+            + self.rejected_auth
             + self.rejected_stale_generation
             + self.rejected_duplicate
             + self.rejected_replay
@@ -143,6 +162,7 @@ impl MonitorStats {
             Rejected::UnknownLink(_) => &mut self.rejected_link,
             Rejected::UnknownPeer(_) => &mut self.rejected_unknown_peer,
             Rejected::PeerTableFull(_) => &mut self.rejected_table_full,
+            Rejected::Auth(_) => &mut self.rejected_auth,
             Rejected::StaleGeneration { .. } => &mut self.rejected_stale_generation,
             Rejected::Duplicate { .. } => &mut self.rejected_duplicate,
             Rejected::Replayed { .. } => &mut self.rejected_replay,
@@ -261,6 +281,29 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         self.insert(id, false).map(|_| ()).ok_or(PeerError::TableFull)
     }
 
+    /// Adds a configured peer whose [`Watermark`] an earlier run of this node persisted, so
+    /// that replay protection survives the restart: frames of an older generation, or of the
+    /// same generation at or below the mark's sequence, are refused as replays. Without it a
+    /// restarted node accepts the first authenticated frame of any generation. Otherwise as
+    /// [`add_peer`](Self::add_peer).
+    pub fn add_peer_after(&mut self, id: NodeId, mark: Watermark) -> Result<(), PeerError> {
+        self.add_peer(id)?;
+        let slot = self.peers.find(id).ok_or(PeerError::TableFull)?;
+        if let Some((peer, _)) = self.peers.record_and_links_mut(slot) {
+            peer.resume(mark.generation, mark.sequence);
+        }
+        Ok(())
+    }
+
+    /// The newest (generation, sequence) accepted from a peer (or resumed with
+    /// [`add_peer_after`](Self::add_peer_after)): persist it, for example every few seconds and
+    /// at shutdown, and pass it back after a restart. `None` for a peer never heard.
+    pub fn watermark(&self, id: NodeId) -> Option<Watermark> {
+        let peer = self.peers.get(self.peers.find(id)?)?;
+        let sequence = peer.seq.highest().filter(|_| peer.has_history())?;
+        Some(Watermark { generation: peer.generation, sequence })
+    }
+
     /// Removes a peer, silently. Returns whether it was present.
     pub fn remove_peer(&mut self, id: NodeId) -> bool {
         match self.peers.find(id) {
@@ -283,25 +326,34 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         (0..self.peers.len()).filter_map(|slot| self.status(slot))
     }
 
-    /// Decodes and handles one datagram that arrived on `link` at `now`.
+    /// Decodes, authenticates and handles one datagram that arrived on `link` at `now`.
     ///
     /// A rejected frame changes nothing but its counter — not even the monitor's notion of
     /// the current time.
     pub fn on_message(&mut self, now: Instant, link: LinkId, bytes: &[u8]) -> Result<Accepted, Rejected> {
         let result = Frame::new_checked(bytes)
-            .and_then(|frame| Message::parse(&frame))
+            .and_then(|frame| Ok((Message::parse(&frame)?, frame)))
             .map_err(Rejected::Malformed)
-            .and_then(|msg| self.handle(now, link, &msg));
+            .and_then(|(msg, frame)| self.handle(now, link, &msg, |auth| auth.verify(&frame)));
         self.tally(&result);
         result
     }
 
-    /// Handles an already decoded message (for callers that decoded it themselves, such as an
-    /// authenticating layer). Same rules and counters as [`on_message`](Self::on_message).
+    /// Handles an already decoded message (for callers that decoded it themselves). Same
+    /// rules and counters as [`on_message`](Self::on_message), but a decoded message has no
+    /// tag left to check: a monitor with keys refuses it as
+    /// [`AuthError::Unverifiable`] (or [`AuthError::Missing`]); use `on_message` instead.
     pub fn on_decoded(&mut self, now: Instant, link: LinkId, msg: &Message) -> Result<Accepted, Rejected> {
-        let result = self.handle(now, link, msg);
+        let result = self.handle(now, link, msg, |auth| auth.verify_decoded(msg));
         self.tally(&result);
         result
+    }
+
+    /// The key ring, for rotating keys while running (see [`KeyRing`](crate::KeyRing)).
+    /// `None` without keys. Changes apply to the next frame.
+    #[cfg(feature = "auth")]
+    pub fn key_ring_mut(&mut self) -> Option<&mut crate::auth::KeyRing> {
+        self.config.auth.key_ring_mut()
     }
 
     /// Advances time to `now` and fires every deadline at or before it, as far as the event
@@ -412,8 +464,14 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         Some(slot)
     }
 
-    /// Admission, verdict, then the only step that changes state.
-    fn handle(&mut self, now: Instant, link: LinkId, msg: &Message) -> Result<Accepted, Rejected> {
+    /// Admission, authentication, verdict, then the only step that changes state.
+    fn handle(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        msg: &Message,
+        authenticate: impl FnOnce(&Authentication) -> Result<(), AuthError>,
+    ) -> Result<Accepted, Rejected> {
         // Time only advances once the frame is accepted.
         let now = now.max(self.clock.now());
         if msg.cluster != self.config.cluster {
@@ -431,7 +489,10 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         if self.events.room() < self.events_per_peer_change() {
             return Err(Rejected::EventQueueFull);
         }
-        let slot = match self.peers.find(msg.sender) {
+        let known = self.admit_sender(msg)?;
+        // Nothing about the peer has been read yet; nothing is created before this passes.
+        authenticate(&self.config.auth).map_err(Rejected::Auth)?;
+        let slot = match known {
             Some(slot) => slot,
             None => self.learn(msg)?,
         };
@@ -440,10 +501,22 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         Ok(self.apply(slot, link, msg, verdict, now))
     }
 
-    fn learn(&mut self, msg: &Message) -> Result<usize, Rejected> {
+    /// The sender's slot if it is a peer; `None` if it may be learned (after authentication).
+    /// Reads only.
+    fn admit_sender(&self, msg: &Message) -> Result<Option<usize>, Rejected> {
+        if let Some(slot) = self.peers.find(msg.sender) {
+            return Ok(Some(slot));
+        }
         if self.config.learning == Learning::Disabled || msg.kind != Kind::Heartbeat {
             return Err(Rejected::UnknownPeer(msg.sender));
         }
+        if self.peers.len() >= self.config.max_peers {
+            return Err(Rejected::PeerTableFull(msg.sender));
+        }
+        Ok(None)
+    }
+
+    fn learn(&mut self, msg: &Message) -> Result<usize, Rejected> {
         let slot = self.insert(msg.sender, true).ok_or(Rejected::PeerTableFull(msg.sender))?;
         self.stats.learned += 1;
         Ok(slot)
@@ -454,7 +527,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         let Some(peer) = self.peers.get(slot) else {
             return Err(Rejected::UnknownPeer(msg.sender));
         };
-        if !peer.heard() {
+        if !peer.has_history() {
             return Ok(Verdict::Fresh { gap: 0 });
         }
         match msg.generation.cmp(&peer.generation) {
@@ -465,9 +538,12 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             }),
             core::cmp::Ordering::Greater => Ok(Verdict::Restart),
             core::cmp::Ordering::Equal => match peer.seq.classify(msg.sequence) {
-                SeqClass::Fresh { gap } => Ok(Verdict::Fresh { gap }),
+                // Rounds before the first one heard in this run were not lost by this run.
+                SeqClass::Fresh { gap } => Ok(Verdict::Fresh { gap: if peer.heard() { gap } else { 0 } }),
                 SeqClass::Late => Ok(Verdict::Late),
-                SeqClass::Duplicate if self.link_is_fresh(slot, link, msg.sequence) => Ok(Verdict::LinkCopy),
+                SeqClass::Duplicate if self.link_is_fresh(slot, link, msg.sequence) && recent(peer, msg) => {
+                    Ok(Verdict::LinkCopy)
+                }
                 SeqClass::Duplicate => Err(Rejected::Duplicate { peer: msg.sender, sequence: msg.sequence }),
                 SeqClass::TooOld => Err(Rejected::Replayed { peer: msg.sender, sequence: msg.sequence }),
             },
@@ -486,6 +562,8 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         let Some((peer, links)) = self.peers.record_and_links_mut(slot) else {
             return Accepted::Late;
         };
+        // Fresh frames are evidence for their link; older ones only if recent (see `recent`).
+        let link_evidence = matches!(verdict, Verdict::Fresh { .. } | Verdict::Restart) || recent(peer, msg);
         let accepted = match verdict {
             Verdict::Late => {
                 peer.seq.record(msg.sequence);
@@ -559,6 +637,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         let left = peer.liveness == Liveness::Left;
         if let Some(state) = links.get_mut(usize::from(link.0))
             && msg.sequence >= state.next_seq
+            && link_evidence
         {
             state.next_seq = msg.sequence.saturating_add(1);
             state.heard = now;
@@ -710,4 +789,12 @@ fn next_deadline<D: Detector>(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Whether a frame older than the peer's freshest one is recent enough to show that the link
+/// it arrived on works: sent, by the peer's own (authenticated) clock, at most one peer timeout
+/// before that freshest frame. A frame recorded and replayed later over another link is older
+/// than that and proves nothing about the link, however far its sequence is inside the window.
+fn recent<P>(peer: &Peer<P>, msg: &Message) -> bool {
+    msg.timestamp + peer.timeout() >= peer.peer_timestamp
 }

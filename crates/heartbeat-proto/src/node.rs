@@ -8,7 +8,7 @@ use crate::beacon::{Beacon, Destination, Transmit};
 use crate::config::{Config, MAX_WIRE_DURATION};
 use crate::detector::Detector;
 use crate::event::Event;
-use crate::monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected};
+use crate::monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected, Watermark};
 use crate::peers::{LinkId, PeerStatus};
 use crate::sender::outgoing;
 use crate::storage::Storage;
@@ -57,9 +57,28 @@ impl<D: Detector, S: Storage> Node<D, S> {
         self.beacon.sequence()
     }
 
+    /// The key ring, for rotating keys while running; `None` without keys. The next frame is
+    /// sent, and every following frame checked, with the ring as changed.
+    #[cfg(feature = "auth")]
+    pub fn key_ring_mut(&mut self) -> Option<&mut crate::auth::KeyRing> {
+        self.monitor.key_ring_mut()
+    }
+
     /// Adds a configured peer (monitored, and sent to).
     pub fn add_peer(&mut self, id: NodeId) -> Result<(), PeerError> {
         self.monitor.add_peer(id)
+    }
+
+    /// Adds a peer with replay protection resumed from an earlier run. See
+    /// [`Monitor::add_peer_after`].
+    pub fn add_peer_after(&mut self, id: NodeId, mark: Watermark) -> Result<(), PeerError> {
+        self.monitor.add_peer_after(id, mark)
+    }
+
+    /// The newest (generation, sequence) accepted from a peer, to persist. See
+    /// [`Monitor::watermark`].
+    pub fn watermark(&self, id: NodeId) -> Option<Watermark> {
+        self.monitor.watermark(id)
     }
 
     /// Removes a peer silently; returns whether it was present.
@@ -122,7 +141,8 @@ impl<D: Detector, S: Storage> Node<D, S> {
             });
             Destination::Peer(peer)
         };
-        match msg.encode(buf) {
+        // Signed here, with the current key, when the configuration has keys.
+        match config.auth.encode(&msg, buf) {
             Ok(len) => Some(Transmit { destination, len }),
             Err(_) => {
                 // Cannot happen: fields come from a validated config and the buffer fits any

@@ -46,6 +46,12 @@ impl<S: Storage> Sender<S> {
         Sender { config, clock: Clock::new(now), beacon, targets: Default::default() }
     }
 
+    /// The key ring, for rotating keys while running; `None` without keys.
+    #[cfg(feature = "auth")]
+    pub fn key_ring_mut(&mut self) -> Option<&mut crate::auth::KeyRing> {
+        self.config.auth.key_ring_mut()
+    }
+
     /// Adds a target; returns `false` if it is present already or storage is full.
     pub fn add_target(&mut self, id: NodeId) -> bool {
         !self.targets.contains(&id) && self.targets.try_push(id).is_ok()
@@ -89,8 +95,9 @@ impl<S: Storage> Sender<S> {
             msg.receiver = Some(target);
             Destination::Peer(target)
         };
-        // Every field comes from a validated config and the buffer fits any frame.
-        let len = msg.encode(buf).ok()?;
+        // Every field comes from a validated config and the buffer fits any frame. Signed here,
+        // with the current key, when the configuration has keys.
+        let len = self.config.auth.encode(&msg, buf).ok()?;
         Some(Transmit { destination, len })
     }
 

@@ -21,7 +21,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use heartbeat_proto::wire::{Echo, Kind};
+use heartbeat_proto::auth::{AuthError, Authentication, Key, KeyId, KeyRing};
+use heartbeat_proto::wire::{Echo, Frame, Kind};
 use heartbeat_proto::{
     Accepted, ClusterId, Config, Event, EventKind, FixedTimeout, Generation, Growable, Instant, Learning, LinkId,
     Liveness, MAX_FRAME_LEN, Message, Monitor, MonitorStats, NodeId, PeerError, PeerStats, PeerStatus, Rejected,
@@ -62,8 +63,19 @@ impl Setup {
             .initdead(INITDEAD)
             .learning(if self.learning { Learning::Enabled } else { Learning::Disabled })
             .max_peers(self.max_peers)
+            .authentication(self.auth())
             .build()
             .unwrap()
+    }
+
+    /// Learning needs keys; without learning the model runs unauthenticated, as most tests do.
+    fn auth(&self) -> Authentication {
+        if self.learning {
+            let key = Key::new(KeyId(1), b"model-test-key-0123456789abcdef!").unwrap();
+            Authentication::Hmac(KeyRing::new(key))
+        } else {
+            Authentication::None
+        }
     }
 
     /// Every sender id the operations use: this node, the configured peers, some strangers.
@@ -227,9 +239,10 @@ impl Model {
     }
 
     fn deliver(&mut self, at: Instant, link: u8, bytes: &[u8]) {
-        let verdict = match Message::decode(bytes) {
+        let verdict = match Frame::new_checked(bytes).and_then(|f| Ok((Message::parse(&f)?, f))) {
             Err(e) => Err(Rejected::Malformed(e)),
-            Ok(msg) => self.admit(at, link, &msg),
+            // The tag check itself is tested elsewhere; here it is an oracle for when it runs.
+            Ok((msg, frame)) => self.admit(at, link, &msg, self.setup.auth().verify(&frame)),
         };
         match verdict {
             Ok(Accepted::Heartbeat | Accepted::Goodbye) => self.stats.accepted += 1,
@@ -250,12 +263,19 @@ impl Model {
             }
             Err(Rejected::Replayed { .. }) => self.stats.rejected_replay += 1,
             Err(Rejected::EventQueueFull) => self.stats.rejected_queue_full += 1,
+            Err(Rejected::Auth(_)) => self.stats.rejected_auth += 1,
         }
         self.verdict = Some(verdict);
     }
 
     /// Admission and verdict; changes state only when accepting.
-    fn admit(&mut self, at: Instant, link: u8, msg: &Message) -> Result<Accepted, Rejected> {
+    fn admit(
+        &mut self,
+        at: Instant,
+        link: u8,
+        msg: &Message,
+        auth: Result<(), AuthError>,
+    ) -> Result<Accepted, Rejected> {
         if msg.cluster != CLUSTER {
             return Err(Rejected::WrongCluster(msg.cluster));
         }
@@ -277,6 +297,10 @@ impl Model {
             if self.peers.len() >= self.setup.max_peers {
                 return Err(Rejected::PeerTableFull(msg.sender));
             }
+        }
+        // Authentication comes after the cheap checks and before anything is created or read.
+        auth.map_err(Rejected::Auth)?;
+        if !self.peers.contains_key(&sender) {
             self.peers.insert(sender, ModelPeer::new(self.clock, true));
             self.stats.learned += 1;
         }
@@ -367,9 +391,10 @@ impl Model {
     }
 }
 
-fn encode(msg: &Message) -> Vec<u8> {
+/// Encodes (and signs, with keys) `msg` as a peer of this setup sends it.
+fn encode(setup: &Setup, msg: &Message) -> Vec<u8> {
     let mut buf = [0u8; MAX_FRAME_LEN];
-    let len = msg.encode(&mut buf).expect("generated messages are valid");
+    let len = setup.auth().encode(msg, &mut buf).expect("generated messages are valid");
     buf[..len].to_vec()
 }
 
@@ -427,12 +452,12 @@ fn arb_time(clock: Instant) -> impl Strategy<Value = Instant> {
 fn arb_raw(setup: Setup) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..110),
-        (arb_message(setup), 0usize..72, any::<u8>()).prop_map(|(msg, pos, byte)| {
-            let mut bytes = encode(&msg);
+        (arb_message(setup), 0usize..72, any::<u8>()).prop_map(move |(msg, pos, byte)| {
+            let mut bytes = encode(&setup, &msg);
             bytes[pos] = byte;
             bytes
         }),
-        (arb_message(setup), 0usize..72).prop_map(|(msg, cut)| encode(&msg)[..cut].to_vec()),
+        (arb_message(setup), 0usize..72).prop_map(move |(msg, cut)| encode(&setup, &msg)[..cut].to_vec()),
     ]
 }
 
@@ -482,12 +507,12 @@ impl ReferenceStateMachine for MonitorModel {
         match op {
             Op::Tick(at) => state.tick(*at),
             Op::Deliver { at, link, msg } => {
-                state.deliver(*at, *link, &encode(msg));
+                state.deliver(*at, *link, &encode(&state.setup, msg));
                 state.history.push(*msg);
             }
             Op::Replay { at, index } => {
                 let msg = state.history[*index];
-                state.deliver(*at, 0, &encode(&msg));
+                state.deliver(*at, 0, &encode(&state.setup, &msg));
             }
             Op::Raw { at, bytes } => state.deliver(*at, 0, bytes),
             Op::Add(p) => state.add(*p),
@@ -531,8 +556,10 @@ impl StateMachineTest for MonitorModel {
                 m.tick(*at);
                 None
             }
-            Op::Deliver { at, link, msg } => Some(m.on_message(*at, LinkId(*link), &encode(msg))),
-            Op::Replay { at, index } => Some(m.on_message(*at, LinkId(0), &encode(&model.history[*index]))),
+            Op::Deliver { at, link, msg } => Some(m.on_message(*at, LinkId(*link), &encode(&model.setup, msg))),
+            Op::Replay { at, index } => {
+                Some(m.on_message(*at, LinkId(0), &encode(&model.setup, &model.history[*index])))
+            }
             Op::Raw { at, bytes } => Some(m.on_message(*at, LinkId(0), bytes)),
             Op::Add(p) => {
                 assert_eq!(Some(m.add_peer(id(*p))), model.added);

@@ -4,8 +4,9 @@ use core::time::Duration;
 
 use heartbeat_proto::wire::Kind;
 use heartbeat_proto::{
-    Accepted, ClusterId, Config, ConfigBuilder, Event, EventKind, Fixed, FixedTimeout, Generation, Growable, Instant,
-    Learning, LinkId, Liveness, MAX_FRAME_LEN, Message, Monitor, NodeId, PeerError, PeerStatus, Rejected,
+    Accepted, Authentication, ClusterId, Config, ConfigBuilder, Event, EventKind, Fixed, FixedTimeout, Generation,
+    Growable, Instant, Key, KeyId, KeyRing, Learning, LinkId, Liveness, MAX_FRAME_LEN, Message, Monitor, NodeId,
+    PeerError, PeerStatus, Rejected,
 };
 
 const ME: u64 = 1;
@@ -21,7 +22,10 @@ fn ms(n: u64) -> Instant {
 
 /// tick 100 ms → timeouts clamped into [200 ms, 2 s]; initdead 2 s.
 fn config() -> ConfigBuilder {
-    Config::builder(CLUSTER, id(ME)).tick(Duration::from_millis(100)).initdead(Duration::from_secs(2))
+    Config::builder(CLUSTER, id(ME))
+        .tick(Duration::from_millis(100))
+        .initdead(Duration::from_secs(2))
+        .authentication(Authentication::None)
 }
 
 type TestMonitor = Monitor<FixedTimeout, Growable>;
@@ -67,7 +71,8 @@ fn deliver(m: &mut TestMonitor, now: Instant, msg: &Message) -> Result<Accepted,
 
 fn deliver_on(m: &mut TestMonitor, now: Instant, link: u8, msg: &Message) -> Result<Accepted, Rejected> {
     let mut buf = [0u8; MAX_FRAME_LEN];
-    let len = msg.encode(&mut buf).unwrap();
+    // Sent as a peer sharing the monitor's keys (if any) would send it.
+    let len = m.config().authentication().encode(msg, &mut buf).unwrap();
     m.on_message(now, LinkId(link), &buf[..len])
 }
 
@@ -265,7 +270,10 @@ fn unwelcome_frames_are_counted_and_change_nothing() {
 
 #[test]
 fn learning_is_off_by_default_and_capped_when_on() {
-    let mut m = monitor_with(config().learning(Learning::Enabled).max_peers(3), &[2]);
+    let keys = KeyRing::new(Key::new(KeyId(1), &[7; 32]).unwrap());
+    let keyed = config().authentication(Authentication::Hmac(keys));
+    assert!(config().learning(Learning::Enabled).build().is_err(), "learning needs keys");
+    let mut m = monitor_with(keyed.learning(Learning::Enabled).max_peers(3), &[2]);
     deliver(&mut m, ms(10), &heartbeat(3, 1, 1)).unwrap();
     deliver(&mut m, ms(10), &heartbeat(4, 1, 1)).unwrap();
     assert_eq!(deliver(&mut m, ms(10), &heartbeat(5, 1, 1)), Err(Rejected::PeerTableFull(id(5))));

@@ -3,8 +3,8 @@
 use core::time::Duration;
 
 use heartbeat_proto::{
-    ClusterId, Config, Destination, EventKind, FixedTimeout, Growable, Instant, LinkId, Liveness, MAX_FRAME_LEN,
-    Message, Node, NodeId, Sender,
+    Authentication, ClusterId, Config, Destination, EventKind, FixedTimeout, Growable, Instant, LinkId, Liveness,
+    MAX_FRAME_LEN, Message, Node, NodeId, Sender,
 };
 
 fn id(n: u64) -> NodeId {
@@ -19,6 +19,7 @@ fn node(me: u64, peer: u64, timeout_ms: u64) -> TestNode {
         .timeout(Duration::from_millis(timeout_ms))
         .interval(Duration::from_millis(100))
         .seed(me)
+        .authentication(Authentication::None)
         .build()
         .unwrap();
     let mut n = Node::new(config, FixedTimeout::new(), Instant::ZERO);
@@ -94,6 +95,7 @@ fn a_sender_beacons_every_interval_with_jitter_and_increasing_sequence() {
         .interval(Duration::from_millis(100))
         .timeout(Duration::from_millis(1000))
         .seed(3)
+        .authentication(Authentication::None)
         .build()
         .unwrap();
     let mut s: Sender<Growable> = Sender::new(config, Instant::ZERO);
@@ -128,7 +130,8 @@ fn a_sender_beacons_every_interval_with_jitter_and_increasing_sequence() {
 
 #[test]
 fn broadcast_nodes_send_one_unaddressed_frame_per_round() {
-    let config = Config::builder(ClusterId(1), id(1)).broadcast(true).build().unwrap();
+    let config =
+        Config::builder(ClusterId(1), id(1)).broadcast(true).authentication(Authentication::None).build().unwrap();
     let mut n: TestNode = Node::new(config, FixedTimeout::new(), Instant::ZERO);
     n.add_peer(id(2)).unwrap();
     n.add_peer(id(3)).unwrap();

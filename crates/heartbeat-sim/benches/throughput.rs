@@ -9,7 +9,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant as Wall};
 
 use heartbeat_proto::{
-    ClusterId, Config, Destination, FixedTimeout, Growable, Instant, LinkId, MAX_FRAME_LEN, Node, NodeId,
+    Authentication, ClusterId, Config, Destination, FixedTimeout, Growable, Instant, LinkId, MAX_FRAME_LEN, Node,
+    NodeId,
 };
 use heartbeat_sim::{Impairments, Loss, Recording, SimBuilder, node_factory};
 
@@ -23,6 +24,7 @@ type BenchNode = Node<FixedTimeout, Growable>;
 
 fn config(me: u64) -> Config {
     Config::builder(ClusterId(1), NodeId::new(me).unwrap())
+        .authentication(Authentication::None)
         .tick(TICK)
         .timeout(TIMEOUT)
         .interval(INTERVAL)
@@ -71,7 +73,7 @@ fn bare_loop() -> u64 {
 
 fn simulated(link: Impairments) -> u64 {
     let factory = node_factory::<_, Growable>(ClusterId(1), FixedTimeout::new(), |_, b| {
-        b.tick(TICK).timeout(TIMEOUT).interval(INTERVAL)
+        b.authentication(Authentication::None).tick(TICK).timeout(TIMEOUT).interval(INTERVAL)
     })
     .unwrap();
     let mut sim =

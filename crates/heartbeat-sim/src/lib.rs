@@ -49,11 +49,11 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use heartbeat_proto::{ClusterId, EventKind, FixedTimeout, Growable, Instant, Node, NodeId};
+//! use heartbeat_proto::{Authentication, ClusterId, EventKind, FixedTimeout, Growable, Instant, Node, NodeId};
 //! use heartbeat_sim::{Action, Impairments, SimBuilder, node_factory};
 //!
 //! let factory = node_factory::<_, Growable>(ClusterId(1), FixedTimeout::new(), |_, b| {
-//!     b.tick(Duration::from_millis(100)).timeout(Duration::from_millis(900)).interval(Duration::from_millis(300))
+//!     b.authentication(Authentication::None).tick(Duration::from_millis(100)).timeout(Duration::from_millis(900)).interval(Duration::from_millis(300))
 //! })?;
 //! let link = Impairments::perfect().delay(Duration::from_millis(2)).jitter(Duration::from_millis(3));
 //! let mut sim = SimBuilder::new(42).cluster_of(5).default_link(link).build(factory);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use heartbeat_proto::{
-    Accepted, ClusterId, EventKind, FixedTimeout, Growable, Instant, LinkId, Node, NodeId, Rejected,
+    Accepted, Authentication, ClusterId, EventKind, FixedTimeout, Growable, Instant, LinkId, Node, NodeId, Rejected,
 };
 use heartbeat_sim::{
     Action, Cut, DropReason, FrameInfo, Impairments, Injector, Interceptor, Loss, Recording, Sim, SimBuilder, SimError,
@@ -24,7 +24,10 @@ fn builder(seed: u64, n: u64) -> SimBuilder {
 
 fn build(b: SimBuilder) -> Sim<TestNode> {
     let factory = node_factory::<_, Growable>(ClusterId(9), FixedTimeout::new(), |_, b| {
-        b.tick(Duration::from_millis(100)).timeout(Duration::from_millis(600)).interval(Duration::from_millis(200))
+        b.authentication(Authentication::None)
+            .tick(Duration::from_millis(100))
+            .timeout(Duration::from_millis(600))
+            .interval(Duration::from_millis(200))
     })
     .unwrap();
     b.build(factory)

@@ -113,6 +113,7 @@ pub struct PeerStatus {
 const HEARD: u8 = 1;
 const HEARS_US: u8 = 2;
 const LEARNED: u8 = 4;
+const RESUMED: u8 = 8;
 
 /// One peer's record.
 #[derive(Debug, Clone)]
@@ -163,6 +164,19 @@ impl<P> Peer<P> {
 
     pub(crate) fn learned(&self) -> bool {
         self.flags & LEARNED != 0
+    }
+
+    /// Whether `generation` and `seq` hold a watermark from an earlier run (or, once heard,
+    /// from this one): frames at or below it are replays.
+    pub(crate) fn has_history(&self) -> bool {
+        self.flags & (HEARD | RESUMED) != 0
+    }
+
+    /// Takes up replay protection where an earlier run left it.
+    pub(crate) fn resume(&mut self, generation: Generation, sequence: u64) {
+        self.generation = generation;
+        self.seq = SeqWindow::seen_through(sequence);
+        self.flags |= RESUMED;
     }
 
     pub(crate) fn set_heard(&mut self) {

@@ -33,7 +33,13 @@ impl SeqWindow {
         SeqWindow { highest: seq, seen: 1 }
     }
 
-    #[cfg(test)]
+    /// A window that takes every sequence number up to `seq` as seen: only later ones are
+    /// fresh. For a peer resumed from a persisted watermark.
+    pub(crate) fn seen_through(seq: u64) -> Self {
+        SeqWindow { highest: seq, seen: u64::MAX }
+    }
+
+    /// The highest sequence number accepted, if any.
     pub(crate) fn highest(&self) -> Option<u64> {
         (self.seen != 0).then_some(self.highest)
     }
@@ -93,6 +99,15 @@ mod tests {
         assert_eq!(w.classify(13), SeqClass::TooOld);
         assert_eq!(w.classify(13 + 70 - 63), SeqClass::Late);
         assert_eq!(w.highest(), Some(83));
+    }
+
+    #[test]
+    fn a_resumed_window_takes_everything_up_to_the_mark_as_seen() {
+        let w = SeqWindow::seen_through(100);
+        assert_eq!(w.classify(101), SeqClass::Fresh { gap: 0 });
+        assert_eq!(w.classify(100), SeqClass::Duplicate);
+        assert_eq!(w.classify(37), SeqClass::Duplicate);
+        assert_eq!(w.classify(36), SeqClass::TooOld);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use heartbeat_embassy::Heartbeat;
 use heartbeat_embassy_qemu_test::exit::{fail, pass};
 use heartbeat_embassy_qemu_test::net::{self, SocketBuffers, spawn};
 use heartbeat_embassy_qemu_test::{stack, uptime_ms};
-use heartbeat_proto::{ClusterId, Config, Event, EventKind, FixedTimeout, NodeId};
+use heartbeat_proto::{Authentication, ClusterId, Config, Event, EventKind, FixedTimeout, NodeId};
 use panic_semihosting as _;
 use static_cell::StaticCell;
 
@@ -34,7 +34,7 @@ static EVENTS: Channel<CriticalSectionRawMutex, Event, 8> = Channel::new();
 async fn main(spawner: Spawner) {
     let (stack, _quiet) = heartbeat_embassy_qemu_test::boot(spawner);
     let Some(me) = NodeId::new(1) else { fail(format_args!("node id")) };
-    let config = Config::builder(ClusterId(7), me).timeout(Duration::from_millis(300)).build();
+    let config = Config::builder(ClusterId(7), me).authentication(Authentication::None).timeout(Duration::from_millis(300)).build();
     let node = match config.map(|c| Node::new(c, FixedTimeout::new())) {
         Ok(Ok(node)) => NODE.init(node),
         _ => fail(format_args!("configuration refused")),
