@@ -110,6 +110,12 @@ impl Harness {
             Err(reason) => {
                 let mut expected = before;
                 counter(&mut expected.stats, &reason);
+                // A duplicate is also counted against its peer, as `Rejected::Duplicate` says.
+                if let Rejected::Duplicate { peer, .. } = reason {
+                    for status in expected.peers.iter_mut().filter(|s| s.id == peer) {
+                        status.stats.duplicates += 1;
+                    }
+                }
                 assert_eq!(observe(&self.node), expected, "{reason:?} changed state");
             }
         }
