@@ -20,7 +20,9 @@ use embassy_time::{Timer, with_timeout};
 use heartbeat_embassy::{Heartbeat, clock};
 use heartbeat_embassy_qemu_test::exit::{fail, pass};
 use heartbeat_embassy_qemu_test::net::{self, SocketBuffers, spawn};
-use heartbeat_proto::{Authentication, ClusterId, Config, Event, EventKind, FixedTimeout, Generation, NodeId, PeerStatus};
+use heartbeat_proto::{
+    Authentication, ClusterId, Config, Event, EventKind, FixedTimeout, Generation, NodeId, PeerStatus,
+};
 use panic_semihosting as _;
 use static_cell::StaticCell;
 
@@ -53,7 +55,8 @@ fn id(n: u8) -> NodeId {
 
 /// Node `me` in `generation`, monitoring `peer`.
 fn node(me: u8, generation: u32, peer: u8) -> Node {
-    let config = Config::builder(ClusterId(7), id(me)).authentication(Authentication::None)
+    let config = Config::builder(ClusterId(7), id(me))
+        .authentication(Authentication::None)
         .generation(Generation(generation))
         .timeout(TIMEOUT)
         .interval(INTERVAL)

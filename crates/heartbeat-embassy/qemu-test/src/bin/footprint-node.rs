@@ -34,7 +34,10 @@ static EVENTS: Channel<CriticalSectionRawMutex, Event, 8> = Channel::new();
 async fn main(spawner: Spawner) {
     let (stack, _quiet) = heartbeat_embassy_qemu_test::boot(spawner);
     let Some(me) = NodeId::new(1) else { fail(format_args!("node id")) };
-    let config = Config::builder(ClusterId(7), me).authentication(Authentication::None).timeout(Duration::from_millis(300)).build();
+    let config = Config::builder(ClusterId(7), me)
+        .authentication(Authentication::None)
+        .timeout(Duration::from_millis(300))
+        .build();
     let node = match config.map(|c| Node::new(c, FixedTimeout::new())) {
         Ok(Ok(node)) => NODE.init(node),
         _ => fail(format_args!("configuration refused")),
