@@ -70,16 +70,12 @@ impl<D: Detector> Driver<D> {
 
     /// Monitors and sends to `id`, at `addrs[i]` on link `i` (no address: group traffic only).
     pub fn add_peer(&mut self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
-        self.routes.check(addrs)?;
-        self.node.add_peer(id)?;
-        self.routes.insert(id, addrs);
-        Ok(())
+        self.routes.add_peer(&mut self.node, id, addrs)
     }
 
     /// Stops monitoring `id`, silently. Returns whether it was a peer.
     pub fn remove_peer(&mut self, id: NodeId) -> bool {
-        self.routes.remove(id);
-        self.node.remove_peer(id)
+        self.routes.remove_peer(&mut self.node, id)
     }
 
     /// Where frames for every node go on `link` (a multicast group or broadcast address); used

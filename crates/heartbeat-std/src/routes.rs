@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use heartbeat_proto::{Destination, LinkId, NodeId, PeerError};
+use heartbeat_proto::{Destination, Detector, LinkId, Node, NodeId, PeerError, Storage};
 
 /// Why a peer could not be added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,22 +41,25 @@ impl Routes {
         Routes { links, peers: HashMap::new(), groups: vec![None; links] }
     }
 
-    /// Checks that `addrs` fit this node's links.
-    pub fn check(&self, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
+    /// Adds `id` to `node` and records its addresses, or changes neither.
+    pub fn add_peer<D: Detector, S: Storage>(
+        &mut self,
+        node: &mut Node<D, S>,
+        id: NodeId,
+        addrs: &[SocketAddr],
+    ) -> Result<(), AddPeerError> {
         if addrs.len() > self.links {
             return Err(AddPeerError::TooManyAddresses { given: addrs.len(), links: self.links });
         }
+        node.add_peer(id)?;
+        self.peers.insert(id, addrs.to_vec());
         Ok(())
     }
 
-    /// Records a peer's addresses (after [`check`](Self::check)).
-    pub fn insert(&mut self, id: NodeId, addrs: &[SocketAddr]) {
-        self.peers.insert(id, addrs.to_vec());
-    }
-
-    /// Forgets a peer.
-    pub fn remove(&mut self, id: NodeId) {
+    /// Removes `id` from `node` and forgets its addresses; returns whether it was a peer.
+    pub fn remove_peer<D: Detector, S: Storage>(&mut self, node: &mut Node<D, S>, id: NodeId) -> bool {
         self.peers.remove(&id);
+        node.remove_peer(id)
     }
 
     /// Sets the multicast group or broadcast address that [`Destination::All`] frames go to on

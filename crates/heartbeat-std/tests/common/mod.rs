@@ -6,37 +6,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use heartbeat_proto::{ClusterId, Config, Event, EventKind, FixedTimeout, Generation, NodeId};
+use heartbeat_proto::{Event, FixedTimeout};
 use heartbeat_std::{Clock, Driver, Handle, socket};
-
-pub const INTERVAL: Duration = Duration::from_millis(50);
-pub const TIMEOUT: Duration = Duration::from_millis(250);
-/// Generous bound for conditions that only need the cluster to converge.
-pub const PATIENCE: Duration = Duration::from_secs(10);
-
-pub fn id(n: u64) -> NodeId {
-    NodeId::new(n).unwrap()
-}
-
-pub fn config(me: u64, generation: u32, links: u8) -> Config {
-    Config::builder(ClusterId(0x5eed), id(me))
-        .generation(Generation(generation))
-        .tick(Duration::from_millis(25))
-        .interval(INTERVAL)
-        .timeout(TIMEOUT)
-        .links(links)
-        .seed(me)
-        .build()
-        .unwrap()
-}
-
-/// An event with the node that saw it and when it reached the test.
-#[derive(Debug, Clone, Copy)]
-pub struct Seen {
-    pub observer: u64,
-    pub event: Event,
-    pub wall: Instant,
-}
+pub use heartbeat_tests::cluster::*;
 
 /// Every event of every node, in arrival order.
 pub struct Log {
@@ -54,8 +26,8 @@ impl Log {
 
     /// Starts node `me` on `sockets` (one per link) with `peers` (id, addresses).
     pub fn start(&self, me: u64, generation: u32, sockets: Vec<UdpSocket>, peers: &[(u64, Vec<SocketAddr>)]) -> Handle {
-        let links = sockets.len() as u8;
-        let mut driver = Driver::new(config(me, generation, links), FixedTimeout::new(), sockets, self.clock).unwrap();
+        let config = config(0x5eed, me, generation, sockets.len() as u8);
+        let mut driver = Driver::new(config, FixedTimeout::new(), sockets, self.clock).unwrap();
         for (peer, addrs) in peers {
             driver.add_peer(id(*peer), addrs).unwrap();
         }
@@ -91,33 +63,13 @@ impl Log {
 
     /// Events that `observer` saw about `peer`, after index `from` of the log.
     pub fn about(&self, from: usize, observer: u64, peer: u64) -> Vec<Seen> {
-        self.seen[from..].iter().filter(|s| s.observer == observer && s.event.peer == id(peer)).copied().collect()
+        about(&self.seen, from, observer, peer)
     }
-}
-
-/// Whether every observer saw `peer` reach a state matching `kind` after index `from`.
-pub fn all_saw(seen: &[Seen], from: usize, observers: &[u64], peer: u64, kind: impl Fn(&EventKind) -> bool) -> bool {
-    observers
-        .iter()
-        .all(|o| seen[from..].iter().any(|s| s.observer == *o && s.event.peer == id(peer) && kind(&s.event.kind)))
-}
-
-pub fn is_up(k: &EventKind) -> bool {
-    matches!(k, EventKind::Up { .. })
-}
-
-pub fn is_down(k: &EventKind) -> bool {
-    matches!(k, EventKind::Down { .. })
 }
 
 /// Binds `n` loopback sockets.
 pub fn sockets(n: usize) -> Vec<UdpSocket> {
     (0..n).map(|_| socket::unicast("127.0.0.1:0".parse().unwrap()).unwrap()).collect()
-}
-
-/// Full-mesh peer lists for nodes `1..=n` listening at `addrs[i - 1]`.
-pub fn mesh(me: u64, addrs: &[SocketAddr]) -> Vec<(u64, Vec<SocketAddr>)> {
-    (1..=addrs.len() as u64).filter(|p| *p != me).map(|p| (p, vec![addrs[p as usize - 1]])).collect()
 }
 
 /// Starts nodes `1..=n`, generation 1, and waits until every node sees every other up.
@@ -129,13 +81,6 @@ pub fn converged_cluster(log: &mut Log, n: usize) -> (Vec<Option<Handle>>, Vec<S
         .enumerate()
         .map(|(i, s)| Some(log.start(i as u64 + 1, 1, vec![s], &mesh(i as u64 + 1, &addrs))))
         .collect();
-    let nodes: Vec<u64> = (1..=n as u64).collect();
-    let converged = log.wait_until(PATIENCE, |seen| {
-        nodes.iter().all(|p| {
-            let others: Vec<u64> = nodes.iter().copied().filter(|o| o != p).collect();
-            all_saw(seen, 0, &others, *p, is_up)
-        })
-    });
-    assert!(converged, "cluster did not converge: {:#?}", log.seen);
+    assert!(log.wait_until(PATIENCE, |seen| converged(seen, n as u64)), "no convergence: {:#?}", log.seen);
     (handles, addrs)
 }
