@@ -120,6 +120,10 @@ where
     }
 
     async fn run(self, inbox: mpsc::Receiver<Command>) {
+        for socket in &self.sockets {
+            // Errors surface, and are counted, at the first send.
+            let _ = socket.writable().await;
+        }
         let ready = self.sockets.iter().map(|s| readiness(s)).collect();
         // Field order is drop order: the sockets close before `inbox` tells handles we stopped.
         let mut task = Task { driver: self, ready, next: 0, inbox };

@@ -11,6 +11,9 @@ use std::net::SocketAddr;
 pub trait Socket: Send + Sync + 'static {
     /// Resolves when a datagram may be waiting (it may be a false alarm).
     fn readable(&self) -> impl Future<Output = io::Result<()>> + Send;
+    /// Resolves when the socket can take a datagram. The driver waits for it once, before its
+    /// first send: a freshly registered socket may not know yet that it is writable.
+    fn writable(&self) -> impl Future<Output = io::Result<()>> + Send;
     /// Takes one datagram if there is one, else fails with `WouldBlock`.
     fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)>;
     /// Sends one datagram if the socket can take it now, else fails with `WouldBlock`.
@@ -22,6 +25,10 @@ pub trait Socket: Send + Sync + 'static {
 impl Socket for tokio::net::UdpSocket {
     fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
         tokio::net::UdpSocket::readable(self)
+    }
+
+    fn writable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        tokio::net::UdpSocket::writable(self)
     }
 
     fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {

@@ -59,6 +59,8 @@ async fn a_goodbye_is_left_and_never_down() {
         assert_eq!(kinds, [EventKind::Left], "node {observer}");
         let status = nodes[observer as usize - 1].status().await.unwrap();
         assert_eq!(status.peers.iter().find(|p| p.id == id(3)).unwrap().liveness, Liveness::Left);
+        // Every heartbeat left, the very first round included.
+        assert!(status.io.sent > 0 && status.io.send_errors == 0, "{:?}", status.io);
     }
     // The stopped node answers no more.
     assert!(nodes[2].status().await.is_err());
@@ -114,4 +116,27 @@ async fn handles_add_and_remove_peers_at_run_time() {
     assert!(a.add_peer(id(2), &[b_addr]).await.is_err(), "a second add of the same peer");
     assert!(a.remove_peer(id(2)).await.unwrap());
     assert!(a.status().await.unwrap().peers.is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_first_heartbeat_round_is_not_lost() {
+    // A socket handed over straight from std has not been polled by the reactor yet.
+    let std_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    std_socket.set_nonblocking(true).unwrap();
+    let socket = UdpSocket::from_std(std_socket).unwrap();
+    let listener = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut driver = heartbeat_tokio::Driver::new(
+        config(0x70c1, 1, 1, 1),
+        heartbeat_proto::FixedTimeout::new(),
+        vec![socket],
+        Log::new().clock,
+    )
+    .unwrap();
+    driver.add_peer(id(2), &[listener.local_addr().unwrap()]).unwrap();
+    let node = driver.spawn();
+    let mut buf = [0u8; 256];
+    let (len, _) = tokio::time::timeout(PATIENCE, listener.recv_from(&mut buf)).await.unwrap().unwrap();
+    let first = heartbeat_proto::Message::decode(&buf[..len]).unwrap();
+    assert_eq!(first.sequence, 1, "the first round was dropped");
+    assert_eq!(node.status().await.unwrap().io.send_errors, 0);
 }

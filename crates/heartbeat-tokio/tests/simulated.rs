@@ -22,6 +22,10 @@ impl Socket for Simulated {
         self.0.readable().await
     }
 
+    async fn writable(&self) -> io::Result<()> {
+        self.0.writable().await
+    }
+
     fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.0.try_recv_from(buf)
     }
