@@ -118,7 +118,15 @@ impl Server {
     /// Accepts one connection and answers it on a task of its own. Cancellation-safe: only the
     /// accept is awaited here.
     pub(crate) async fn serve_one(&self, node: &Handle) {
-        let Ok((mut stream, _)) = self.listener.accept().await else { return };
+        let mut stream = match self.listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                // Out of descriptors, say: log it and do not spin on it.
+                tracing::warn!(%err, "control socket: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                return;
+            }
+        };
         let node = node.clone();
         tokio::spawn(async move {
             let Ok(status) = node.status().await else { return };
