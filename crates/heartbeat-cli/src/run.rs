@@ -131,6 +131,9 @@ async fn serve(settings: NodeSettings, sockets: Vec<tokio::net::UdpSocket>, cont
             return ExitCode::from(2);
         }
     }
+    if let Err(err) = driver.precise_timer() {
+        warn!(%err, "no nanosecond timer: detections may come up to 2 ms late");
+    }
     let mut events = driver.subscribe();
     let node = driver.spawn();
     info!(

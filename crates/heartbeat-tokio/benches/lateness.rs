@@ -1,6 +1,7 @@
 //! Detection lateness over real sockets with the tokio driver: a peer is killed abruptly, at
 //! random phases, and the `Down` event is timed against the peer's last heartbeat plus the
-//! timeout. tokio's timers tick in milliseconds, so expect up to about 1 ms here.
+//! timeout, once with tokio's timers alone (they tick in milliseconds) and once with the
+//! driver's nanosecond `timerfd` (`Driver::precise_timer`).
 //!
 //! Run: `cargo bench -p heartbeat-tokio --bench lateness` (crashes: `HEARTBEAT_BENCH_TRIALS`,
 //! default 40)
@@ -18,11 +19,11 @@ const CLUSTER: ClusterId = ClusterId(0x1a7e);
 const INTERVAL: Duration = Duration::from_millis(20);
 const TIMEOUT: Duration = Duration::from_millis(100);
 
-fn main() -> io::Result<()> {
-    let trials = std::env::var("HEARTBEAT_BENCH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
+/// Runs `trials` crashes against a tokio observer, with or without the precise timer.
+fn measure(trials: u32, precise: bool, seed: u64) -> io::Result<()> {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
     socket.set_nonblocking(true)?;
-    let mut peer = CrashingPeer::new(socket.local_addr()?, CLUSTER, INTERVAL, TIMEOUT, 0x5eed)?;
+    let mut peer = CrashingPeer::new(socket.local_addr()?, CLUSTER, INTERVAL, TIMEOUT, seed)?;
     let peer_addr = peer.addr()?;
     let (tx, rx) = mpsc::channel();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -39,6 +40,9 @@ fn main() -> io::Result<()> {
             let mut driver =
                 Driver::new(config, FixedTimeout::new(), vec![socket], tokio_clock()).map_err(io::Error::other)?;
             driver.add_peer(NodeId::new(2).expect("non-zero"), &[peer_addr]).map_err(io::Error::other)?;
+            if precise {
+                driver.precise_timer()?;
+            }
             let mut events = driver.subscribe();
             let node = driver.spawn();
             let forward = async {
@@ -54,7 +58,14 @@ fn main() -> io::Result<()> {
             Ok(())
         })
     });
-    lateness_report("lateness, heartbeat-tokio", &mut peer, trials, &mut |wait| rx.recv_timeout(wait).ok());
+    let name = if precise { "lateness, heartbeat-tokio + precise_timer" } else { "lateness, heartbeat-tokio" };
+    lateness_report(name, &mut peer, trials, &mut |wait| rx.recv_timeout(wait).ok());
     let _ = stop.send(());
     observer.join().map_err(|_| io::Error::other("the observer thread panicked"))?
+}
+
+fn main() -> io::Result<()> {
+    let trials = std::env::var("HEARTBEAT_BENCH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
+    measure(trials, false, 0x5eed)?;
+    measure(trials, true, 0x5eed)
 }

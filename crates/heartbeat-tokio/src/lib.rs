@@ -14,8 +14,9 @@
 //!   (`tokio::net::UdpSocket` out of the box). Links, addressing, status and error counters
 //!   are those of `heartbeat_std`.
 //!
-//! Note: tokio's timers have a resolution of one millisecond, so a `Down` comes up to about a
-//! millisecond after its deadline; `heartbeat_std`'s driver waits with nanosecond timeouts.
+//! Note: tokio's timers have a resolution of one millisecond, so by default a `Down` comes up to
+//! about 2 ms after its deadline. On Linux, [`Driver::precise_timer`] adds a nanosecond
+//! `timerfd` for real-time use (not under a paused or simulated clock).
 //!
 //! # Example
 //!
@@ -60,6 +61,8 @@
 
 mod driver;
 mod handle;
+#[cfg(target_os = "linux")]
+mod precise;
 mod socket;
 
 pub use driver::{Driver, LinkCountError, tokio_clock};
