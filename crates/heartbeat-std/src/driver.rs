@@ -10,6 +10,8 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use crate::clock::Clock;
 use crate::io_stats::{Direction, IoStats, Status};
+#[cfg(target_os = "linux")]
+use crate::precise::PreciseTimer;
 use crate::routes::{AddPeerError, Routes};
 
 /// Datagrams read from one socket in a row before the driver ticks and looks at the others.
@@ -42,6 +44,10 @@ pub struct Driver<D: Detector = FixedTimeout> {
     routes: Routes,
     clock: Clock,
     io: IoStats,
+    /// Wakes the wait at the node's deadline; `armed` is the deadline it is set for.
+    #[cfg(target_os = "linux")]
+    timer: Option<PreciseTimer>,
+    armed: Option<heartbeat_proto::Instant>,
     tx: [u8; MAX_FRAME_LEN],
     // One spare byte so that an oversized datagram stays oversized and the core refuses it.
     rx: [u8; MAX_FRAME_LEN + 1],
@@ -63,6 +69,10 @@ impl<D: Detector> Driver<D> {
             sockets,
             clock,
             io: IoStats::default(),
+            // Without a timerfd the wait's own timeout carries the deadline.
+            #[cfg(target_os = "linux")]
+            timer: PreciseTimer::new().ok(),
+            armed: None,
             tx: [0; MAX_FRAME_LEN],
             rx: [0; MAX_FRAME_LEN + 1],
         })
@@ -144,7 +154,8 @@ impl<D: Detector> Driver<D> {
         on_event: &mut impl FnMut(Event),
     ) -> bool {
         self.flush(on_event);
-        let until_deadline = self.node.poll_timeout().map(|deadline| self.clock.until(deadline));
+        let deadline = self.node.poll_timeout();
+        let until_deadline = self.arm(deadline).then(|| deadline.map(|d| self.clock.until(d))).flatten();
         let wait = match (until_deadline, max_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -160,11 +171,33 @@ impl<D: Detector> Driver<D> {
         extra_ready
     }
 
-    /// Blocks until a socket or `extra` is readable or `timeout` passes. Returns a bit mask of
-    /// readable links and whether `extra` is readable.
+    /// Sets the precise timer for `deadline` if it is not set for it already. Returns whether
+    /// the wait's own timeout must carry the deadline (no timer).
+    fn arm(&mut self, deadline: Option<heartbeat_proto::Instant>) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(timer) = &self.timer {
+            if deadline != self.armed {
+                if let Some(d) = deadline
+                    && let Err(err) = timer.arm(self.clock.until(d))
+                {
+                    self.io.record(Direction::Receive, &err);
+                    return true;
+                }
+                self.armed = deadline;
+            }
+            return false;
+        }
+        let _ = &mut self.armed;
+        deadline.is_some()
+    }
+
+    /// Blocks until a socket, `extra` or the timer is readable or `timeout` passes. Returns a
+    /// bit mask of readable links and whether `extra` is readable.
     fn wait(&mut self, timeout: Option<Duration>, extra: Option<BorrowedFd<'_>>) -> (u64, bool) {
         let mut fds: Vec<PollFd<'_>> = self.sockets.iter().map(|s| PollFd::new(s, PollFlags::IN)).collect();
         fds.extend(extra.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)));
+        #[cfg(target_os = "linux")]
+        fds.extend(self.timer.as_ref().map(|t| PollFd::new(t, PollFlags::IN)));
         // ppoll takes nanoseconds, so the wake-up is as precise as the kernel's timers.
         let timeout = timeout.map(|t| Timespec::try_from(t).unwrap_or(Timespec { tv_sec: i64::MAX, tv_nsec: 0 }));
         if let Err(err) = poll(&mut fds, timeout.as_ref()) {
@@ -172,9 +205,19 @@ impl<D: Detector> Driver<D> {
             return (0, false);
         }
         let links = self.sockets.len();
-        let mask = fds.iter().take(links).enumerate().filter(|(_, fd)| !fd.revents().is_empty());
+        let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
+        let mask = fds.iter().take(links).enumerate().filter(|(_, fd)| ready(fd));
         let mask = mask.fold(0u64, |m, (i, _)| m | 1 << i);
-        (mask, fds.get(links).is_some_and(|fd| !fd.revents().is_empty()))
+        let extra_ready = extra.is_some() && fds.get(links).is_some_and(ready);
+        #[cfg(target_os = "linux")]
+        if fds.last().is_some_and(ready)
+            && let Some(timer) = &self.timer
+            && timer.consume()
+        {
+            // Fired: whatever the next deadline is, it must be armed afresh.
+            self.armed = None;
+        }
+        (mask, extra_ready)
     }
 
     /// Reads what `link` holds (up to a batch) into the core.

@@ -10,8 +10,10 @@
 //!   `LinkUp`/`LinkDown` is reported (Linux-HA's redundant heartbeat media).
 //! - **Addressing.** Unicast over IPv4 and IPv6, or, with `Config::broadcast`, one frame per
 //!   round to a multicast group or broadcast address per link (see [`socket`]).
-//! - **Waiting.** `ppoll` on every socket with the node's next deadline as timeout, in
-//!   nanoseconds: a peer is declared down as soon as the kernel wakes the thread.
+//! - **Waiting.** `poll` on every socket and, on Linux, a [`PreciseTimer`] (`timerfd`) armed for
+//!   the node's next deadline: unlike a `poll` timeout it is not padded by timer slack, so a
+//!   peer is declared down within microseconds of its deadline. Elsewhere the deadline is the
+//!   `ppoll` timeout, in nanoseconds.
 //! - **Errors.** Socket errors (ICMP port unreachable surfacing as `ECONNREFUSED`, `EINTR`,
 //!   a full buffer) are counted in [`IoStats`] and logged through `tracing`; none stops the
 //!   driver.
@@ -63,6 +65,8 @@
 mod clock;
 mod driver;
 mod io_stats;
+#[cfg(target_os = "linux")]
+mod precise;
 mod routes;
 pub mod socket;
 mod thread;
@@ -70,5 +74,7 @@ mod thread;
 pub use clock::Clock;
 pub use driver::{Driver, SetupError};
 pub use io_stats::{Direction, IoStats, Status};
+#[cfg(target_os = "linux")]
+pub use precise::PreciseTimer;
 pub use routes::{AddPeerError, Routes};
 pub use thread::{Handle, Stopped};
