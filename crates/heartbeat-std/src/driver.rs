@@ -47,6 +47,7 @@ pub struct Driver<D: Detector = FixedTimeout> {
     /// Wakes the wait at the node's deadline; `armed` is the deadline it is set for.
     #[cfg(target_os = "linux")]
     timer: Option<PreciseTimer>,
+    #[cfg(target_os = "linux")]
     armed: Option<heartbeat_proto::Instant>,
     tx: [u8; MAX_FRAME_LEN],
     // One spare byte so that an oversized datagram stays oversized and the core refuses it.
@@ -72,6 +73,7 @@ impl<D: Detector> Driver<D> {
             // Without a timerfd the wait's own timeout carries the deadline.
             #[cfg(target_os = "linux")]
             timer: PreciseTimer::new().ok(),
+            #[cfg(target_os = "linux")]
             armed: None,
             tx: [0; MAX_FRAME_LEN],
             rx: [0; MAX_FRAME_LEN + 1],
@@ -187,7 +189,6 @@ impl<D: Detector> Driver<D> {
             }
             return false;
         }
-        let _ = &mut self.armed;
         deadline.is_some()
     }
 
@@ -198,7 +199,7 @@ impl<D: Detector> Driver<D> {
         fds.extend(extra.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)));
         #[cfg(target_os = "linux")]
         fds.extend(self.timer.as_ref().map(|t| PollFd::new(t, PollFlags::IN)));
-        // ppoll takes nanoseconds, so the wake-up is as precise as the kernel's timers.
+        // Without a timer the deadline rides on ppoll's timeout (nanoseconds, plus timer slack).
         let timeout = timeout.map(|t| Timespec::try_from(t).unwrap_or(Timespec { tv_sec: i64::MAX, tv_nsec: 0 }));
         if let Err(err) = poll(&mut fds, timeout.as_ref()) {
             self.io.record(Direction::Receive, &err.into());
