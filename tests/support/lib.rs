@@ -1,5 +1,10 @@
-//! Shared helpers for the workspace's cross-crate integration tests: simulated clusters of
-//! real nodes and the questions tests ask of their timelines.
+//! Shared helpers for the workspace's cross-crate integration tests and the adapters' benches:
+//! simulated clusters of real nodes and the questions tests ask of their timelines, real-socket
+//! clusters, an impairment relay, and bench helpers.
+
+pub mod bench;
+pub mod cluster;
+pub mod relay;
 
 use std::time::Duration;
 

@@ -1,0 +1,59 @@
+//! Logs through `tracing`: readable lines by default, one JSON object per line with `--json`.
+//! Every peer event carries at least `kind` and `peer`; the subscriber adds the timestamp.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use heartbeat_proto::{Event, EventKind};
+use tracing::{info, warn};
+use tracing_subscriber::EnvFilter;
+
+/// Installs the subscriber; `HEARTBEAT_LOG` (e.g. `debug`) overrides the `info` default.
+pub(crate) fn init(json: bool) {
+    let filter = EnvFilter::try_from_env("HEARTBEAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_target(false);
+    if json {
+        builder.json().flatten_event(true).with_current_span(false).with_span_list(false).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Logs one peer event. `at` is the node's own clock (seconds since it started).
+pub(crate) fn event(event: &Event) {
+    let peer = event.peer.get();
+    let at = event.at.since_epoch().as_secs_f64();
+    match event.kind {
+        EventKind::Up { generation } => info!(kind = "up", peer, at, generation = generation.0, "peer {peer} is up"),
+        EventKind::Suspect { last_heard } => {
+            let silent_ms = ms(event.at - last_heard);
+            warn!(kind = "suspect", peer, at, silent_ms, "peer {peer} is late: silent for {silent_ms} ms");
+        }
+        EventKind::Down { last_heard: Some(last), deadline } => {
+            let (silent_ms, late_ms) = (ms(event.at - last), ms(event.at - deadline));
+            warn!(kind = "down", peer, at, silent_ms, late_ms, "peer {peer} is down: silent for {silent_ms} ms");
+        }
+        EventKind::Down { last_heard: None, .. } => {
+            warn!(kind = "down", peer, at, "peer {peer} is down: never heard since start-up");
+        }
+        EventKind::Restarted { previous, generation } => {
+            let (previous, generation) = (previous.0, generation.0);
+            info!(kind = "restarted", peer, at, previous, generation, "peer {peer} restarted");
+        }
+        EventKind::Left => info!(kind = "left", peer, at, "peer {peer} left (goodbye)"),
+        EventKind::LinkUp { link } => {
+            info!(kind = "link_up", peer, at, link = link.0, "link {} to peer {peer} is up", link.0)
+        }
+        EventKind::LinkDown { link } => {
+            warn!(kind = "link_down", peer, at, link = link.0, "link {} to peer {peer} is down", link.0);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! `heartbeat run`: one long-lived node on the tokio adapter.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use heartbeat_proto::FixedTimeout;
+use heartbeat_tokio::{Driver, Handle, tokio_clock};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{info, warn};
+
+use crate::control::Server;
+use crate::settings::{self, NodeSettings, Overrides, PeerSpec};
+use crate::{duration, logging};
+
+/// Settings come from `--config FILE`, from flags, or both (flags win).
+///
+/// Example: `heartbeat run --id 1 --listen 127.0.0.1:7001 --peer 2@127.0.0.1:7002 --timeout 1s
+/// --key-file keys`
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// TOML settings file (keys as the flags: id, listen, interval, timeout, tick, cluster,
+    /// generation, control, key_file, insecure, and `[[peer]]` tables with id and addr).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// This node's id: a non-zero integer, unique in the cluster.
+    #[arg(long)]
+    id: Option<u64>,
+    /// Address to listen on, e.g. 127.0.0.1:7001 or `[::1]:7001`. Repeat it for redundant
+    /// links: one address per link.
+    #[arg(long, value_name = "ADDR")]
+    listen: Vec<SocketAddr>,
+    /// A peer to watch, as ID@ADDR (repeatable). On several links: ID@ADDR,ADDR, its address
+    /// on each link in --listen order.
+    #[arg(long = "peer", value_name = "ID@ADDR")]
+    peers: Vec<PeerSpec>,
+    /// Time between heartbeats, e.g. 100ms [default: a third of the timeout].
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    interval: Option<Duration>,
+    /// Silence after which a peer is declared down, e.g. 1s [default: 10 ticks].
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    timeout: Option<Duration>,
+    /// Basic time unit: peers' timeouts are clamped into [2, 20] ticks [default: 100ms].
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    tick: Option<Duration>,
+    /// Cluster number: nodes of other clusters are ignored [default: 0].
+    #[arg(long)]
+    cluster: Option<u32>,
+    /// This start's generation; it must grow from one start to the next [default: Unix time
+    /// in seconds].
+    #[arg(long)]
+    generation: Option<u32>,
+    /// Unix socket on which to answer `heartbeat status`.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
+    /// The cluster's HMAC-SHA256 keys, one `ID HEX-SECRET` per line, the first one used for
+    /// sending (make a secret with `openssl rand -hex 32`). Every node needs the same keys.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    key_file: Option<PathBuf>,
+    /// Run without authentication: anyone who can reach the port can forge heartbeats. Only
+    /// on networks where every sender is trusted.
+    #[arg(long)]
+    insecure: bool,
+    /// Log one JSON object per line (with at least kind, peer and timestamp for each event).
+    #[arg(long)]
+    json: bool,
+}
+
+impl Args {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            id: self.id,
+            cluster: self.cluster,
+            generation: self.generation,
+            listen: self.listen.clone(),
+            peers: self.peers.clone(),
+            interval: self.interval,
+            timeout: self.timeout,
+            tick: self.tick,
+            control: self.control.clone(),
+            key_file: self.key_file.clone(),
+            insecure: self.insecure,
+        }
+    }
+}
+
+/// Validates everything and binds every socket before the node starts: a mistake stops it
+/// with one line naming the field, and nothing runs.
+pub(crate) fn main(args: Args) -> ExitCode {
+    let refuse = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(2)
+    };
+    let settings = match settings::load(args.config.as_deref(), args.overrides()) {
+        Ok(settings) => settings,
+        Err(err) => return refuse(err.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return refuse(format!("cannot start the runtime: {err}")),
+    };
+    let _context = runtime.enter();
+    let mut sockets = Vec::new();
+    for addr in &settings.listen {
+        let socket = heartbeat_std::socket::unicast(*addr)
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .and_then(tokio::net::UdpSocket::from_std);
+        match socket {
+            Ok(socket) => sockets.push(socket),
+            Err(err) => return refuse(format!("invalid `listen`: cannot bind {addr}: {err}")),
+        }
+    }
+    let control = match settings.control.as_deref().map(Server::bind).transpose() {
+        Ok(control) => control,
+        Err(err) => return refuse(format!("invalid `control`: {err}")),
+    };
+    logging::init(args.json);
+    runtime.block_on(serve(settings, sockets, control))
+}
+
+async fn serve(settings: NodeSettings, sockets: Vec<tokio::net::UdpSocket>, control: Option<Server>) -> ExitCode {
+    let (mut interrupt, mut terminate) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(err), _) | (_, Err(err)) => {
+            eprintln!("error: cannot handle signals: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = settings.config.clone();
+    let mut driver = match Driver::new(settings.config, FixedTimeout::new(), sockets, tokio_clock()) {
+        Ok(driver) => driver,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for (id, addrs) in &settings.peers {
+        if let Err(err) = driver.add_peer(*id, addrs) {
+            eprintln!("error: invalid `peer`: node {id}: {err}");
+            return ExitCode::from(2);
+        }
+    }
+    if let Err(err) = driver.precise_timer() {
+        warn!(%err, "no nanosecond timer: detections may come up to 2 ms late");
+    }
+    let mut events = driver.subscribe();
+    let node = driver.spawn();
+    info!(
+        node = config.node().get(),
+        generation = config.generation().0,
+        listen = ?node.local_addrs(),
+        peers = settings.peers.len(),
+        interval_ms = config.interval().as_secs_f64() * 1e3,
+        timeout_ms = config.timeout().as_secs_f64() * 1e3,
+        control = ?settings.control,
+        "node started"
+    );
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => logging::event(&event),
+                Err(RecvError::Lagged(missed)) => warn!(missed, "the log fell behind and missed events"),
+                Err(RecvError::Closed) => break,
+            },
+            () = answer(control.as_ref(), &node) => {}
+            _ = interrupt.recv() => {
+                info!(signal = "SIGINT", "stopping: saying goodbye to every peer");
+                break;
+            }
+            _ = terminate.recv() => {
+                info!(signal = "SIGTERM", "stopping: saying goodbye to every peer");
+                break;
+            }
+        }
+    }
+    node.shutdown().await;
+    info!("goodbye sent; node stopped");
+    ExitCode::SUCCESS
+}
+
+async fn answer(control: Option<&Server>, node: &Handle) {
+    match control {
+        Some(server) => server.serve_one(node).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,293 @@
+//! A node's settings: a TOML file and flags, merged (flags win) and validated before anything
+//! starts. Every refusal names the field and the reason.
+//!
+//! ```toml
+//! id = 1
+//! cluster = 7                     # nodes of other clusters are ignored (default 0)
+//! listen = ["127.0.0.1:7001"]     # one address per link
+//! interval = "100ms"
+//! timeout = "500ms"
+//! tick = "50ms"
+//! control = "/tmp/heartbeat-1.sock"
+//! key_file = "/etc/heartbeat/keys" # HMAC keys (see `keys`), or `insecure = true` for none
+//!
+//! [[peer]]
+//! id = 2
+//! addr = ["127.0.0.1:7002"]       # the peer's address on each link
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use heartbeat_proto::{Authentication, ClusterId, Config, Generation, NodeId};
+use serde::Deserialize;
+
+use crate::{duration, keys};
+
+/// A setting that cannot work: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SettingsError {
+    pub(crate) field: String,
+    pub(crate) reason: String,
+}
+
+impl SettingsError {
+    pub(crate) fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        SettingsError { field: field.into(), reason: reason.into() }
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid `{}`: {}", self.field, self.reason)
+    }
+}
+
+/// A peer as given on the command line: `ID@ADDR`, or `ID@ADDR,ADDR` for several links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PeerSpec {
+    pub(crate) id: u64,
+    pub(crate) addrs: Vec<SocketAddr>,
+}
+
+impl FromStr for PeerSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (id, addrs) = s.split_once('@').ok_or_else(|| format!("'{s}' is not ID@ADDR"))?;
+        let id = id.parse().map_err(|_| format!("'{id}' is not a node id"))?;
+        let addrs = addrs
+            .split(',')
+            .map(|a| a.trim().parse().map_err(|_| format!("'{a}' is not an address such as 127.0.0.1:7002")))
+            .collect::<Result<_, _>>()?;
+        Ok(PeerSpec { id, addrs })
+    }
+}
+
+/// What the flags say; `None` or empty where they say nothing.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Overrides {
+    pub(crate) id: Option<u64>,
+    pub(crate) cluster: Option<u32>,
+    pub(crate) generation: Option<u32>,
+    pub(crate) listen: Vec<SocketAddr>,
+    pub(crate) peers: Vec<PeerSpec>,
+    pub(crate) interval: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) tick: Option<Duration>,
+    pub(crate) control: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) insecure: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    id: Option<u64>,
+    cluster: Option<u32>,
+    generation: Option<u32>,
+    #[serde(default)]
+    listen: Vec<SocketAddr>,
+    interval: Option<String>,
+    timeout: Option<String>,
+    tick: Option<String>,
+    control: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    insecure: Option<bool>,
+    #[serde(default, rename = "peer")]
+    peers: Vec<FilePeer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePeer {
+    id: u64,
+    addr: Vec<SocketAddr>,
+}
+
+/// Everything a node needs, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeSettings {
+    pub(crate) config: Config,
+    pub(crate) listen: Vec<SocketAddr>,
+    pub(crate) peers: Vec<(NodeId, Vec<SocketAddr>)>,
+    pub(crate) control: Option<PathBuf>,
+}
+
+/// Reads `file` (if any), applies `flags` on top, and validates the result.
+pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, SettingsError> {
+    let file = match file {
+        Some(path) => read_file(path)?,
+        None => File::default(),
+    };
+    let from_file = |field: &str, text: Option<String>| -> Result<Option<Duration>, SettingsError> {
+        text.map(|t| duration::parse(&t).map_err(|reason| SettingsError::new(field, reason))).transpose()
+    };
+    let id = flags.id.or(file.id).ok_or_else(|| SettingsError::new("id", "is required (--id, or `id` in the file)"))?;
+    let id = NodeId::new(id).ok_or_else(|| SettingsError::new("id", "must not be 0"))?;
+    let listen = if flags.listen.is_empty() { file.listen } else { flags.listen };
+    if listen.is_empty() {
+        return Err(SettingsError::new("listen", "is required: at least one address to listen on"));
+    }
+    let peers = if flags.peers.is_empty() {
+        file.peers.into_iter().map(|p| PeerSpec { id: p.id, addrs: p.addr }).collect()
+    } else {
+        flags.peers
+    };
+    let peers = check_peers(id, &listen, peers)?;
+    let generation = flags.generation.or(file.generation).unwrap_or_else(generation_from_clock);
+    let insecure = flags.insecure || file.insecure.unwrap_or(false);
+    let auth = authentication(flags.key_file.or(file.key_file).as_deref(), insecure)?;
+    let mut builder = Config::builder(ClusterId(flags.cluster.or(file.cluster).unwrap_or(0)), id)
+        .authentication(auth)
+        .generation(Generation(generation))
+        .links(u8::try_from(listen.len()).unwrap_or(u8::MAX))
+        .seed(seed(id, generation));
+    if let Some(tick) = flags.tick.or(from_file("tick", file.tick)?) {
+        builder = builder.tick(tick);
+    }
+    if let Some(timeout) = flags.timeout.or(from_file("timeout", file.timeout)?) {
+        builder = builder.timeout(timeout);
+    }
+    if let Some(interval) = flags.interval.or(from_file("interval", file.interval)?) {
+        builder = builder.interval(interval);
+    }
+    let config = builder.build().map_err(|e| SettingsError::new(e.field, e.reason))?;
+    Ok(NodeSettings { config, listen, peers, control: flags.control.or(file.control) })
+}
+
+/// Authentication is a choice the operator makes explicitly: keys, or none.
+fn authentication(key_file: Option<&Path>, insecure: bool) -> Result<Authentication, SettingsError> {
+    match (key_file, insecure) {
+        (Some(_), true) => Err(SettingsError::new("insecure", "contradicts key_file: choose one")),
+        (Some(path), false) => Ok(Authentication::Hmac(keys::read(path)?)),
+        (None, true) => Ok(Authentication::None),
+        (None, false) => Err(SettingsError::new(
+            "key_file",
+            "is required: give --key-file FILE (HMAC keys), or --insecure to run without authentication",
+        )),
+    }
+}
+
+/// The control socket path named by a settings file, for `heartbeat status --config`.
+pub(crate) fn control_path(file: &Path) -> Result<Option<PathBuf>, SettingsError> {
+    Ok(read_file(file)?.control)
+}
+
+fn check_peers(
+    me: NodeId,
+    listen: &[SocketAddr],
+    peers: Vec<PeerSpec>,
+) -> Result<Vec<(NodeId, Vec<SocketAddr>)>, SettingsError> {
+    let mut out: Vec<(NodeId, Vec<SocketAddr>)> = Vec::new();
+    for peer in peers {
+        let bad = |reason: String| Err(SettingsError::new("peer", reason));
+        let Some(id) = NodeId::new(peer.id) else { return bad("a peer's id must not be 0".into()) };
+        if id == me {
+            return bad(format!("node {id} is this node itself"));
+        }
+        if out.iter().any(|(other, _)| *other == id) {
+            return bad(format!("node {id} is listed twice"));
+        }
+        if peer.addrs.len() > listen.len() {
+            return bad(format!(
+                "node {id} has {} addresses but this node listens on {} (one address per link)",
+                peer.addrs.len(),
+                listen.len()
+            ));
+        }
+        for (link, (theirs, ours)) in peer.addrs.iter().zip(listen).enumerate() {
+            if theirs.is_ipv4() != ours.is_ipv4() {
+                return bad(format!("node {id}'s address {theirs} on link {link} is not of the family of {ours}"));
+            }
+        }
+        out.push((id, peer.addrs));
+    }
+    Ok(out)
+}
+
+fn read_file(path: &Path) -> Result<File, SettingsError> {
+    let shown = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?;
+    toml::from_str(&text).map_err(|err| {
+        // Name the place: the line and its key, then toml's own one-line reason.
+        let line = err.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let field = match line {
+            Some(n) => {
+                let key = text.lines().nth(n - 1).and_then(|l| l.split('=').next()).map(str::trim).unwrap_or("");
+                format!("{shown} line {n} `{key}`")
+            }
+            None => shown,
+        };
+        SettingsError::new(field, err.message().trim().to_string())
+    })
+}
+
+/// Each start needs a higher generation than the last: seconds since the Unix epoch do that for
+/// restarts at least a second apart (set `generation` explicitly otherwise).
+fn generation_from_clock() -> u32 {
+    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+fn seed(id: NodeId, generation: u32) -> u64 {
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    id.get().rotate_left(32) ^ u64::from(generation) ^ u64::from(nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> Overrides {
+        Overrides {
+            id: Some(1),
+            listen: vec!["127.0.0.1:7001".parse().unwrap()],
+            peers: vec!["2@127.0.0.1:7002".parse().unwrap()],
+            insecure: true,
+            ..Overrides::default()
+        }
+    }
+
+    #[test]
+    fn flags_alone_make_a_node() {
+        let s = load(None, flags()).unwrap();
+        assert_eq!(s.config.node(), NodeId::new(1).unwrap());
+        assert_eq!(s.peers.len(), 1);
+    }
+
+    #[test]
+    fn each_refusal_names_its_field() {
+        let cases: Vec<(Overrides, &str)> = vec![
+            (Overrides { id: None, ..flags() }, "id"),
+            (Overrides { id: Some(0), ..flags() }, "id"),
+            (Overrides { listen: vec![], ..flags() }, "listen"),
+            (Overrides { peers: vec!["1@127.0.0.1:9".parse().unwrap()], ..flags() }, "peer"),
+            (Overrides { peers: vec!["2@127.0.0.1:9,127.0.0.1:10".parse().unwrap()], ..flags() }, "peer"),
+            (Overrides { peers: vec!["2@[::1]:9".parse().unwrap()], ..flags() }, "peer"),
+            (
+                Overrides { interval: Some(Duration::from_secs(1)), timeout: Some(Duration::from_secs(1)), ..flags() },
+                "interval",
+            ),
+            (Overrides { timeout: Some(Duration::from_secs(60)), ..flags() }, "timeout"),
+            (Overrides { insecure: false, ..flags() }, "key_file"),
+            (Overrides { key_file: Some("/nonexistent".into()), ..flags() }, "insecure"),
+        ];
+        for (overrides, field) in cases {
+            assert_eq!(load(None, overrides).unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn peer_specs_parse_one_or_several_links() {
+        let p: PeerSpec = "7@10.0.0.2:5000,10.1.0.2:5000".parse().unwrap();
+        assert_eq!((p.id, p.addrs.len()), (7, 2));
+        assert!("7".parse::<PeerSpec>().is_err());
+        assert!("x@1.2.3.4:5".parse::<PeerSpec>().is_err());
+        assert!("7@nowhere".parse::<PeerSpec>().is_err());
+    }
+}

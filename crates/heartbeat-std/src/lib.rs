@@ -1,0 +1,81 @@
+//! A blocking driver for the [`heartbeat_proto`] state machines over `std::net::UdpSocket`.
+//!
+//! The driver moves bytes and time and nothing else: it reads datagrams into
+//! [`Node::on_message`](heartbeat_proto::Node::on_message) with the link they arrived on, calls
+//! `tick` with the clock's time after every wake-up, sends what `poll_transmit` produces and
+//! hands every event to you. Every liveness decision is the core's.
+//!
+//! - **Links.** One socket per link (`Config::links`); a peer has one address per link.
+//!   With several links the peer stays up while any link delivers, and each link's own
+//!   `LinkUp`/`LinkDown` is reported (Linux-HA's redundant heartbeat media).
+//! - **Addressing.** Unicast over IPv4 and IPv6, or, with `Config::broadcast`, one frame per
+//!   round to a multicast group or broadcast address per link (see [`socket`]).
+//! - **Waiting.** `poll` on every socket and, on Linux, a [`PreciseTimer`] (`timerfd`) armed for
+//!   the node's next deadline: unlike a `poll` timeout it is not padded by timer slack, so a
+//!   peer is declared down within microseconds of its deadline. Elsewhere the deadline is the
+//!   `ppoll` timeout, in nanoseconds.
+//! - **Errors.** Socket errors (ICMP port unreachable surfacing as `ECONNREFUSED`, `EINTR`,
+//!   a full buffer) are counted in [`IoStats`] and logged through `tracing`; none stops the
+//!   driver.
+//! - **Running it.** Own the loop with [`Driver::turn`]/[`Driver::run`], or move the driver to
+//!   a thread with [`Driver::spawn`] and control it through a [`Handle`] (status at any time,
+//!   peers added and removed, shutdown with goodbye).
+//!
+//! Unix only (the wait is `poll(2)`).
+//!
+//! # Example: two nodes on loopback
+//!
+//! ```
+//! use std::sync::mpsc;
+//! use std::time::Duration;
+//! use heartbeat_proto::{Authentication, ClusterId, Config, EventKind, FixedTimeout, NodeId};
+//! use heartbeat_std::{Clock, Driver, socket};
+//!
+//! let id = |n| NodeId::new(n).unwrap();
+//! let config = |me| {
+//!     Config::builder(ClusterId(7), id(me))
+//!         .authentication(Authentication::None)
+//!         .tick(Duration::from_millis(50))
+//!         .interval(Duration::from_millis(50))
+//!         .timeout(Duration::from_millis(300))
+//!         .build()
+//! };
+//! let clock = Clock::new();
+//! let loopback = "127.0.0.1:0".parse()?;
+//! let mut a = Driver::new(config(1)?, FixedTimeout::new(), vec![socket::unicast(loopback)?], clock)?;
+//! let mut b = Driver::new(config(2)?, FixedTimeout::new(), vec![socket::unicast(loopback)?], clock)?;
+//! a.add_peer(id(2), &b.local_addrs()?)?;
+//! b.add_peer(id(1), &a.local_addrs()?)?;
+//!
+//! let (events, seen) = mpsc::channel();
+//! let a = a.spawn(move |event| { let _ = events.send(event); })?;
+//! let b = b.spawn(|_| {})?;
+//! let up = seen.recv_timeout(Duration::from_secs(5))?;
+//! assert!(matches!(up.kind, EventKind::Up { .. }));
+//! b.shutdown(); // goodbye: `a` reports Left, not Down
+//! while let Ok(event) = seen.recv_timeout(Duration::from_secs(5)) {
+//!     if event.kind == EventKind::Left { break; }
+//! }
+//! a.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![cfg(unix)]
+
+mod clock;
+mod driver;
+mod io_stats;
+#[cfg(target_os = "linux")]
+mod precise;
+mod routes;
+pub mod socket;
+mod thread;
+
+pub use clock::Clock;
+pub use driver::{Driver, SetupError};
+pub use io_stats::{Direction, IoStats, Status};
+#[cfg(target_os = "linux")]
+pub use precise::PreciseTimer;
+pub use routes::{AddPeerError, Routes};
+pub use thread::{Handle, Stopped};

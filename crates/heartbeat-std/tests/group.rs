@@ -1,0 +1,67 @@
+//! One frame per round to every node: IPv4 multicast and broadcast on loopback.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use common::*;
+use heartbeat_proto::{Authentication, ClusterId, Config, FixedTimeout, Generation, LinkId};
+use heartbeat_std::{Driver, Handle, socket};
+
+/// Starts node `me` in broadcast mode on `socket`, sending to `group`, monitoring `peers`.
+fn start(log: &Log, me: u64, socket: UdpSocket, group: SocketAddr, peers: &[u64]) -> Handle {
+    let config = Config::builder(ClusterId(0xca57), id(me))
+        .authentication(Authentication::None)
+        .generation(Generation(1))
+        .tick(Duration::from_millis(25))
+        .interval(INTERVAL)
+        .timeout(TIMEOUT)
+        .broadcast(true)
+        .build()
+        .unwrap();
+    let mut driver = Driver::new(config, FixedTimeout::new(), vec![socket], log.clock).unwrap();
+    assert!(driver.set_group(LinkId(0), group));
+    for peer in peers {
+        driver.add_peer(id(*peer), &[]).unwrap();
+    }
+    let tx = log.sender();
+    driver.spawn(move |event| tx(me, event)).unwrap()
+}
+
+/// A port that nothing on this host is bound to right now.
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn three_nodes_converge(bind: impl Fn(u16) -> UdpSocket, group: impl Fn(u16) -> SocketAddr) {
+    let mut log = Log::new();
+    let port = free_port();
+    let others = |me: u64| (1..=3).filter(|p| *p != me).collect::<Vec<u64>>();
+    let nodes: Vec<Handle> = (1..=3).map(|me| start(&log, me, bind(port), group(port), &others(me))).collect();
+    let converged = log.wait_until(PATIENCE, |seen| (1..=3).all(|p| all_saw(seen, 0, &others(p), p, is_up)));
+    assert!(converged, "{:#?}", log.seen);
+    // Each node's own looped-back frames are refused as its own, and counted.
+    let end = Instant::now() + PATIENCE;
+    while nodes[0].status().unwrap().frames.rejected_self == 0 && Instant::now() < end {
+        log.observe(INTERVAL);
+    }
+    assert!(nodes[0].status().unwrap().frames.rejected_self > 0);
+}
+
+#[test]
+fn ipv4_multicast_group() {
+    let group = Ipv4Addr::new(239, 255, 42, 99);
+    three_nodes_converge(
+        |port| socket::multicast_v4(group, port, Ipv4Addr::LOCALHOST).unwrap(),
+        |port| SocketAddr::from((group, port)),
+    );
+}
+
+#[test]
+fn ipv4_broadcast() {
+    three_nodes_converge(
+        |port| socket::broadcast_v4(port).unwrap(),
+        |port| SocketAddr::from((Ipv4Addr::new(127, 255, 255, 255), port)),
+    );
+}

@@ -1,0 +1,97 @@
+//! Controlling a running driver task from anywhere: a cheap, cloneable [`Handle`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use heartbeat_proto::{Event, NodeId};
+use heartbeat_std::{AddPeerError, Clock, Status, Stopped};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+pub(crate) enum Command {
+    AddPeer(NodeId, Vec<SocketAddr>, oneshot::Sender<Result<(), AddPeerError>>),
+    RemovePeer(NodeId, oneshot::Sender<bool>),
+    Status(oneshot::Sender<Status>),
+    Stop { goodbye: bool },
+}
+
+/// Controls a driver task. Clone it freely; when the last clone is dropped the driver says
+/// goodbye and stops.
+///
+/// Every method is cancellation-safe: dropping its future part-way leaves the driver
+/// consistent (a command already sent is carried out, its answer is discarded).
+#[derive(Clone)]
+pub struct Handle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
+    task: AbortHandle,
+    clock: Clock,
+    local: Arc<[SocketAddr]>,
+}
+
+impl Handle {
+    pub(crate) fn new(
+        commands: mpsc::Sender<Command>,
+        events: broadcast::Sender<Event>,
+        task: AbortHandle,
+        clock: Clock,
+        local: Vec<SocketAddr>,
+    ) -> Self {
+        Handle { commands, events, task, clock, local: local.into() }
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(command(reply)).await.map_err(|_| Stopped)?;
+        answer.await.map_err(|_| Stopped)
+    }
+
+    /// Monitors and sends to `id` at `addrs` (address `i` on link `i`).
+    pub async fn add_peer(&self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
+        self.ask(|reply| Command::AddPeer(id, addrs.to_vec(), reply)).await.unwrap_or(Err(AddPeerError::Stopped))
+    }
+
+    /// Stops monitoring `id`, silently; returns whether it was a peer.
+    pub async fn remove_peer(&self, id: NodeId) -> Result<bool, Stopped> {
+        self.ask(|reply| Command::RemovePeer(id, reply)).await
+    }
+
+    /// Every peer's status and the counters, as of now.
+    pub async fn status(&self) -> Result<Status, Stopped> {
+        self.ask(Command::Status).await
+    }
+
+    /// A receiver of every event from now on. A subscriber that falls more than 1024 events
+    /// behind is told how many it missed (`RecvError::Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// The clock that stamps this driver's events.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// The local address of each link.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local
+    }
+
+    /// Sends a goodbye to every peer and stops; resolves once the sockets are closed.
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Stop { goodbye: true }).await;
+        self.stopped().await;
+    }
+
+    /// Stops without a goodbye, as a crash would (peers declare this node down after its
+    /// timeout); resolves once the sockets are closed.
+    pub async fn abort(&self) {
+        self.task.abort();
+        self.stopped().await;
+    }
+
+    /// Resolves once the driver has stopped and closed its sockets.
+    pub async fn stopped(&self) {
+        self.commands.closed().await;
+    }
+}
