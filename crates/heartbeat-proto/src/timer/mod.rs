@@ -55,6 +55,10 @@ pub(crate) struct TimerWheel<S: Storage> {
     horizon: u64,
     /// Bookkeeping for jumping over a long empty stretch (see `open_next`).
     idle: IdleStreak,
+    /// The front's top as `settle` last found it exact. Any scheduling call for that slot (the
+    /// monitor makes one whenever it changes a peer) forgets it, so `settle` re-checks only
+    /// after something changed.
+    verified: Option<(Instant, usize)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +95,7 @@ impl<S: Storage> TimerWheel<S> {
             cursor: 0,
             horizon,
             idle: IdleStreak::NONE,
+            verified: None,
         }
     }
 
@@ -132,6 +137,8 @@ impl<S: Storage> TimerWheel<S> {
 
     /// Forgets `slot` the way the peer table forgets it: the last slot moves into its number.
     pub(crate) fn swap_remove_slot(&mut self, slot: usize) {
+        // Slot numbers change.
+        self.verified = None;
         let Some(last) = self.filed.len().checked_sub(1) else { return };
         if slot > last {
             return;
@@ -176,6 +183,7 @@ impl<S: Storage> TimerWheel<S> {
         if slot >= self.filed.len() {
             return;
         }
+        self.forget_verified(slot);
         self.cancel(slot);
         if let Some(at) = at {
             self.file(slot, at);
@@ -185,6 +193,8 @@ impl<S: Storage> TimerWheel<S> {
     /// Like [`schedule`](Self::schedule), but keeps an earlier filing: it becomes a lower
     /// bound that [`settle`](Self::settle) corrects when it reaches the front.
     pub(crate) fn schedule_lazily(&mut self, slot: usize, at: Option<Instant>) {
+        // Kept or not, the slot's true deadline changed.
+        self.forget_verified(slot);
         match (self.filed(slot), at) {
             (Some(filed), Some(at)) if filed <= at => {}
             _ => self.schedule(slot, at),
@@ -197,10 +207,14 @@ impl<S: Storage> TimerWheel<S> {
     pub(crate) fn settle(&mut self, mut exact: impl FnMut(usize) -> Option<Instant>) {
         loop {
             if let Some((at, slot)) = self.front.peek() {
+                if self.verified == Some((at, slot)) {
+                    return;
+                }
                 // Everything in buckets is filed at or after the cursor, which is after every
                 // front entry: an exact top is the global minimum.
                 let truth = exact(slot);
                 if truth == Some(at) {
+                    self.verified = Some((at, slot));
                     return;
                 }
                 self.schedule(slot, truth);
@@ -209,6 +223,12 @@ impl<S: Storage> TimerWheel<S> {
             } else {
                 self.open_next();
             }
+        }
+    }
+
+    fn forget_verified(&mut self, slot: usize) {
+        if self.verified.is_some_and(|(_, s)| s == slot) {
+            self.verified = None;
         }
     }
 
