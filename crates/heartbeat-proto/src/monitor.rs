@@ -196,6 +196,8 @@ pub struct Monitor<D: Detector, S: Storage> {
     peers: PeerTable<D::PeerState, S>,
     events: EventQueue,
     stats: MonitorStats,
+    /// Until when frames count as heard right after a local pause (the stall guard).
+    paused_until: Option<Instant>,
 }
 
 impl<D: Detector, S: Storage> Monitor<D, S> {
@@ -210,6 +212,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             peers: PeerTable::new(hash_key, links),
             events: EventQueue::default(),
             stats: MonitorStats::default(),
+            paused_until: None,
         }
     }
 
@@ -299,11 +302,19 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// Advances time to `now` and fires every deadline at or before it, as far as the event
     /// queue has room (the rest fire at the next `tick`, after the events are drained).
+    ///
+    /// With the local-stall guard on ([`ConfigBuilder::local_pause`]), a deadline that passed
+    /// more than the pause before `now` is postponed once, to `now + pause`.
+    ///
+    /// [`ConfigBuilder::local_pause`]: crate::ConfigBuilder::local_pause
     pub fn tick(&mut self, now: Instant) {
         let now = self.clock.advance(now);
         while let Some((at, slot)) = self.peers.next_timer() {
             if at > now || self.events.room() < self.events_per_peer_change() {
                 break;
+            }
+            if self.hold_after_local_pause(slot, at, now) {
+                continue;
             }
             self.expire(slot, now);
         }
@@ -446,6 +457,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     fn apply(&mut self, slot: usize, link: LinkId, msg: &Message, verdict: Verdict, now: Instant) -> Accepted {
         let me = self.config.node;
         let negotiated = self.config.negotiate(msg.requested_timeout);
+        let after_local_pause = self.paused_until.is_some_and(|until| now <= until);
         let peer_id = msg.sender;
         let Some((peer, links)) = self.peers.record_and_links_mut(slot) else {
             return Accepted::Late;
@@ -496,6 +508,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                         _ => 0,
                     },
                     interval: msg.interval,
+                    after_local_pause,
                 };
                 self.detector.on_heartbeat(&mut peer.detector, &arrival);
                 let kind = match msg.kind {
@@ -539,6 +552,23 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         }
         self.reschedule(slot);
         accepted
+    }
+
+    /// The local-stall guard. A timer at `at` that this tick reaches more than `pause` late
+    /// means the driver did not run when the monitor asked it to: this node was paused, and
+    /// the peer's frames may be queued unread. Its own deadline is postponed once, to
+    /// `now + pause`; a timer that is already such a postponement fires (so a driver that is
+    /// always late delays verdicts by one pause, never forever). Frames accepted until then
+    /// are flagged to the detector.
+    fn hold_after_local_pause(&mut self, slot: usize, at: Instant, now: Instant) -> bool {
+        let Some(pause) = self.config.local_pause else { return false };
+        if now - at <= pause || self.next_deadline(slot) != Some(at) {
+            return false;
+        }
+        let until = now + pause;
+        self.paused_until = Some(until);
+        self.peers.set_timer(slot, Some(until));
+        true
     }
 
     /// Fires whatever is due for `slot` at `now`, then re-arms its timer.
@@ -588,14 +618,22 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             last_heard: peer.last_heard,
             interval: peer.interval().unwrap_or(self.config.interval),
             timeout: peer.timeout(),
+            min_timeout: self.config.min_timeout,
+            max_timeout: self.config.max_timeout,
         })
         .filter(|_| peer.heard())
     }
 
-    /// Sets `slot`'s timer to its next deadline: the liveness deadline for its state, or the
-    /// earliest deadline of a link still up, whichever comes first.
+    /// Sets `slot`'s timer to its next deadline.
     fn reschedule(&mut self, slot: usize) {
-        let Some(peer) = self.peers.get(slot) else { return };
+        let next = self.next_deadline(slot);
+        self.peers.set_timer(slot, next);
+    }
+
+    /// `slot`'s next deadline: the liveness deadline for its state, or the earliest deadline
+    /// of a link still up, whichever comes first.
+    fn next_deadline(&self, slot: usize) -> Option<Instant> {
+        let peer = self.peers.get(slot)?;
         let liveness_deadline = match peer.liveness {
             Liveness::Waiting => Some(peer.last_heard + self.config.initdead),
             Liveness::Up | Liveness::Suspect => self.timing(slot).map(|t| {
@@ -606,11 +644,10 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         };
         let timeout = peer.timeout();
         let link_deadline = self.peers.links(slot).iter().filter(|l| l.up).map(|l| l.heard + timeout).min();
-        let next = match (liveness_deadline, link_deadline) {
+        match (liveness_deadline, link_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        };
-        self.peers.set_timer(slot, next);
+        }
     }
 
     fn status(&self, slot: usize) -> Option<PeerStatus> {
