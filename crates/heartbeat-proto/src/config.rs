@@ -225,9 +225,13 @@ impl ConfigBuilder {
     ///
     /// This is Cassandra's `MAX_LOCAL_PAUSE` (skip convictions after a long local pause) for a
     /// deadline-driven monitor: the evidence is how late the driver came compared with when the
-    /// monitor asked to be ticked, so a driver that ticks at `poll_timeout` pays nothing. A
-    /// driver that ticks only periodically should leave it off or choose a pause above its
-    /// period. A tenth of the tick suits a driver that honours `poll_timeout`.
+    /// monitor asked to be ticked, so a driver that ticks at `poll_timeout` pays nothing.
+    ///
+    /// Choosing it: a pause that ends less than `pause` after a deadline escapes the guard, and
+    /// a tick that is merely late by more than `pause` costs one `pause` of delay, so small is
+    /// good — but it must exceed the time the driver takes from a `tick` to reading its socket.
+    /// A millisecond suits a driver that honours `poll_timeout`. A driver that ticks only
+    /// periodically delays each verdict by at most one period more.
     pub fn local_pause(mut self, pause: Option<Duration>) -> Self {
         self.local_pause = pause;
         self

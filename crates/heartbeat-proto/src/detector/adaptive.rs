@@ -8,21 +8,29 @@ use super::{Arrival, Deadlines, Detector, PeerTiming, after, fraction_of_span};
 use crate::time::Instant;
 
 /// Quarter-octave buckets of lateness / η̂: bucket 0 is `(0, 2⁻⁶)`, bucket `b ≥ 1` starts at
-/// `2^((b−1)/4 − 6) · (1 + ((b−1) mod 4)/4)`, and the last one is open-ended (from 48 η̂).
-const BUCKETS: usize = 48;
+/// `2^((b−1)/4 − 6) · (1 + ((b−1) mod 4)/4)`, and the last one is open-ended (from 40 η̂).
+const BUCKETS: usize = 47;
 const LOWEST_OCTAVE: i32 = -6;
 /// Counts needed before an empirical survival value is trusted.
 const MIN_COUNT: f64 = 16.0;
 /// Heartbeats recorded before the model replaces the negotiated timeout.
 const WARMUP: u32 = 128;
+/// Counts are halved once they span this many events at the target rate (and at least
+/// `MIN_MEMORY`, at most `MAX_MEMORY` heartbeats), or when one would overflow.
+const MEMORY_EVENTS: f64 = 64.0;
+const MIN_MEMORY: f64 = 65_536.0;
+const MAX_MEMORY: f64 = 16_777_216.0;
 /// Heartbeats between two recomputations of the margins, once past the start.
 const REFRESH: u16 = 256;
 /// The suspect deadline is where a live peer is this many times likelier to be late.
 const SUSPECT_FACTOR: f64 = 10.0;
 /// Largest lateness searched, in intervals (the bounds cap deadlines anyway).
 const MAX_LATENESS: f64 = 256.0;
-/// Losses modelled one by one; longer gaps are lumped.
-const MAX_GAP: usize = 9;
+/// Beyond the data, a survival value is at most (count + 3) / total: with no event past a point
+/// in `total` heartbeats, 3 / total bounds its probability at 95 % (the rule of three).
+const UNSEEN: f64 = 3.0;
+/// Loss-burst probabilities below this are left out of the survival sum.
+const NEGLIGIBLE: f64 = 1e-12;
 
 /// The default adaptive detector: give it the false suspicions per hour and per peer you
 /// accept, and it places each deadline where, judging by that peer's recent arrivals, a live
@@ -36,12 +44,19 @@ const MAX_GAP: usize = 9;
 /// *fresh* heartbeat arrives at `EA + G·η̂ + δ`: `G` heartbeats lost in between, and `δ` its own
 /// lateness. The detector keeps, in 128 bytes:
 ///
-/// - a histogram of `δ / η̂` in quarter-octave buckets from 1/64 to 48 intervals (48 × u16);
-/// - how often `G ≥ 1`, `G ≥ 2` and `G ≥ 4` (bursts of loss);
+/// - a histogram of `δ / η̂` in quarter-octave buckets from 1/64 to 40 intervals (46 × u16,
+///   and a u32 for lateness under 1/64);
+/// - how often `G ≥ 1`, `G ≥ 2` and `G ≥ 4` (bursts of loss; longer bursts continue the
+///   counted ones geometrically). A heartbeat that skips sequence numbers counts as `G` losses
+///   only if it is late by `G` intervals, give or take an eighth: one that overtakes delayed
+///   heartbeats (reordering after a delay spike, or within a burst sent after a stall) is a
+///   lateness sample, not a loss;
 /// - η̂ (a running mean of the spacing per sequence number, each sample capped at 4 η̂).
 ///
-/// Counts decay: when one would overflow, all are halved, so the memory is tens of thousands
-/// of heartbeats and old conditions fade. From them it builds the survival function
+/// Counts decay: all are halved once they hold 64 / p heartbeats — enough to have seen about 64
+/// events as rare as the target (see below), from 2¹⁶ to 2²⁴ heartbeats — or when one would
+/// overflow, so old conditions fade; the expected arrival itself follows within about 128
+/// heartbeats. From them it builds the survival function
 /// `S(x) = P(next fresh arrival later than EA + x)`, assuming `G` and `δ` independent:
 /// `S(x) = Σ_g P(G = g) · S_δ(x − g·η̂)`.
 ///
@@ -54,8 +69,11 @@ const MAX_GAP: usize = 9;
 /// Such tails (p ≈ 10⁻⁴…10⁻⁶) lie beyond what a histogram of recent heartbeats can show, so
 /// `S_δ` is read from the histogram only where at least 16 counts support it; past that point
 /// it continues as a power law fitted to the histogram's own tail (the slope between that
-/// point and the one with four times the count, at least 1). Heavy tails (stalls, delay
-/// spikes) are then extrapolated as heavy, light ones as light.
+/// point and the one with four times the count, at least 1, or the drop to the next bucket edge
+/// if that is steeper) — but never above what the counts
+/// themselves allow, `(count + 3) / total` (3 unseen events being the 95 % bound when none were
+/// seen). Heavy tails (stalls, delay spikes) are then extrapolated as heavy, and a tail that
+/// ends (jitter bounded by the sender) is not extended.
 ///
 /// Until 128 heartbeats are recorded the detector applies the negotiated timeout, as
 /// [`FixedTimeout`](super::FixedTimeout) does. The margin is recomputed every 256 heartbeats
@@ -102,10 +120,22 @@ impl Adaptive {
         })
     }
 
+    /// The per-heartbeat probability of a false suspicion that meets the target.
+    fn per_heartbeat(&self, state: &AdaptiveState, spacing: f64) -> f64 {
+        self.target_per_hour * f64::from(state.interval) * 1e-9 * spacing / 3600.0
+    }
+
+    /// How many heartbeats the counts may span before they are halved.
+    fn memory(&self, state: &AdaptiveState) -> u32 {
+        let spacing = 1.0 + f64::from(state.gaps[0]) / f64::from(state.total.max(1));
+        let p = self.per_heartbeat(state, spacing);
+        let memory = if p > 0.0 { MEMORY_EVENTS / p } else { MAX_MEMORY };
+        memory.clamp(MIN_MEMORY, MAX_MEMORY) as u32
+    }
+
     fn recompute(&self, state: &mut AdaptiveState) {
         let model = Model::new(state);
-        let heartbeat_secs = f64::from(state.interval) * 1e-9 * (1.0 + model.gap_at_least[1]);
-        let p = self.target_per_hour * heartbeat_secs / 3600.0;
+        let p = self.per_heartbeat(state, model.heartbeat_spacing());
         let eta = f64::from(state.interval);
         state.margin_down = (model.quantile(p) * eta) as f32;
         state.margin_suspect = (model.quantile((p * SUSPECT_FACTOR).min(0.5)) * eta) as f32;
@@ -125,10 +155,12 @@ pub struct AdaptiveState {
     margin_suspect: f32,
     /// Heartbeats recorded (decayed with the counts).
     total: u32,
+    /// Lateness in bucket 0, `(0, 1/64)` intervals (decayed).
+    small: u32,
     /// Heartbeats recorded after at least 1, 2 and 4 lost ones (decayed).
     gaps: [u16; 3],
-    /// Positive lateness by bucket (decayed).
-    hist: [u16; BUCKETS],
+    /// Lateness in buckets `1..BUCKETS` (decayed).
+    hist: [u16; BUCKETS - 1],
     /// Heartbeats since the margins were computed.
     refresh: u16,
 }
@@ -141,8 +173,9 @@ impl Default for AdaptiveState {
             margin_down: 0.0,
             margin_suspect: 0.0,
             total: 0,
+            small: 0,
             gaps: [0; 3],
-            hist: [0; BUCKETS],
+            hist: [0; BUCKETS - 1],
             refresh: 0,
         }
     }
@@ -165,45 +198,41 @@ impl AdaptiveState {
         self.total >= WARMUP && self.interval > 0.0
     }
 
-    /// Counts one heartbeat of lateness `r` intervals after `gap` lost ones.
-    fn record(&mut self, r: f64, gap: u64) {
-        self.total += 1;
-        for (i, least) in [1, 2, 4].into_iter().enumerate() {
-            if gap >= least {
-                self.bump(Counter::Gap(i));
-            }
-        }
-        if r > 0.0 {
-            self.bump(Counter::Bucket(bucket(r)));
-        }
+    /// The count of lateness samples at or above the lower edge of bucket `b`'s own bucket.
+    fn count(&self, b: usize) -> u32 {
+        if b == 0 { self.small } else { self.hist.get(b - 1).map_or(0, |&c| u32::from(c)) }
     }
 
-    fn bump(&mut self, counter: Counter) {
-        let full = match counter {
-            Counter::Gap(i) => self.gaps[i] == u16::MAX,
-            Counter::Bucket(b) => self.hist[b] == u16::MAX,
-        };
-        if full {
+    /// Counts one heartbeat of lateness `r` intervals after `gap` lost ones, keeping at most
+    /// `memory` heartbeats' worth of counts.
+    fn record(&mut self, r: f64, gap: u64, memory: u32) {
+        let b = (r > 0.0).then(|| bucket(r));
+        let overflows = self.total >= memory
+            || [1, 2, 4].into_iter().zip(self.gaps).any(|(least, c)| gap >= least && c == u16::MAX)
+            || b.is_some_and(|b| b > 0 && self.hist[b - 1] == u16::MAX);
+        if overflows {
             self.halve();
         }
-        match counter {
-            Counter::Gap(i) => self.gaps[i] += 1,
-            Counter::Bucket(b) => self.hist[b] += 1,
+        self.total = self.total.saturating_add(1);
+        for (i, least) in [1, 2, 4].into_iter().enumerate() {
+            if gap >= least {
+                self.gaps[i] += 1;
+            }
+        }
+        match b {
+            Some(0) => self.small = self.small.saturating_add(1),
+            Some(b) => self.hist[b - 1] += 1,
+            None => {}
         }
     }
 
     fn halve(&mut self) {
         self.total /= 2;
+        self.small /= 2;
         for c in self.gaps.iter_mut().chain(self.hist.iter_mut()) {
             *c /= 2;
         }
     }
-}
-
-#[derive(Clone, Copy)]
-enum Counter {
-    Gap(usize),
-    Bucket(usize),
 }
 
 /// The bucket of a positive lateness `r` (in intervals), read off its float bits: exponent
@@ -236,8 +265,9 @@ struct Model {
     anchor: usize,
     anchor_count: f64,
     slope: f64,
-    /// `P(G ≥ k)` for `k = 0..=MAX_GAP`.
-    gap_at_least: [f64; MAX_GAP + 1],
+    /// `P(G ≥ 1)`, `P(G ≥ 2)`, `P(G ≥ 4)`, and the ratio continuing them geometrically.
+    gaps: [f64; 3],
+    gap_ratio: f64,
 }
 
 impl Model {
@@ -245,7 +275,7 @@ impl Model {
         let total = f64::from(state.total.max(1));
         let mut tail = [0.0; BUCKETS + 1];
         for b in (0..BUCKETS).rev() {
-            tail[b] = tail[b + 1] + f64::from(state.hist[b]);
+            tail[b] = tail[b + 1] + f64::from(state.count(b));
         }
         // The power law starts at the last bucket edge with enough counts; with none beyond
         // the first edge, it starts there as if MIN_COUNT had been seen (erring late).
@@ -258,22 +288,40 @@ impl Model {
             None if anchor > 1 => (lower(1), tail[1]),
             None => (lower(1) / 2.0, tail[0]),
         };
-        let slope = (libm::log(c0 / anchor_count) / libm::log(lower(anchor) / x0)).max(1.0);
+        let below = libm::log(c0 / anchor_count) / libm::log(lower(anchor) / x0);
+        // A tail that falls off a cliff right after the anchor is not extended as if it went on.
+        let above = match anchor + 1 < BUCKETS {
+            true => {
+                libm::log(anchor_count / (tail[anchor + 1] + UNSEEN)) / libm::log(lower(anchor + 1) / lower(anchor))
+            }
+            false => 0.0,
+        };
+        let slope = below.max(above).max(1.0);
         let slope = if slope.is_finite() { slope } else { 1.0 };
 
-        let at_least = |c: u16| f64::from(c) / total;
-        let (p1, p2, p4) = (at_least(state.gaps[0]), at_least(state.gaps[1]), at_least(state.gaps[2]));
-        let ratio = if p2 > 0.0 { libm::sqrt(p4 / p2).min(1.0) } else { 0.0 };
-        let mut gap_at_least = [0.0; MAX_GAP + 1];
-        gap_at_least[0] = 1.0;
-        gap_at_least[1] = p1.min(1.0);
-        gap_at_least[2] = p2.min(gap_at_least[1]);
-        gap_at_least[3] = libm::sqrt(p2 * p4).min(gap_at_least[2]);
-        gap_at_least[4] = p4.min(gap_at_least[3]);
-        for k in 5..=MAX_GAP {
-            gap_at_least[k] = gap_at_least[k - 1] * ratio;
+        let at_least = |c: u16| (f64::from(c) / total).min(1.0);
+        let p1 = at_least(state.gaps[0]);
+        let p2 = at_least(state.gaps[1]).min(p1);
+        let p4 = at_least(state.gaps[2]).min(p2);
+        let gap_ratio = if p2 > 0.0 { libm::sqrt(p4 / p2).min(1.0) } else { 0.0 };
+        Model { total, tail, anchor, anchor_count, slope, gaps: [p1, p2, p4], gap_ratio }
+    }
+
+    /// `P(G ≥ k)`: counted for 1, 2 and 4, geometric in between and beyond.
+    fn gap_at_least(&self, k: usize) -> f64 {
+        let [p1, p2, p4] = self.gaps;
+        match k {
+            0 => 1.0,
+            1 => p1,
+            2 => p2,
+            3 => libm::sqrt(p2 * p4),
+            _ => p4 * libm::pow(self.gap_ratio, (k - 4) as f64),
         }
-        Model { total, tail, anchor, anchor_count, slope, gap_at_least }
+    }
+
+    /// The expected time between fresh heartbeats, in intervals.
+    fn heartbeat_spacing(&self) -> f64 {
+        1.0 + self.gaps[0]
     }
 
     /// `S_δ(x)`: the probability that a heartbeat is more than `x` intervals late.
@@ -281,30 +329,44 @@ impl Model {
         if x.is_nan() || x <= 0.0 {
             return 1.0;
         }
-        let start = lower(self.anchor);
-        let floor = self.anchor_count / self.total;
-        if x >= start {
-            return floor * libm::pow(x / start, -self.slope);
-        }
         let b = bucket(x);
-        let (lo, hi) = (lower(b), lower(b + 1));
-        let within = ((x - lo) / (hi - lo)).clamp(0.0, 1.0);
-        // Never below where the power law starts (it may start above the counts when they
-        // are too few to trust).
-        ((self.tail[b] + (self.tail[b + 1] - self.tail[b]) * within) / self.total).max(floor)
+        let counted = if b + 1 < BUCKETS {
+            let (lo, hi) = (lower(b), lower(b + 1));
+            let within = ((x - lo) / (hi - lo)).clamp(0.0, 1.0);
+            self.tail[b] + (self.tail[b + 1] - self.tail[b]) * within
+        } else {
+            self.tail[b]
+        };
+        let start = lower(self.anchor);
+        if x < start {
+            // Never below where the power law starts (it may start above the counts when they
+            // are too few to trust).
+            counted.max(self.anchor_count) / self.total
+        } else {
+            // The power law, unless the counts (plus what could hide unseen) say less.
+            (self.anchor_count * libm::pow(x / start, -self.slope)).min(counted + UNSEEN) / self.total
+        }
     }
 
     /// `S(x)`: the probability that the next fresh heartbeat comes more than `x` intervals
     /// after the expected arrival.
     fn survival(&self, x: f64) -> f64 {
-        let mut s = self.gap_at_least[MAX_GAP];
-        for g in 0..MAX_GAP {
-            let exactly = self.gap_at_least[g] - self.gap_at_least[g + 1];
+        // Σ over g ≤ x of P(G = g)·S_δ(x − g), plus P(G > x) (then late whatever δ).
+        let whole = if x > 0.0 { x.min(MAX_LATENESS) as usize } else { 0 };
+        let mut s = 0.0;
+        let mut at_least = 1.0;
+        for g in 0..=whole {
+            let next = self.gap_at_least(g + 1);
+            let exactly = at_least - next;
             if exactly > 0.0 {
                 s += exactly * self.late(x - g as f64);
             }
+            at_least = next;
+            if at_least < NEGLIGIBLE {
+                break;
+            }
         }
-        s.min(1.0)
+        (s + at_least).min(1.0)
     }
 
     /// The smallest lateness (in intervals) with `S(x) ≤ p`.
@@ -346,7 +408,15 @@ impl Detector for Adaptive {
         if arrival.after_local_pause {
             return;
         }
-        state.record((elapsed - eta * steps) / eta, arrival.gap);
+        // Lateness against the deadline's expectation, split into whole intervals owed to
+        // lost heartbeats and the rest. Only as many intervals as are late count as loss: a
+        // heartbeat that overtakes delayed ones (reordering after a delay spike) skips
+        // sequence numbers but is not late.
+        let late = elapsed / eta - 1.0;
+        let whole = libm::round(late);
+        let lost =
+            if whole >= 1.0 && whole <= arrival.gap as f64 && (late - whole).abs() <= 0.125 { whole } else { 0.0 };
+        state.record(late - lost, lost as u64, self.memory(state));
         // A running mean at first, then an exponential one with gain 1/128.
         let gain = 1.0 / f64::from(state.total.saturating_add(1).min(128));
         let spacing = (elapsed / steps).min(4.0 * eta);
@@ -417,12 +487,14 @@ mod tests {
         assert_eq!(bucket(1.0), 25);
         assert_eq!(bucket(1.3), 26);
         assert_eq!(bucket(1e12), BUCKETS - 1);
+        assert_eq!(bucket(40.0), BUCKETS - 1);
+        assert_eq!(bucket(39.0), BUCKETS - 2);
         for b in 1..BUCKETS {
             assert_eq!(bucket(lower(b)), b, "edge of {b}");
             assert_eq!(bucket(lower(b) * 0.999), b - 1);
         }
         assert_eq!(lower(25), 1.0);
-        assert_eq!(lower(BUCKETS - 1), 48.0);
+        assert_eq!(lower(BUCKETS - 1), 40.0);
     }
 
     #[test]
@@ -503,25 +575,49 @@ mod tests {
         for seq in 1..1000 {
             d.on_heartbeat(&mut s, &beat(seq * 1_000_000, seq, 0));
         }
-        let before = s.hist;
+        let before = (s.hist, s.small, s.total);
         let mut paused = beat(1000 * 1_000_000 + 5_000_000, 1000, 0);
         paused.after_local_pause = true;
         d.on_heartbeat(&mut s, &paused);
-        assert_eq!(s.hist, before);
+        assert_eq!((s.hist, s.small, s.total), before);
         assert_eq!(s.last, paused.at.as_nanos());
         d.on_heartbeat(&mut s, &beat(1006 * 1_000_000 + 500_000, 1001, 0));
-        assert_ne!(s.hist, before, "a late heartbeat without a pause is a sample");
+        assert_ne!((s.hist, s.small, s.total), before, "a late heartbeat without a pause is a sample");
     }
 
     #[test]
-    fn counts_halve_instead_of_overflowing() {
+    fn counts_halve_instead_of_overflowing_or_outliving_their_memory() {
         let mut s = AdaptiveState::default();
         for _ in 0..200_000 {
-            s.record(0.5, 1);
+            s.record(0.5, 1, u32::MAX);
         }
-        assert!(s.hist[bucket(0.5)] > u16::MAX / 2);
-        assert!(s.total >= u32::from(s.hist[bucket(0.5)]) && s.total < 140_000);
-        assert_eq!(s.gaps[0], s.hist[bucket(0.5)]);
+        assert!(s.count(bucket(0.5)) > u32::from(u16::MAX / 2));
+        assert!(s.total >= s.count(bucket(0.5)) && s.total < 140_000);
+        assert_eq!(u32::from(s.gaps[0]), s.count(bucket(0.5)));
+        // Without overflow, the memory decides: never more than it allows.
+        let mut s = AdaptiveState::default();
+        for k in 0..300_000 {
+            s.record(if k % 2 == 0 { 0.001 } else { -0.001 }, 0, 100_000);
+            assert!(s.total <= 100_000);
+        }
+        assert!(s.total >= 50_000 && s.small >= 24_000, "{} {}", s.total, s.small);
+    }
+
+    #[test]
+    fn only_heartbeats_late_by_whole_intervals_count_as_loss() {
+        let d = Adaptive::with_target(1.0);
+        let mut s = AdaptiveState::default();
+        for seq in 1..=200 {
+            d.on_heartbeat(&mut s, &beat(seq * 1_000_000, seq, 0));
+        }
+        // Two lost: the next arrives two intervals late.
+        d.on_heartbeat(&mut s, &beat(203 * 1_000_000 + 3_000, 203, 2));
+        assert_eq!(s.gaps, [1, 1, 0]);
+        // Three skipped but only 0.4 late (it overtook delayed ones, or ended a stall's burst
+        // out of order): a lateness sample, no loss.
+        d.on_heartbeat(&mut s, &beat(204 * 1_000_000 + 400_000, 207, 3));
+        assert_eq!(s.gaps, [1, 1, 0]);
+        assert_eq!(s.count(bucket(0.4)), 1);
     }
 
     #[test]

@@ -15,99 +15,113 @@ pub(crate) struct Stamp {
     sequence: u64,
 }
 
-/// Running sums over some of the newest stamps.
+/// Running sums over some of the newest stamps, taken relative to the window's first stamp so
+/// that products stay small. The arithmetic wraps: absurd inputs give absurd estimates, never
+/// a panic.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Sums {
     count: u32,
     at: i128,
     sequence: i128,
+    sequence_sq: i128,
+    at_sequence: i128,
 }
 
 impl Sums {
-    pub(crate) fn add(&mut self, s: Stamp) {
-        self.count += 1;
-        self.at += i128::from(s.at);
-        self.sequence += i128::from(s.sequence);
-    }
-
-    pub(crate) fn remove(&mut self, s: Stamp) {
-        self.count = self.count.saturating_sub(1);
-        self.at -= i128::from(s.at);
-        self.sequence -= i128::from(s.sequence);
+    fn add(&mut self, (a, s): (i128, i128), sign: i128) {
+        self.count = if sign > 0 { self.count.saturating_add(1) } else { self.count.saturating_sub(1) };
+        self.at = self.at.wrapping_add(sign.wrapping_mul(a));
+        self.sequence = self.sequence.wrapping_add(sign.wrapping_mul(s));
+        self.sequence_sq = self.sequence_sq.wrapping_add(sign.wrapping_mul(s.wrapping_mul(s)));
+        self.at_sequence = self.at_sequence.wrapping_add(sign.wrapping_mul(a.wrapping_mul(s)));
     }
 
     /// Chen's `EA_{l+1} = (1/n)·Σ(A_i − η·s_i) + (l+1)·η`, in nanoseconds after the newest
-    /// arrival `last`, computed on small exact differences so that large clock values lose no
-    /// precision.
-    fn expected_after(&self, last: Stamp, eta: f64) -> f64 {
+    /// arrival `last` (relative), computed on exact differences.
+    fn expected_after(&self, (a, s): (i128, i128), eta: f64) -> f64 {
         let n = i128::from(self.count.max(1));
         // n·A_l − ΣA_i ≥ 0 and n·(l+1) − Σs_i ≥ n while arrivals and sequences increase.
-        let lag = n * i128::from(last.at) - self.at;
-        let lead = n * (i128::from(last.sequence) + 1) - self.sequence;
+        let lag = n.wrapping_mul(a).wrapping_sub(self.at);
+        let lead = n.wrapping_mul(s.wrapping_add(1)).wrapping_sub(self.sequence);
         (eta * lead as f64 - lag as f64) / n as f64
+    }
+
+    /// The least-squares slope of arrival time on sequence number, ns per sequence number.
+    fn slope(&self) -> Option<f64> {
+        let n = i128::from(self.count);
+        let den = n.wrapping_mul(self.sequence_sq).wrapping_sub(self.sequence.wrapping_mul(self.sequence));
+        let num = n.wrapping_mul(self.at_sequence).wrapping_sub(self.at.wrapping_mul(self.sequence));
+        (n >= 2 && den > 0).then(|| num as f64 / den as f64)
     }
 }
 
-/// The last `N` fresh arrivals of a peer, with the running sums Chen's estimator needs.
+/// The last `N` fresh arrivals of a peer, with the running sums Chen's estimator needs, over
+/// the whole window and over its newest `short` arrivals.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ArrivalWindow<const N: usize> {
     ring: Ring<Stamp, N>,
+    /// The first stamp ever pushed: sums are relative to it.
+    base: Stamp,
     sums: Sums,
+    short: Sums,
 }
 
 impl<const N: usize> ArrivalWindow<N> {
-    /// Records an arrival; returns the stamp it pushed out of the window, if any.
-    pub(crate) fn push(&mut self, arrival: &Arrival) -> Option<Stamp> {
+    fn relative(&self, s: Stamp) -> (i128, i128) {
+        (
+            i128::from(s.at).wrapping_sub(i128::from(self.base.at)),
+            i128::from(s.sequence).wrapping_sub(i128::from(self.base.sequence)),
+        )
+    }
+
+    /// Records an arrival, keeping sums over the whole window and over its newest `short`
+    /// arrivals (0 for none).
+    pub(crate) fn push(&mut self, arrival: &Arrival, short: usize) {
+        if N == 0 {
+            return;
+        }
         let stamp = Stamp { at: arrival.at.as_nanos(), sequence: arrival.sequence };
-        let old = self.ring.push(stamp);
-        if let Some(old) = old {
-            self.sums.remove(old);
+        if self.ring.len() == 0 && self.sums.count == 0 {
+            self.base = stamp;
         }
-        if N > 0 {
-            self.sums.add(stamp);
+        let evicted = self.ring.push(stamp);
+        if let Some(old) = evicted {
+            self.sums.add(self.relative(old), -1);
         }
-        old
-    }
-
-    /// The sending interval η in nanoseconds: the time per sequence number across the window
-    /// (oldest to newest), or `fallback` while the window spans fewer than two sequence numbers.
-    ///
-    /// Chen's paper takes η as known. Estimating it instead gives the same expected arrivals
-    /// for a strictly periodic sender and stays right when the actual mean interval differs
-    /// from the advertised one (a sender with jitter, or a drifting clock).
-    pub(crate) fn interval(&self, fallback: Duration) -> f64 {
-        match (self.ring.first(), self.ring.last()) {
-            (Some(first), Some(last)) if last.sequence > first.sequence && last.at >= first.at => {
-                (last.at - first.at) as f64 / (last.sequence - first.sequence) as f64
+        self.sums.add(self.relative(stamp), 1);
+        if short == 0 {
+            return;
+        }
+        self.short.add(self.relative(stamp), 1);
+        let len = self.ring.len();
+        if len > short {
+            // The arrival `short` places before the newest just left the short window.
+            if let Some(left) = self.ring.get(len - 1 - short) {
+                self.short.add(self.relative(left), -1);
             }
-            _ => fallback.as_nanos() as f64,
+        } else if let Some(old) = evicted {
+            // The short window spans the whole ring: what left the ring left it too.
+            self.short.add(self.relative(old), -1);
         }
     }
 
-    pub(crate) fn last(&self) -> Option<Stamp> {
-        self.ring.last()
+    /// The sending interval η in nanoseconds: the least-squares slope of arrival time on
+    /// sequence number across the window, or `fallback` while it spans fewer than two sequence
+    /// numbers.
+    ///
+    /// Chen's paper takes η as known. Estimating it gives the same expected arrivals for a
+    /// strictly periodic sender, stays right when the actual mean interval differs from the
+    /// advertised one (a sender with jitter, a drifting clock), and — being a fit over the whole
+    /// window — moves by only a fraction of a percent of one late arrival's delay.
+    pub(crate) fn interval(&self, fallback: Duration) -> f64 {
+        self.sums.slope().filter(|eta| *eta >= 0.0).unwrap_or(fallback.as_nanos() as f64)
     }
 
-    /// The `i`-th oldest stamp.
-    pub(crate) fn get(&self, i: usize) -> Option<Stamp> {
-        self.ring.get(i)
-    }
-
-    /// How many arrivals the window holds.
-    pub(crate) fn len(&self) -> usize {
-        self.ring.len()
-    }
-
-    /// `EA_{l+1}` from the newest stamps summed in `sums` (all of the window's, or fewer), for
-    /// a given η in nanoseconds.
-    pub(crate) fn expected(&self, sums: &Sums, eta: f64) -> Option<Instant> {
-        let last = self.last()?;
-        Some(after(Instant::from_nanos(last.at), sums.expected_after(last, eta)))
-    }
-
-    /// The running sums over the whole window.
-    pub(crate) fn sums(&self) -> &Sums {
-        &self.sums
+    /// `EA_{l+1}` over the whole window (or over its short window), for η in nanoseconds.
+    pub(crate) fn expected(&self, short: bool, eta: f64) -> Option<Instant> {
+        let last = self.ring.last()?;
+        let sums = if short { &self.short } else { &self.sums };
+        Some(after(Instant::from_nanos(last.at), sums.expected_after(self.relative(last), eta)))
     }
 }
 
@@ -165,7 +179,7 @@ impl<const N: usize> Chen<N> {
             IntervalSource::Window => window.interval(timing.interval),
             IntervalSource::Advertised => timing.interval.as_nanos() as f64,
         };
-        window.expected(window.sums(), eta)
+        window.expected(false, eta)
     }
 }
 
@@ -179,7 +193,7 @@ impl<const N: usize> Detector for Chen<N> {
     type PeerState = ChenState<N>;
 
     fn on_heartbeat(&self, state: &mut ChenState<N>, arrival: &Arrival) {
-        state.window.push(arrival);
+        state.window.push(arrival, 0);
     }
 
     fn deadlines(&self, state: &ChenState<N>, timing: &PeerTiming) -> Deadlines {
@@ -217,15 +231,34 @@ mod tests {
         assert_eq!(d.down, Instant::from_micros(5_687_500));
         assert_eq!(d.suspect, Instant::from_micros(5_437_500));
 
-        // Estimating η from the window: (4.15 − 1.1) s over 3 sequence numbers = 1.01666… s,
-        // so EA_5 = mean(A) + η̂·(5 − mean(s)) = 2.6875 + 2.5·1.016667 = 5.229167 s.
+        // Estimating η from the window: the least-squares slope of (1, 1.1), (2, 2.3), (3, 3.2),
+        // (4, 4.15) is Σ(s−2.5)(A−2.6875)/Σ(s−2.5)² = 5.025/5 = 1.005 s, so
+        // EA_5 = mean(A) + η̂·(5 − mean(s)) = 2.6875 + 2.5·1.005 = 5.2 s.
         let chen = Chen::<8>::new(Duration::ZERO);
         let ea = chen.expected_arrival(&fed(&chen), &t).unwrap().as_nanos();
-        assert!(ea.abs_diff(5_229_166_667) <= 1, "{ea}");
+        assert!(ea.abs_diff(5_200_000_000) <= 1, "{ea}");
 
         // A window of 2 keeps only the last two arrivals: EA_5 = (0.2 + 0.15)/2 + 5 = 5.175 s.
         let chen = Chen::<2>::new(Duration::ZERO).with_advertised_interval();
         assert_eq!(chen.expected_arrival(&fed(&chen), &t), Some(Instant::from_millis(5175)));
+    }
+
+    #[test]
+    fn one_late_arrival_barely_moves_the_estimated_interval() {
+        // 100 punctual heartbeats, then one 3 s late: the fitted η moves by
+        // 3 s·50/Σ(s−51)² = 1.75 ms (an endpoint slope would move by 30 ms).
+        let chen = Chen::<100>::new(Duration::ZERO);
+        let mut state = ChenState::default();
+        for seq in 1..=100 {
+            chen.on_heartbeat(&mut state, &arrival(seq * 1000, seq, 0));
+        }
+        chen.on_heartbeat(&mut state, &arrival(101_000 + 3000, 101, 0));
+        let eta = state.window.interval(Duration::from_secs(9));
+        assert!((eta - 1.00175e9).abs() < 0.1e6, "{eta}");
+        // EA_102 moves by 3 s/101 + 51·1.75 ms ≈ 0.12 s, not by the 3 s.
+        let t = timing(Instant::from_millis(104_000), Duration::from_secs(1));
+        let ea = chen.expected_arrival(&state, &t).unwrap();
+        assert!(ea > Instant::from_millis(102_100) && ea < Instant::from_millis(102_150), "{ea:?}");
     }
 
     #[test]

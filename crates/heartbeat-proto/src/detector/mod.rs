@@ -140,10 +140,10 @@ pub trait Detector {
     }
 }
 
-/// Nanoseconds as an instant offset, saturating (negative and NaN give zero).
+/// `base` moved by `nanos` (negative: earlier), saturating; NaN leaves it where it is.
 pub(crate) fn after(base: Instant, nanos: f64) -> Instant {
     // `as` saturates and maps NaN to 0.
-    base + Duration::from_nanos(nanos as u64)
+    if nanos >= 0.0 { base + Duration::from_nanos(nanos as u64) } else { base - Duration::from_nanos((-nanos) as u64) }
 }
 
 /// Silence as a fraction of the span from `last_heard` to `down`: 0 right after a heartbeat,

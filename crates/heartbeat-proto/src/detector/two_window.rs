@@ -4,7 +4,7 @@
 
 use core::time::Duration;
 
-use super::chen::{ArrivalWindow, Sums, freshness_deadlines};
+use super::chen::{ArrivalWindow, freshness_deadlines};
 use super::{Arrival, Deadlines, Detector, PeerTiming, fraction_of_span};
 use crate::time::Instant;
 
@@ -43,39 +43,24 @@ impl<const N: usize> TwoWindow<N> {
 
     /// The later of the two expected arrivals, once at least one heartbeat arrived.
     pub fn expected_arrival(&self, state: &TwoWindowState<N>, timing: &PeerTiming) -> Option<Instant> {
-        let eta = state.long.interval(timing.interval);
-        let long = state.long.expected(state.long.sums(), eta)?;
-        let short = state.long.expected(&state.short, eta)?;
+        let eta = state.window.interval(timing.interval);
+        let long = state.window.expected(false, eta)?;
+        let short = state.window.expected(true, eta)?;
         Some(long.max(short))
     }
 }
 
-/// Per-peer state of [`TwoWindow`].
+/// Per-peer state of [`TwoWindow`]: the long window, with sums over its short one.
 #[derive(Debug, Clone, Default)]
 pub struct TwoWindowState<const N: usize> {
-    long: ArrivalWindow<N>,
-    /// Sums over the newest `short` arrivals of `long`.
-    short: Sums,
+    window: ArrivalWindow<N>,
 }
 
 impl<const N: usize> Detector for TwoWindow<N> {
     type PeerState = TwoWindowState<N>;
 
     fn on_heartbeat(&self, state: &mut TwoWindowState<N>, arrival: &Arrival) {
-        let evicted = state.long.push(arrival);
-        let Some(newest) = state.long.last() else { return };
-        state.short.add(newest);
-        let short = self.short as usize;
-        let len = state.long.len();
-        if len > short {
-            // The arrival `short` places before the newest just left the short window.
-            if let Some(left) = state.long.get(len - 1 - short) {
-                state.short.remove(left);
-            }
-        } else if let Some(old) = evicted {
-            // The short window spans the whole ring: what left the ring left it too.
-            state.short.remove(old);
-        }
+        state.window.push(arrival, self.short as usize);
     }
 
     fn deadlines(&self, state: &TwoWindowState<N>, timing: &PeerTiming) -> Deadlines {
@@ -106,11 +91,12 @@ mod tests {
         two.on_heartbeat(&mut s2, &arrival(11_400, 11, 0));
         chen.on_heartbeat(&mut sc, &arrival(11_400, 11, 0));
         let t = timing(Instant::from_millis(11_400), Duration::from_secs(1));
-        // Short window: 11.4 s + η̂, with η̂ = 10.4 s / 10 = 1.04 s.
-        assert_eq!(two.expected_arrival(&s2, &t), Some(Instant::from_millis(12_440)));
-        // Chen's long window expects it earlier: mean(A) + η̂·(12 − mean(s)) = 6.036 + 6.24 s.
+        // η̂ = least-squares slope = 112 / 110 s. Short window: 11.4 s + η̂.
+        let two_ea = two.expected_arrival(&s2, &t).unwrap().as_nanos();
+        assert!(two_ea.abs_diff(12_418_181_818) <= 1, "{two_ea}");
+        // Chen's long window expects it earlier: mean(A) + η̂·(12 − mean(s)) = 6.0364 + 6.1091 s.
         let chen_ea = chen.expected_arrival(&sc, &t).unwrap().as_nanos();
-        assert!(chen_ea.abs_diff(12_276_363_636) <= 1, "{chen_ea}");
+        assert!(chen_ea.abs_diff(12_145_454_545) <= 1, "{chen_ea}");
     }
 
     #[test]
@@ -122,11 +108,12 @@ mod tests {
             two.on_heartbeat(&mut s, &arrival(seq * 1000 + delay, seq, 0));
         }
         let t = timing(Instant::from_millis(5100), Duration::from_secs(1));
-        let eta = s.long.interval(t.interval);
-        assert!((eta - 1.025e9).abs() < 1.0, "{eta}");
-        // Short: mean(A) = 4.7 s, mean(s) = 4.5: 4.7 + 1.025·1.5 = 6.2375 s; the long one is
-        // 3.08 + 1.025·3 = 6.155 s, so the short one wins.
-        assert_eq!(two.deadlines(&s, &t).down, Instant::from_micros(6_287_500));
+        let eta = s.window.interval(t.interval);
+        assert!((eta - 1.05e9).abs() < 1.0, "{eta}");
+        // Short: mean(A) = 4.7 s, mean(s) = 4.5: 4.7 + 1.05·1.5 = 6.275 s; the long one is
+        // 3.08 + 1.05·3 = 6.23 s, so the short one wins; plus α = 50 ms.
+        let down = two.deadlines(&s, &t).down.as_nanos();
+        assert!(down.abs_diff(6_325_000_000) <= 1, "{down}");
     }
 
     #[test]

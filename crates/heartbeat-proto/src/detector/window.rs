@@ -52,10 +52,6 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         (i < self.len).then(|| self.buf[self.index(i)])
     }
 
-    pub(crate) fn first(&self) -> Option<T> {
-        self.get(0)
-    }
-
     pub(crate) fn last(&self) -> Option<T> {
         self.len.checked_sub(1).and_then(|i| self.get(i))
     }
@@ -73,13 +69,13 @@ mod tests {
     #[test]
     fn keeps_the_newest_n_in_order() {
         let mut ring = Ring::<u32, 3>::default();
-        assert_eq!(ring.first(), None);
+        assert_eq!(ring.get(0), None);
         assert_eq!(ring.push(1), None);
         assert_eq!(ring.push(2), None);
         assert_eq!(ring.push(3), None);
         assert_eq!(ring.push(4), Some(1));
         assert_eq!(ring.push(5), Some(2));
-        assert_eq!((ring.first(), ring.get(1), ring.last(), ring.get(3)), (Some(3), Some(4), Some(5), None));
+        assert_eq!((ring.get(0), ring.get(1), ring.last(), ring.get(3)), (Some(3), Some(4), Some(5), None));
         assert_eq!(ring.len(), 3);
         let mut empty = Ring::<u32, 0>::default();
         assert_eq!(empty.push(7), Some(7));
