@@ -17,11 +17,11 @@ pub struct Quality {
     pub stall_mistakes: u64,
     /// λ_M: mistakes per hour.
     pub mistake_rate: f64,
-    /// E[T_M]: mean mistake duration in seconds (0 without mistakes).
+    /// E(T_M): mean mistake duration in seconds (0 without mistakes).
     pub mistake_duration: f64,
     /// P_A: the probability that the verdict at a random instant is right.
     pub query_accuracy: f64,
-    /// E[T_D]: mean detection time in seconds, for a crash right after a send.
+    /// E(T_D): mean detection time in seconds, for a crash right after a send.
     pub detection_mean: f64,
     /// The 99th percentile of T_D.
     pub detection_p99: f64,
@@ -61,7 +61,7 @@ impl Quality {
         self.mistakes as f64 <= per_hour * self.hours
     }
 
-    /// E[T_MR]: mean time between mistakes, hours (infinite without mistakes).
+    /// E(T_MR): mean time between mistakes, hours (infinite without mistakes).
     pub fn recurrence_hours(&self) -> f64 {
         if self.mistakes == 0 { f64::INFINITY } else { self.hours / self.mistakes as f64 }
     }

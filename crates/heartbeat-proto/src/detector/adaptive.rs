@@ -20,8 +20,9 @@ const WARMUP: u32 = 128;
 const MEMORY_EVENTS: f64 = 64.0;
 const MIN_MEMORY: f64 = 65_536.0;
 const MAX_MEMORY: f64 = 16_777_216.0;
-/// Heartbeats between two recomputations of the margins, once past the start.
-const REFRESH: u16 = 256;
+/// Heartbeats between two recomputations of the margins, once past the start (the counts
+/// span at least 2¹⁶ heartbeats, so they barely move in this many).
+const REFRESH: u16 = 1024;
 /// The suspect deadline is where a live peer is this many times likelier to be late.
 const SUSPECT_FACTOR: f64 = 10.0;
 /// Largest lateness searched, in intervals (the bounds cap deadlines anyway).
@@ -29,8 +30,9 @@ const MAX_LATENESS: f64 = 256.0;
 /// Beyond the data, a survival value is at most (count + 3) / total: with no event past a point
 /// in `total` heartbeats, 3 / total bounds its probability at 95 % (the rule of three).
 const UNSEEN: f64 = 3.0;
-/// Loss-burst probabilities below this are left out of the survival sum.
-const NEGLIGIBLE: f64 = 1e-12;
+/// Loss-burst probabilities below this fraction of the probability being solved for are not
+/// expanded term by term (they are still added, as certainly late).
+const NEGLIGIBLE: f64 = 1e-4;
 
 /// The default adaptive detector: give it the false suspicions per hour and per peer you
 /// accept, and it places each deadline where, judging by that peer's recent arrivals, a live
@@ -76,8 +78,8 @@ const NEGLIGIBLE: f64 = 1e-12;
 /// ends (jitter bounded by the sender) is not extended.
 ///
 /// Until 128 heartbeats are recorded the detector applies the negotiated timeout, as
-/// [`FixedTimeout`](super::FixedTimeout) does. The margin is recomputed every 256 heartbeats
-/// (more often early on), so a heartbeat costs a few nanoseconds on average.
+/// [`FixedTimeout`](super::FixedTimeout) does. The margin is recomputed every 1024 heartbeats
+/// (more often early on), so a heartbeat costs tens of nanoseconds on average.
 ///
 /// # Bounds, warm-up and suspicion
 ///
@@ -351,6 +353,12 @@ impl Model {
     /// `S(x)`: the probability that the next fresh heartbeat comes more than `x` intervals
     /// after the expected arrival.
     fn survival(&self, x: f64) -> f64 {
+        self.survival_within(x, 0.0)
+    }
+
+    /// [`survival`](Self::survival), lumping loss bursts less likely than `negligible` as
+    /// certainly late (an upper bound, exact for `negligible = 0`).
+    fn survival_within(&self, x: f64, negligible: f64) -> f64 {
         // Σ over g ≤ x of P(G = g)·S_δ(x − g), plus P(G > x) (then late whatever δ).
         let whole = if x > 0.0 { x.min(MAX_LATENESS) as usize } else { 0 };
         let mut s = 0.0;
@@ -362,31 +370,34 @@ impl Model {
                 s += exactly * self.late(x - g as f64);
             }
             at_least = next;
-            if at_least < NEGLIGIBLE {
+            if at_least <= negligible {
                 break;
             }
         }
         (s + at_least).min(1.0)
     }
 
-    /// The smallest lateness (in intervals) with `S(x) ≤ p`.
+    /// The smallest lateness (in intervals) with `S(x) ≤ p`, to within 1/4096 of it.
     fn quantile(&self, p: f64) -> f64 {
-        if p.is_nan() || p <= 0.0 || self.survival(MAX_LATENESS) > p {
+        let survival = |x: f64| self.survival_within(x, p * NEGLIGIBLE);
+        if p.is_nan() || p <= 0.0 || survival(MAX_LATENESS) > p {
             return MAX_LATENESS;
         }
-        let (mut lo, mut hi) = (0.0, MAX_LATENESS);
-        if self.survival(lo) <= p {
-            return 0.0;
+        // Bracket by doubling from 1/64 of an interval, then bisect.
+        let mut hi = 1.0 / 64.0;
+        while survival(hi) > p && hi < MAX_LATENESS {
+            hi *= 2.0;
         }
-        for _ in 0..24 {
+        let mut lo = if hi > 1.0 / 64.0 { hi / 2.0 } else { 0.0 };
+        for _ in 0..12 {
             let mid = (lo + hi) / 2.0;
-            if self.survival(mid) <= p {
+            if survival(mid) <= p {
                 hi = mid;
             } else {
                 lo = mid;
             }
         }
-        hi
+        hi.min(MAX_LATENESS)
     }
 }
 
