@@ -39,6 +39,9 @@ enum Command {
     Run(run::Args),
     /// Ask a running node (over its control socket) for its peer table.
     Status(status::Args),
+    /// Measure failure detectors on seeded or recorded heartbeat traces (the QoS lab): writes
+    /// DIR/report.md and one SVG plot per scenario, and prints the tables.
+    Qos(heartbeat_qos::QosArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,22 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::main(&args),
         Command::Run(args) => run::main(args),
         Command::Status(args) => status::main(&args),
+        Command::Qos(args) => qos(&args),
+    }
+}
+
+fn qos(args: &heartbeat_qos::QosArgs) -> ExitCode {
+    match heartbeat_qos::run(args) {
+        Ok(summary) => {
+            for file in &summary.files {
+                eprintln!("wrote {}", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

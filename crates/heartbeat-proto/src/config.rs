@@ -50,6 +50,7 @@ pub struct Config {
     pub(crate) min_timeout: Duration,
     pub(crate) max_timeout: Duration,
     pub(crate) initdead: Duration,
+    pub(crate) local_pause: Option<Duration>,
     pub(crate) jitter_percent: u8,
     pub(crate) learning: Learning,
     pub(crate) max_peers: usize,
@@ -72,6 +73,7 @@ impl Config {
             min_timeout: None,
             max_timeout: None,
             initdead: None,
+            local_pause: None,
             jitter_percent: 25,
             learning: Learning::Disabled,
             max_peers: 1024,
@@ -127,6 +129,12 @@ impl Config {
         self.initdead
     }
 
+    /// How late a `tick` may come after a deadline before the lateness is taken for this
+    /// node's own pause (see [`ConfigBuilder::local_pause`]); `None` when the guard is off.
+    pub fn local_pause(&self) -> Option<Duration> {
+        self.local_pause
+    }
+
     /// How many links the adapter numbers.
     pub fn links(&self) -> u8 {
         self.links
@@ -157,6 +165,7 @@ pub struct ConfigBuilder {
     min_timeout: Option<Duration>,
     max_timeout: Option<Duration>,
     initdead: Option<Duration>,
+    local_pause: Option<Duration>,
     jitter_percent: u8,
     learning: Learning,
     max_peers: usize,
@@ -219,6 +228,30 @@ impl ConfigBuilder {
     /// down (default twice the timeout; at least the timeout).
     pub fn initdead(mut self, initdead: Duration) -> Self {
         self.initdead = Some(initdead);
+        self
+    }
+
+    /// The local-stall guard (default off). With `Some(pause)`, a `tick` that comes more than
+    /// `pause` after a peer's deadline is taken as evidence that this node itself was not
+    /// running — a GC stop, a suspended VM, an overloaded event loop — rather than that the
+    /// peer went silent: frames it sent may be waiting unread in the socket. The verdict is
+    /// then postponed once, to `now + pause`, so that the driver can hand those frames in
+    /// first; frames accepted in that window are flagged
+    /// ([`Arrival::after_local_pause`](crate::detector::Arrival::after_local_pause)) so that
+    /// detectors do not learn this node's pause as the path's lateness. A peer that is really
+    /// gone is declared down `pause` later than it would have been.
+    ///
+    /// This is Cassandra's `MAX_LOCAL_PAUSE` (skip convictions after a long local pause) for a
+    /// deadline-driven monitor: the evidence is how late the driver came compared with when the
+    /// monitor asked to be ticked, so a driver that ticks at `poll_timeout` pays nothing.
+    ///
+    /// Choosing it: a pause that ends less than `pause` after a deadline escapes the guard, and
+    /// a tick that is merely late by more than `pause` costs one `pause` of delay, so small is
+    /// good — but it must exceed the time the driver takes from a `tick` to reading its socket.
+    /// A millisecond suits a driver that honours `poll_timeout`. A driver that ticks only
+    /// periodically delays each verdict by at most one period more.
+    pub fn local_pause(mut self, pause: Option<Duration>) -> Self {
+        self.local_pause = pause;
         self
     }
 
@@ -305,6 +338,9 @@ impl ConfigBuilder {
         if initdead < timeout {
             return err("initdead", "must be at least the timeout");
         }
+        if self.local_pause.is_some_and(|p| p < Duration::from_micros(1)) {
+            return err("local_pause", "must be at least 1 microsecond");
+        }
         if self.jitter_percent > 50 {
             return err("jitter_percent", "must be at most 50");
         }
@@ -330,6 +366,7 @@ impl ConfigBuilder {
             min_timeout,
             max_timeout,
             initdead,
+            local_pause: self.local_pause,
             jitter_percent: self.jitter_percent,
             learning: self.learning,
             max_peers: self.max_peers,
@@ -384,6 +421,7 @@ mod tests {
             (builder().max_peers(0), "max_peers"),
             (builder().links(0), "links"),
             (builder().links(9), "links"),
+            (builder().local_pause(Some(Duration::ZERO)), "local_pause"),
             (builder().tick(Duration::from_secs(4 * 3600)), "tick"),
             (Config::builder(ClusterId(1), NodeId::new(1).unwrap()), "authentication"),
             (builder().learning(Learning::Enabled), "learning"),

@@ -219,6 +219,8 @@ pub struct Monitor<D: Detector, S: Storage> {
     stats: MonitorStats,
     /// The `now` of a `tick` that left due deadlines for lack of event-queue room.
     deferred: Option<Instant>,
+    /// Until when frames count as heard right after a local pause (the stall guard).
+    paused_until: Option<Instant>,
 }
 
 impl<D: Detector, S: Storage> Monitor<D, S> {
@@ -236,6 +238,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             events: EventQueue::default(),
             stats: MonitorStats::default(),
             deferred: None,
+            paused_until: None,
         }
     }
 
@@ -359,6 +362,11 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     /// Advances time to `now` and fires every deadline at or before it, as far as the event
     /// queue has room; the rest fire, at the same `now`, as [`poll_event`](Self::poll_event)
     /// makes room. So `tick(now)` and a full drain fire every deadline at or before `now`.
+    ///
+    /// With the local-stall guard on ([`ConfigBuilder::local_pause`]), a deadline that passed
+    /// more than the pause before `now` is postponed once, to `now + pause`.
+    ///
+    /// [`ConfigBuilder::local_pause`]: crate::ConfigBuilder::local_pause
     pub fn tick(&mut self, now: Instant) {
         let now = self.clock.advance(now);
         self.expire_due(now);
@@ -388,6 +396,9 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             if self.events.room() < self.events_per_peer_change() {
                 self.deferred = Some(now);
                 break;
+            }
+            if self.hold_after_local_pause(slot, at, now) {
+                continue;
             }
             self.expire(slot, now);
         }
@@ -558,6 +569,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     fn apply(&mut self, slot: usize, link: LinkId, msg: &Message, verdict: Verdict, now: Instant) -> Accepted {
         let me = self.config.node;
         let negotiated = self.config.negotiate(msg.requested_timeout);
+        let after_local_pause = self.paused_until.is_some_and(|until| now <= until);
         let peer_id = msg.sender;
         let Some((peer, links)) = self.peers.record_and_links_mut(slot) else {
             return Accepted::Late;
@@ -610,6 +622,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                         _ => 0,
                     },
                     interval: msg.interval,
+                    after_local_pause,
                 };
                 self.detector.on_heartbeat(&mut peer.detector, &arrival);
                 let kind = match msg.kind {
@@ -657,6 +670,23 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         accepted
     }
 
+    /// The local-stall guard. A timer at `at` that this tick reaches more than `pause` late
+    /// means the driver did not run when the monitor asked it to: this node was paused, and
+    /// the peer's frames may be queued unread. Its own deadline is postponed once, to
+    /// `now + pause`; a timer that is already such a postponement fires (so a driver that is
+    /// always late delays verdicts by one pause, never forever). Frames accepted until then
+    /// are flagged to the detector.
+    fn hold_after_local_pause(&mut self, slot: usize, at: Instant, now: Instant) -> bool {
+        let Some(pause) = self.config.local_pause else { return false };
+        if now - at <= pause || self.next_deadline(slot) != Some(at) {
+            return false;
+        }
+        let until = now + pause;
+        self.paused_until = Some(until);
+        self.peers.set_timer(slot, Some(until));
+        true
+    }
+
     /// Fires whatever is due for `slot` at `now`, then re-arms its timer.
     fn expire(&mut self, slot: usize, now: Instant) {
         let initdead = self.config.initdead;
@@ -702,10 +732,14 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         timing(&self.config, self.peers.get(slot)?)
     }
 
+    /// `slot`'s next deadline (see [`next_deadline`]).
+    fn next_deadline(&self, slot: usize) -> Option<Instant> {
+        next_deadline(&self.detector, &self.config, self.peers.get(slot)?, self.peers.links(slot))
+    }
+
     /// Sets `slot`'s timer to exactly its next deadline.
     fn reschedule(&mut self, slot: usize) {
-        let next =
-            self.peers.get(slot).and_then(|p| next_deadline(&self.detector, &self.config, p, self.peers.links(slot)));
+        let next = self.next_deadline(slot);
         self.peers.set_timer(slot, next);
     }
 
@@ -713,8 +747,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     /// timer where it was, and [`settle`](Self::settle) corrects it if it reaches the front.
     /// A heartbeat therefore costs no timer work.
     fn reschedule_lazily(&mut self, slot: usize) {
-        let next =
-            self.peers.get(slot).and_then(|p| next_deadline(&self.detector, &self.config, p, self.peers.links(slot)));
+        let next = self.next_deadline(slot);
         self.peers.set_timer_lazily(slot, next);
     }
 
@@ -764,6 +797,8 @@ fn timing<P>(config: &Config, peer: &Peer<P>) -> Option<PeerTiming> {
         last_heard: peer.last_heard,
         interval: peer.interval().unwrap_or(config.interval),
         timeout: peer.timeout(),
+        min_timeout: config.min_timeout,
+        max_timeout: config.max_timeout,
     })
 }
 

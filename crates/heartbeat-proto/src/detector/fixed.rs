@@ -46,11 +46,7 @@ impl Detector for FixedTimeout {
     }
 
     fn suspicion(&self, _state: &(), timing: &PeerTiming, now: Instant) -> f32 {
-        let timeout = timing.timeout.as_secs_f32();
-        if timeout <= 0.0 {
-            return 0.0;
-        }
-        (now - timing.last_heard).as_secs_f32() / timeout
+        super::fraction_of_span(timing, timing.last_heard + timing.timeout, now)
     }
 }
 
@@ -65,6 +61,8 @@ mod tests {
             last_heard: Instant::from_secs(10),
             interval: Duration::from_millis(100),
             timeout: Duration::from_millis(600),
+            min_timeout: Duration::from_millis(200),
+            max_timeout: Duration::from_secs(2),
         };
         let d = FixedTimeout::new().deadlines(&(), &timing);
         assert_eq!(d.suspect, Instant::from_millis(10_300));
@@ -73,5 +71,11 @@ mod tests {
         assert_eq!(d.suspect, d.down);
         let s = FixedTimeout::new().suspicion(&(), &timing, Instant::from_millis(10_300));
         assert!((s - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn keeps_the_detector_contract() {
+        let arrivals = [(0, 1), (1_000_000, 2), (1_000_000, 3), (500_000, 4), (9_000_000, 9)];
+        super::super::testing::check_contract(&FixedTimeout::new(), &arrivals);
     }
 }

@@ -201,9 +201,10 @@ impl<S: Storage> TimerWheel<S> {
         }
     }
 
-    /// Makes the front exact: re-files its top until the top's filed deadline equals `exact`'s
-    /// answer for that slot, opening buckets as needed. Afterwards [`peek`](Self::peek) is the
-    /// true earliest deadline of all slots.
+    /// Makes the front exact: re-files its top until the top's filed deadline is no earlier
+    /// than `exact`'s answer for that slot, opening buckets as needed. Afterwards
+    /// [`peek`](Self::peek) is the earliest time any slot is due: its true deadline, or a later
+    /// time it was deliberately filed at with [`schedule`](Self::schedule) (a postponement).
     pub(crate) fn settle(&mut self, mut exact: impl FnMut(usize) -> Option<Instant>) {
         loop {
             if let Some((at, slot)) = self.front.peek() {
@@ -211,9 +212,11 @@ impl<S: Storage> TimerWheel<S> {
                     return;
                 }
                 // Everything in buckets is filed at or after the cursor, which is after every
-                // front entry: an exact top is the global minimum.
+                // front entry: an exact top is the global minimum. A top filed *later* than its
+                // deadline was postponed on purpose (the monitor's local-stall guard): it
+                // stands too.
                 let truth = exact(slot);
-                if truth == Some(at) {
+                if truth.is_some_and(|truth| truth <= at) {
                     self.verified = Some((at, slot));
                     return;
                 }
