@@ -689,33 +689,23 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// Fires whatever is due for `slot` at `now`, then re-arms its timer.
     fn expire(&mut self, slot: usize, now: Instant) {
-        let initdead = self.config.initdead;
         let Some(peer_id) = self.peers.id(slot) else { return };
-        let deadlines =
-            self.timing(slot).and_then(|t| self.peers.get(slot).map(|p| self.detector.deadlines(&p.detector, &t)));
+        let due = self.peers.get(slot).and_then(|p| liveness_due(&self.detector, &self.config, p));
         let Some((peer, links)) = self.peers.record_and_links_mut(slot) else { return };
+        let down = match due {
+            Some(Due { down, .. }) if down <= now => {
+                Some(EventKind::Down { last_heard: peer.heard().then_some(peer.last_heard), deadline: down })
+            }
+            Some(Due { suspect: Some(suspect), .. }) if suspect <= now => {
+                peer.set_liveness(Liveness::Suspect, now);
+                self.events.push(now, peer_id, EventKind::Suspect { last_heard: peer.last_heard });
+                None
+            }
+            _ => None,
+        };
         let timeout = peer.timeout();
-        let mut down = None;
-        match (peer.liveness, deadlines) {
-            (Liveness::Waiting, _) => {
-                let deadline = peer.last_heard + initdead;
-                if deadline <= now {
-                    down = Some(EventKind::Down { last_heard: None, deadline });
-                }
-            }
-            (Liveness::Up | Liveness::Suspect, Some(d)) => {
-                if d.down <= now {
-                    down = Some(EventKind::Down { last_heard: Some(peer.last_heard), deadline: d.down });
-                } else if peer.liveness == Liveness::Up && d.suspect.min(d.down) <= now {
-                    peer.set_liveness(Liveness::Suspect, now);
-                    self.events.push(now, peer_id, EventKind::Suspect { last_heard: peer.last_heard });
-                }
-            }
-            _ => {}
-        }
-        let going_down = down.is_some();
         for (l, state) in links.iter_mut().enumerate() {
-            if state.up && (going_down || state.heard + timeout <= now) {
+            if state.up && (down.is_some() || state.heard + timeout <= now) {
                 state.up = false;
                 self.events.push(now, peer_id, EventKind::LinkDown { link: LinkId(l as u8) });
             }
@@ -802,25 +792,41 @@ fn timing<P>(config: &Config, peer: &Peer<P>) -> Option<PeerTiming> {
     })
 }
 
-/// A peer's next deadline: the liveness deadline for its state, or the earliest deadline of a
-/// link still up, whichever comes first. `None` when nothing is due ever (down or left).
+/// When a peer's liveness changes next, absent fresh frames.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    /// `Up` → `Suspect`, for a peer that is up.
+    suspect: Option<Instant>,
+    /// → `Down`: the start-up deadline for a peer never heard, the detector's down deadline
+    /// otherwise.
+    down: Instant,
+}
+
+/// The liveness transitions a peer is waiting for; `None` once it is down or left.
+fn liveness_due<D: Detector>(detector: &D, config: &Config, peer: &Peer<D::PeerState>) -> Option<Due> {
+    match peer.liveness {
+        Liveness::Waiting => Some(Due { suspect: None, down: peer.last_heard + config.initdead }),
+        Liveness::Up | Liveness::Suspect => timing(config, peer).map(|t| {
+            let d = detector.deadlines(&peer.detector, &t);
+            let suspect = (peer.liveness == Liveness::Up).then(|| d.suspect.min(d.down));
+            Due { suspect, down: d.down }
+        }),
+        Liveness::Down | Liveness::Left => None,
+    }
+}
+
+/// A peer's next deadline: its next liveness transition, or the earliest deadline of a link
+/// still up, whichever comes first. `None` when nothing is due ever (down or left).
 fn next_deadline<D: Detector>(
     detector: &D,
     config: &Config,
     peer: &Peer<D::PeerState>,
     links: &[LinkState],
 ) -> Option<Instant> {
-    let liveness_deadline = match peer.liveness {
-        Liveness::Waiting => Some(peer.last_heard + config.initdead),
-        Liveness::Up | Liveness::Suspect => timing(config, peer).map(|t| {
-            let d = detector.deadlines(&peer.detector, &t);
-            if peer.liveness == Liveness::Up { d.suspect.min(d.down) } else { d.down }
-        }),
-        Liveness::Down | Liveness::Left => None,
-    };
+    let liveness = liveness_due(detector, config, peer).map(|due| due.suspect.unwrap_or(due.down));
     let timeout = peer.timeout();
-    let link_deadline = links.iter().filter(|l| l.up).map(|l| l.heard + timeout).min();
-    match (liveness_deadline, link_deadline) {
+    let link = links.iter().filter(|l| l.up).map(|l| l.heard + timeout).min();
+    match (liveness, link) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }

@@ -23,6 +23,10 @@ pub trait Storage {
     type Vec<T>: Buffer<T>;
     /// The per-link array of multi-link setups, holding one element per (peer, link) pair.
     type LinkVec<T>: Buffer<T>;
+    /// Whether peer timers are filed in a hashed timing wheel (O(1) per filing, worth it for
+    /// large tables) or all kept in one binary heap (O(log n), and the least code: small
+    /// tables, small firmware). Behaviour is the same either way.
+    const TIMER_WHEEL: bool;
 }
 
 /// Inline storage for at most `PEERS` peers and `LINK_ROWS` (peer, link) records; no
@@ -34,6 +38,7 @@ pub struct Fixed<const PEERS: usize, const LINK_ROWS: usize = 0>;
 impl<const PEERS: usize, const LINK_ROWS: usize> Storage for Fixed<PEERS, LINK_ROWS> {
     type Vec<T> = heapless::Vec<T, PEERS>;
     type LinkVec<T> = heapless::Vec<T, LINK_ROWS>;
+    const TIMER_WHEEL: bool = PEERS > 256;
 }
 
 impl<T, const N: usize> Buffer<T> for heapless::Vec<T, N> {
@@ -59,6 +64,7 @@ pub struct Growable;
 impl Storage for Growable {
     type Vec<T> = alloc::vec::Vec<T>;
     type LinkVec<T> = alloc::vec::Vec<T>;
+    const TIMER_WHEEL: bool = true;
 }
 
 #[cfg(feature = "alloc")]

@@ -16,6 +16,10 @@
 //! A peer heartbeating every interval is re-filed about once per its suspect (or down)
 //! offset, each time in O(1) plus a push into the small front heap; a `tick` costs in
 //! proportion to the timers that fire. Nothing ever scans all slots.
+//!
+//! Storage without a wheel ([`Storage::TIMER_WHEEL`] false: small fixed tables) files every
+//! slot straight into the heap: O(log n) per filing, the same laziness and exactness, and none
+//! of the bucket code in the binary.
 
 mod heap;
 
@@ -81,7 +85,11 @@ impl<S: Storage> TimerWheel<S> {
     pub(crate) fn new(horizon_nanos: u64) -> Self {
         let mut buckets = S::Vec::<u32>::default();
         let max = buckets.max_len().min(MAX_BUCKETS);
-        let count = if max == MAX_BUCKETS { MIN_BUCKETS } else { max };
+        let count = match max {
+            _ if !S::TIMER_WHEEL => 0,
+            MAX_BUCKETS => MIN_BUCKETS,
+            _ => max,
+        };
         while buckets.len() < count && buckets.try_push(END).is_ok() {}
         let horizon = horizon_nanos.max(1);
         TimerWheel {
@@ -101,7 +109,7 @@ impl<S: Storage> TimerWheel<S> {
 
     /// Registers a new slot at the end, unscheduled.
     pub(crate) fn push_slot(&mut self) -> Result<(), Full> {
-        if self.buckets.is_empty() || self.filed.len() >= self.filed.max_len() {
+        if self.filed.len() >= self.filed.max_len() {
             return Err(Full);
         }
         self.front.push_slot()?;
@@ -109,7 +117,10 @@ impl<S: Storage> TimerWheel<S> {
         let _ = self.filed.try_push(Instant::ZERO);
         let _ = self.prev.try_push(UNLINKED);
         let _ = self.next.try_push(END);
-        if self.filed.len() > self.buckets.len() && self.buckets.len() < self.buckets.max_len().min(MAX_BUCKETS) {
+        if S::TIMER_WHEEL
+            && self.filed.len() > self.buckets.len()
+            && self.buckets.len() < self.buckets.max_len().min(MAX_BUCKETS)
+        {
             self.grow();
         }
         Ok(())
@@ -145,7 +156,7 @@ impl<S: Storage> TimerWheel<S> {
         }
         self.cancel(slot);
         self.front.swap_remove_slot(slot);
-        if slot != last {
+        if S::TIMER_WHEEL && slot != last {
             // The last slot takes number `slot`: repoint its list neighbours first.
             let (p, n) = (self.prev[last], self.next[last]);
             if p != UNLINKED {
@@ -168,7 +179,7 @@ impl<S: Storage> TimerWheel<S> {
 
     /// The deadline `slot` is filed under, if any.
     pub(crate) fn filed(&self, slot: usize) -> Option<Instant> {
-        let linked = *self.prev.get(slot)? != UNLINKED;
+        let linked = S::TIMER_WHEEL && *self.prev.get(slot)? != UNLINKED;
         (linked || self.front.contains(slot)).then(|| self.filed[slot])
     }
 
@@ -221,7 +232,7 @@ impl<S: Storage> TimerWheel<S> {
                     return;
                 }
                 self.schedule(slot, truth);
-            } else if self.linked == 0 {
+            } else if !S::TIMER_WHEEL || self.linked == 0 {
                 return;
             } else {
                 self.open_next();
@@ -246,7 +257,7 @@ impl<S: Storage> TimerWheel<S> {
     fn file(&mut self, slot: usize, at: Instant) {
         self.filed[slot] = at;
         let number = self.bucket_number(at);
-        if number < self.cursor {
+        if !S::TIMER_WHEEL || number < self.cursor {
             // Its bucket was opened already: straight to the front. The front holds at most
             // one entry per slot, so it has room.
             let _ = self.front.schedule(slot, at);
@@ -290,7 +301,7 @@ impl<S: Storage> TimerWheel<S> {
     fn cancel(&mut self, slot: usize) {
         if self.front.contains(slot) {
             self.front.cancel(slot);
-        } else {
+        } else if S::TIMER_WHEEL {
             self.unlink(slot);
         }
     }
