@@ -156,25 +156,19 @@ impl<S: Storage> TimerWheel<S> {
         }
         self.cancel(slot);
         self.front.swap_remove_slot(slot);
-        if S::TIMER_WHEEL && slot != last {
-            // The last slot takes number `slot`: repoint its list neighbours first.
-            let (p, n) = (self.prev[last], self.next[last]);
-            if p != UNLINKED {
-                let me = slot as u32;
-                if p == END {
-                    let b = self.bucket_index(self.filed[last]);
-                    self.buckets[b] = me;
-                } else {
-                    self.next[p as usize] = me;
-                }
-                if n != END {
-                    self.prev[n as usize] = me;
-                }
-            }
+        // The last slot takes number `slot`: take it out of its bucket under its old number
+        // and put it back under the new one.
+        let relink = S::TIMER_WHEEL && slot != last && self.prev[last] != UNLINKED;
+        if relink {
+            self.unlink(last);
         }
         swap_remove(&mut self.filed, slot);
         swap_remove(&mut self.prev, slot);
         swap_remove(&mut self.next, slot);
+        if relink {
+            let number = self.bucket_number(self.filed[slot]);
+            self.link(slot, number);
+        }
     }
 
     /// The deadline `slot` is filed under, if any.
