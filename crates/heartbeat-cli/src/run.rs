@@ -22,7 +22,8 @@ use crate::{duration, logging};
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// TOML settings file (keys as the flags: id, listen, interval, timeout, tick, cluster,
-    /// generation, control, key_file, insecure, and `[[peer]]` tables with id and addr).
+    /// generation, generation_file, control, key_file, insecure, and `[[peer]]` tables with id
+    /// and addr).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// This node's id: a non-zero integer, unique in the cluster.
@@ -49,9 +50,14 @@ pub(crate) struct Args {
     #[arg(long)]
     cluster: Option<u32>,
     /// This start's generation; it must grow from one start to the next [default: Unix time
-    /// in seconds].
-    #[arg(long)]
+    /// in seconds, or from --generation-file].
+    #[arg(long, conflicts_with = "generation_file")]
     generation: Option<u32>,
+    /// A file keeping a counter so that every start gets a higher generation than the last,
+    /// even two starts within one second: max(counter + 1, Unix time), written before the node
+    /// sends anything.
+    #[arg(long, value_name = "FILE")]
+    generation_file: Option<PathBuf>,
     /// Unix socket on which to answer `heartbeat status`.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
@@ -82,6 +88,7 @@ impl Args {
             control: self.control.clone(),
             key_file: self.key_file.clone(),
             insecure: self.insecure,
+            generation_file: self.generation_file.clone(),
         }
     }
 }

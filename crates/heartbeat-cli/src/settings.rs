@@ -10,6 +10,7 @@
 //! tick = "50ms"
 //! control = "/tmp/heartbeat-1.sock"
 //! key_file = "/etc/heartbeat/keys" # HMAC keys (see `keys`), or `insecure = true` for none
+//! generation_file = "/var/lib/heartbeat/generation" # a counter that makes every start newer
 //!
 //! [[peer]]
 //! id = 2
@@ -81,6 +82,7 @@ pub(crate) struct Overrides {
     pub(crate) control: Option<PathBuf>,
     pub(crate) key_file: Option<PathBuf>,
     pub(crate) insecure: bool,
+    pub(crate) generation_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +99,7 @@ struct File {
     control: Option<PathBuf>,
     key_file: Option<PathBuf>,
     insecure: Option<bool>,
+    generation_file: Option<PathBuf>,
     #[serde(default, rename = "peer")]
     peers: Vec<FilePeer>,
 }
@@ -138,7 +141,13 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
         flags.peers
     };
     let peers = check_peers(id, &listen, peers)?;
-    let generation = flags.generation.or(file.generation).unwrap_or_else(generation_from_clock);
+    let explicit_generation = flags.generation.or(file.generation);
+    let generation_file = flags.generation_file.or(file.generation_file);
+    if explicit_generation.is_some() && generation_file.is_some() {
+        return Err(SettingsError::new("generation_file", "contradicts an explicit generation: choose one"));
+    }
+    let clock = generation_from_clock();
+    let generation = explicit_generation.unwrap_or(clock);
     let insecure = flags.insecure || file.insecure.unwrap_or(false);
     let auth = authentication(flags.key_file.or(file.key_file).as_deref(), insecure)?;
     let mut builder = Config::builder(ClusterId(flags.cluster.or(file.cluster).unwrap_or(0)), id)
@@ -155,7 +164,13 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
     if let Some(interval) = flags.interval.or(from_file("interval", file.interval)?) {
         builder = builder.interval(interval);
     }
-    let config = builder.build().map_err(|e| SettingsError::new(e.field, e.reason))?;
+    let mut config = builder.clone().build().map_err(|e| SettingsError::new(e.field, e.reason))?;
+    if let Some(path) = generation_file {
+        // Only a valid configuration spends a generation.
+        let generation = next_generation(&path, clock)?;
+        config =
+            builder.generation(Generation(generation)).build().map_err(|e| SettingsError::new(e.field, e.reason))?;
+    }
     Ok(NodeSettings { config, listen, peers, control: flags.control.or(file.control) })
 }
 
@@ -227,8 +242,39 @@ fn read_file(path: &Path) -> Result<File, SettingsError> {
     })
 }
 
+/// This start's generation from a persisted counter: `max(last + 1, clock)`, written and synced
+/// before the node sends anything. Survives a lost file (the clock carries on) and a clock set
+/// back (the counter does), not both: see SECURITY.md.
+fn next_generation(path: &Path, clock: u32) -> Result<u32, SettingsError> {
+    let field = || format!("generation_file {}", path.display());
+    let last = match std::fs::read_to_string(path) {
+        Ok(text) => {
+            Some(text.trim().parse::<u32>().map_err(|_| SettingsError::new(field(), "does not hold a number"))?)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(SettingsError::new(field(), format!("cannot read: {err}"))),
+    };
+    let next = match last {
+        Some(last) => last.checked_add(1).ok_or_else(|| SettingsError::new(field(), "is exhausted"))?.max(clock),
+        None => clock,
+    };
+    let write = || -> std::io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, format!("{next}\n").as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|err| SettingsError::new(field(), format!("cannot write: {err}")))?;
+    Ok(next)
+}
+
 /// Each start needs a higher generation than the last: seconds since the Unix epoch do that for
-/// restarts at least a second apart (set `generation` explicitly otherwise).
+/// restarts at least a second apart (use a generation file, or set `generation`, otherwise).
 fn generation_from_clock() -> u32 {
     let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     u32::try_from(secs).unwrap_or(u32::MAX)
@@ -280,6 +326,28 @@ mod tests {
         for (overrides, field) in cases {
             assert_eq!(load(None, overrides).unwrap_err().field, field);
         }
+    }
+
+    #[test]
+    fn a_generation_file_makes_every_start_newer_even_within_a_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("generation");
+        let with_file = || Overrides { generation_file: Some(path.clone()), ..flags() };
+        let first = load(None, with_file()).unwrap().config.generation();
+        let second = load(None, with_file()).unwrap().config.generation();
+        assert!(second > first, "{first:?} then {second:?}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), second.0.to_string());
+        // A counter ahead of the clock keeps counting.
+        std::fs::write(&path, "4000000000").unwrap();
+        assert_eq!(load(None, with_file()).unwrap().config.generation().0, 4_000_000_001);
+        std::fs::write(&path, "junk").unwrap();
+        assert!(load(None, with_file()).unwrap_err().field.starts_with("generation_file"));
+        let both = Overrides { generation: Some(3), ..with_file() };
+        assert_eq!(load(None, both).unwrap_err().field, "generation_file");
+        // A configuration refused for another reason spends no generation.
+        std::fs::write(&path, "7").unwrap();
+        assert!(load(None, Overrides { listen: vec![], ..with_file() }).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), "7");
     }
 
     #[test]
