@@ -9,10 +9,12 @@
 //!
 //! Run: `cargo bench -p heartbeat-proto --bench auth`.
 
+mod support;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant as WallClock};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use heartbeat_proto::wire::{Echo, Frame, Kind};
 use heartbeat_proto::{
     Authentication, ClusterId, Config, FixedTimeout, Generation, Growable, Instant, Key, KeyId, KeyRing, Learning,
@@ -134,9 +136,41 @@ fn on_message(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = verify, sign, on_message
+fn main() {
+    let mut c = support::criterion().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    verify(&mut c);
+    sign(&mut c);
+    on_message(&mut c);
+    c.final_summary();
+    support::print_ratios(
+        "what authentication costs, same run",
+        &[
+            (
+                "decode + verify / plain decode",
+                ("verify", "decode_and_verify_hmac"),
+                ("verify", "decode_unauthenticated"),
+            ),
+            ("encode + sign / plain encode", ("sign", "encode_and_sign_hmac"), ("sign", "encode_unauthenticated")),
+            (
+                "on_message: accept signed / accept unsigned",
+                ("on_message", "accept_genuine_hmac"),
+                ("on_message", "accept_unauthenticated"),
+            ),
+            (
+                "on_message: reject forged / accept genuine",
+                ("on_message", "reject_forged_tag"),
+                ("on_message", "accept_genuine_hmac"),
+            ),
+            (
+                "on_message: reject spoofed id / accept genuine",
+                ("on_message", "reject_spoofed_sender"),
+                ("on_message", "accept_genuine_hmac"),
+            ),
+            (
+                "on_message: reject spoofed id, learning on / accept genuine",
+                ("on_message", "reject_spoofed_sender_learning"),
+                ("on_message", "accept_genuine_hmac"),
+            ),
+        ],
+    );
 }
-criterion_main!(benches);
