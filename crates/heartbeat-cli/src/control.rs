@@ -2,6 +2,7 @@
 //! object and closes it. `heartbeat status` is the client.
 
 use std::io::{self, Read};
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -104,9 +105,13 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Listens at `path`; a stale socket file left by a dead node is replaced, a live one is not.
+    /// Listens at `path`; a stale socket file left by a dead node is replaced, a live one is not,
+    /// and anything that is not a socket is left alone (refused).
     pub(crate) fn bind(path: &Path) -> io::Result<Server> {
-        if path.exists() {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a socket"));
+            }
             if UnixStream::connect(path).is_ok() {
                 return Err(io::Error::new(io::ErrorKind::AddrInUse, "another node answers on it"));
             }

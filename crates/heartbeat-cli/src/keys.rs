@@ -10,6 +10,7 @@
 //! first on every node, then remove the old one. Generate a secret with
 //! `openssl rand -hex 32` or `head -c 32 /dev/urandom | xxd -p -c 64`.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use heartbeat_proto::{Key, KeyId, KeyRing};
@@ -18,8 +19,20 @@ use zeroize::Zeroizing;
 use crate::settings::SettingsError;
 
 /// Reads a key file into a ring whose current key is the file's first.
+///
+/// Like Linux-HA's `authkeys`, a file that anyone but its owner may read is refused.
 pub(crate) fn read(path: &Path) -> Result<KeyRing, SettingsError> {
     let shown = format!("key_file {}", path.display());
+    let mode = std::fs::metadata(path)
+        .map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(SettingsError::new(
+            &shown,
+            format!("is readable by others (mode {:o}): chmod 600 it", mode & 0o777),
+        ));
+    }
     let text = Zeroizing::new(
         std::fs::read_to_string(path).map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?,
     );
@@ -41,7 +54,8 @@ pub(crate) fn read(path: &Path) -> Result<KeyRing, SettingsError> {
 
 fn parse_line(line: &str) -> Result<Key, String> {
     let (id, secret) = line.split_once(char::is_whitespace).ok_or("expected `ID HEX-SECRET`")?;
-    let id: u8 = id.parse().map_err(|_| format!("key id '{id}' is not a number from 0 to 255"))?;
+    // Never echo the line: with its columns swapped, the "id" would be the secret.
+    let id: u8 = id.parse().map_err(|_| "the key id is not a number from 0 to 255".to_string())?;
     let secret = Zeroizing::new(hex::decode(secret.trim()).map_err(|_| "the secret is not hexadecimal".to_string())?);
     Key::new(KeyId(id), &secret).map_err(|err| err.to_string())
 }
@@ -60,7 +74,19 @@ mod tests {
     fn file(text: &str) -> tempfile::NamedTempFile {
         let f = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(f.path(), text).unwrap();
+        std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
         f
+    }
+
+    #[test]
+    fn a_file_others_can_read_is_refused_and_secrets_are_never_echoed() {
+        let secret = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let f = file(&format!("1 {secret}\n"));
+        std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(read(f.path()).unwrap_err().to_string().contains("chmod 600"));
+        let swapped = file(&format!("{secret} 1\n"));
+        let err = read(swapped.path()).unwrap_err().to_string();
+        assert!(err.contains("line 1") && !err.contains("0011223344"), "{err}");
     }
 
     #[test]

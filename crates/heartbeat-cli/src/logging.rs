@@ -6,14 +6,21 @@ use std::time::Duration;
 
 use heartbeat_proto::{Event, EventKind};
 use tracing::{info, warn};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the subscriber; `HEARTBEAT_LOG` (e.g. `debug`) overrides the `info` default.
-pub(crate) fn init(json: bool) {
+///
+/// Lines go to stdout through a writer thread: a terminal paused with Ctrl-S or a pipe nobody
+/// reads then costs log lines (dropped once the buffer is full), never heartbeats. Keep the
+/// returned guard until exit: dropping it flushes what is buffered.
+#[must_use = "dropping the guard stops logging"]
+pub(crate) fn init(json: bool) -> WorkerGuard {
     let filter = EnvFilter::try_from_env("HEARTBEAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout)
+        .with_writer(writer)
         .with_ansi(std::io::stdout().is_terminal())
         .with_target(false);
     if json {
@@ -21,6 +28,7 @@ pub(crate) fn init(json: bool) {
     } else {
         builder.init();
     }
+    guard
 }
 
 fn ms(d: Duration) -> f64 {

@@ -36,6 +36,11 @@ enum Command {
     /// timeline. No configuration needed; exits non-zero if an expected event is missing.
     Demo(demo::Args),
     /// Run one long-lived node: send heartbeats to its peers and log what it sees about them.
+    #[command(after_help = "Example, two nodes on one machine sharing a key file \
+        (`(umask 077; echo \"1 $(openssl rand -hex 32)\" > keys)`):\n  \
+        heartbeat run --id 1 --listen 127.0.0.1:7001 --peer 2@127.0.0.1:7002 --key-file keys \
+        --control /tmp/hb1.sock\n  \
+        heartbeat run --id 2 --listen 127.0.0.1:7002 --peer 1@127.0.0.1:7001 --key-file keys")]
     Run(run::Args),
     /// Ask a running node (over its control socket) for its peer table.
     Status(status::Args),
@@ -86,7 +91,8 @@ fn report_usage_error(err: &clap::Error) -> ExitCode {
     // clap's message, without the usage block, on one line.
     let text = err.render().to_string();
     let message = text.split("\n\nUsage:").next().unwrap_or(&text);
-    let line: Vec<&str> = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let line: Vec<&str> =
+        message.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("For more information")).collect();
     eprintln!("{} (see --help)", line.join(" "));
     ExitCode::from(2)
 }

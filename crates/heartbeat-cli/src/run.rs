@@ -61,12 +61,13 @@ pub(crate) struct Args {
     /// Unix socket on which to answer `heartbeat status`.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
-    /// The cluster's HMAC-SHA256 keys, one `ID HEX-SECRET` per line, the first one used for
-    /// sending (make a secret with `openssl rand -hex 32`). Every node needs the same keys.
+    /// Required, or --insecure: the cluster's HMAC-SHA256 keys, one `ID HEX-SECRET` per line, the
+    /// first one used for sending (make a secret with `openssl rand -hex 32`; the file must be
+    /// readable by its owner only). Every node needs the same keys.
     #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
     key_file: Option<PathBuf>,
-    /// Run without authentication: anyone who can reach the port can forge heartbeats. Only
-    /// on networks where every sender is trusted.
+    /// Required, or --key-file: run without authentication, where anyone who can reach the
+    /// port can forge heartbeats. Only on networks where every sender is trusted.
     #[arg(long)]
     insecure: bool,
     /// Log one JSON object per line (with at least kind, peer and timestamp for each event).
@@ -123,7 +124,7 @@ pub(crate) fn main(args: Args) -> ExitCode {
         Ok(control) => control,
         Err(err) => return refuse(format!("invalid `control`: {err}")),
     };
-    logging::init(args.json);
+    let _logging = logging::init(args.json);
     runtime.block_on(serve(settings, sockets, control))
 }
 

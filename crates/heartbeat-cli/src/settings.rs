@@ -135,6 +135,12 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
     if listen.is_empty() {
         return Err(SettingsError::new("listen", "is required: at least one address to listen on"));
     }
+    if listen.len() > usize::from(heartbeat_proto::MAX_LINKS) {
+        return Err(SettingsError::new(
+            "listen",
+            format!("at most {} addresses (one per link)", heartbeat_proto::MAX_LINKS),
+        ));
+    }
     let peers = if flags.peers.is_empty() {
         file.peers.into_iter().map(|p| PeerSpec { id: p.id, addrs: p.addr }).collect()
     } else {

@@ -71,7 +71,7 @@ pub(crate) fn table(r: &StatusReport) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<6} {:<8} {:>10} {:>11} {:>6} {:>9} {:>8}  LINKS",
+        "{:<6} {:<8} {:>13} {:>13} {:>6} {:>9} {:>8}  LINKS",
         "PEER", "STATE", "SINCE", "LAST HEARD", "LOSS", "RTT", "TIMEOUT"
     );
     for p in &r.peers {
@@ -88,7 +88,7 @@ pub(crate) fn table(r: &StatusReport) -> String {
 fn row(p: &PeerReport) -> String {
     let links: Vec<String> = p.links.iter().enumerate().map(|(i, s)| format!("{i}:{s}")).collect();
     format!(
-        "{:<6} {:<8} {:>10} {:>11} {:>5.1}% {:>9} {:>8}  {}",
+        "{:<6} {:<8} {:>13} {:>13} {:>5.1}% {:>9} {:>8}  {}",
         p.id,
         p.state,
         format!("{} ago", show(Duration::from_secs_f64(p.since_s.max(0.0)))),

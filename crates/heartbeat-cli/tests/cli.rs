@@ -99,6 +99,7 @@ fn a_bad_setting_names_its_field_and_starts_nothing() {
     assert_refused(&out, "`key_file`: is required");
     let keys = dir.path().join("keys");
     std::fs::write(&keys, "1 00112233\n").unwrap();
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let out = run(&["run", "--id", "1", "--listen", "127.0.0.1:0", "--key-file", keys.to_str().unwrap()]);
     assert_refused(&out, "line 1");
     assert!(!control.exists(), "the control socket was created");
@@ -187,6 +188,7 @@ fn two_nodes_report_status_and_stop_with_a_goodbye_on_signals() {
     // Both nodes sign and check every frame with the same key.
     let keys = dir.path().join("keys");
     std::fs::write(&keys, "# test key\n7 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n").unwrap();
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let node = |me: u16, port: u16, peer: u16, control: &Path| -> Vec<String> {
         [
             "--id",
