@@ -88,7 +88,8 @@ impl Beacon {
     /// Starts a heartbeat round if one is due. A round still unfinished is abandoned: the
     /// caller did not drain `poll_transmit`.
     pub(crate) fn tick(&mut self, now: Instant) {
-        if self.round == Round::Done || now < self.next_round {
+        // After `leave`, no heartbeat round may replace the goodbye round.
+        if self.leaving() || now < self.next_round {
             return;
         }
         self.sequence = self.sequence.saturating_add(1);
@@ -127,13 +128,6 @@ impl Beacon {
         }
         self.round = Round::Sending { kind, cursor: cursor + 1 };
         Some((kind, cursor))
-    }
-
-    /// Steps back one target, after the caller failed to use the one just handed out.
-    pub(crate) fn unpoll(&mut self) {
-        if let Round::Sending { kind, cursor } = self.round {
-            self.round = Round::Sending { kind, cursor: cursor.saturating_sub(1) };
-        }
     }
 
     /// `interval × (1 − jitter × u)` for a uniform `u` in `[0, 1)`.
@@ -185,7 +179,8 @@ mod tests {
         assert_eq!(beacon.next_target(2), Some((Kind::Heartbeat, 1)));
         assert_eq!(beacon.next_target(2), None);
         beacon.leave();
-        assert_eq!(beacon.sequence(), 2);
+        beacon.tick(Instant::from_secs(50));
+        assert_eq!(beacon.sequence(), 2, "a due round does not replace the goodbye");
         assert_eq!(beacon.next_target(1), Some((Kind::Goodbye, 0)));
         assert_eq!(beacon.next_target(1), None);
         beacon.tick(Instant::from_secs(100));

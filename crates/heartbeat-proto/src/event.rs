@@ -52,7 +52,8 @@ pub enum EventKind {
         /// The link.
         link: LinkId,
     },
-    /// One link of a multi-link peer has been silent for the peer's timeout.
+    /// One link of a multi-link peer has been silent for the peer's timeout, or the peer went
+    /// down or left.
     LinkDown {
         /// The link.
         link: LinkId,
@@ -87,7 +88,8 @@ impl EventQueue {
     /// Queues `event`. Callers check [`room`](Self::room) first; a full queue drops nothing
     /// that was already queued.
     pub(crate) fn push(&mut self, at: Instant, peer: NodeId, kind: EventKind) {
-        let _ = self.queue.push_back(Event { at, peer, kind });
+        let pushed = self.queue.push_back(Event { at, peer, kind });
+        debug_assert!(pushed.is_ok(), "event queue overflow: room was not checked");
     }
 
     pub(crate) fn pop(&mut self) -> Option<Event> {

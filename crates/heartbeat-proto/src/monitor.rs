@@ -93,7 +93,8 @@ pub enum Accepted {
     Heartbeat,
     /// A fresh goodbye: the peer left.
     Goodbye,
-    /// Reordered: counted (it shrinks the loss count), refreshes no liveness.
+    /// Reordered: counted (it shrinks the loss count), refreshes no liveness and no deadline.
+    /// With several links it still shows that the link it came on works, if it is recent.
     Late,
     /// A copy of an accepted frame over another link: refreshes only that link.
     LinkCopy,
@@ -576,6 +577,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         };
         // Fresh frames are evidence for their link; older ones only if recent (see `recent`).
         let link_evidence = matches!(verdict, Verdict::Fresh { .. } | Verdict::Restart) || recent(peer, msg);
+        let mut left_event = false;
         let accepted = match verdict {
             Verdict::Late => {
                 peer.seq.record(msg.sequence);
@@ -641,8 +643,12 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                         Some(EventKind::Up { generation: msg.generation })
                     }
                 };
-                if let Some(kind) = kind {
-                    self.events.push(now, peer_id, kind);
+                // A peer's own transition comes before its links' ones, except leaving: its links
+                // go down first, then it leaves, as when it goes down.
+                match kind {
+                    Some(EventKind::Left) => left_event = true,
+                    Some(kind) => self.events.push(now, peer_id, kind),
+                    None => {}
                 }
                 if msg.kind == Kind::Heartbeat { Accepted::Heartbeat } else { Accepted::Goodbye }
             }
@@ -660,10 +666,15 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             }
         }
         if left {
-            // A peer that left has no links to watch.
-            for state in links.iter_mut() {
+            // A peer that left has no links to watch; each that was up is reported down, as
+            // when a peer goes down.
+            for (l, state) in links.iter_mut().enumerate().filter(|(_, state)| state.up) {
                 state.up = false;
+                self.events.push(now, peer_id, EventKind::LinkDown { link: LinkId(l as u8) });
             }
+        }
+        if left_event {
+            self.events.push(now, peer_id, EventKind::Left);
         }
         self.reschedule_lazily(slot);
         self.settle();
@@ -672,16 +683,19 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// The local-stall guard. A timer at `at` that this tick reaches more than `pause` late
     /// means the driver did not run when the monitor asked it to: this node was paused, and
-    /// the peer's frames may be queued unread. Its own deadline is postponed once, to
-    /// `now + pause`; a timer that is already such a postponement fires (so a driver that is
-    /// always late delays verdicts by one pause, never forever). Frames accepted until then
-    /// are flagged to the detector.
+    /// peers' frames may be queued unread. Every deadline this tick finds due is then postponed
+    /// once, to `now + pause` — the most overdue reveals the pause, and the others fell inside
+    /// it too. A timer that is already such a postponement fires (so a driver that is always
+    /// late delays verdicts by one pause, never forever). Frames accepted until then are
+    /// flagged to the detector.
     fn hold_after_local_pause(&mut self, slot: usize, at: Instant, now: Instant) -> bool {
         let Some(pause) = self.config.local_pause else { return false };
-        if now - at <= pause || self.next_deadline(slot) != Some(at) {
+        let until = now + pause;
+        // Timers come earliest first: once one revealed the pause, `paused_until` says so.
+        let paused = now - at > pause || self.paused_until == Some(until);
+        if !paused || self.next_deadline(slot) != Some(at) {
             return false;
         }
-        let until = now + pause;
         self.paused_until = Some(until);
         self.peers.set_timer(slot, Some(until));
         true

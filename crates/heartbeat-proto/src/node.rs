@@ -2,8 +2,6 @@
 //! monitors every other. Its heartbeats carry what the monitor learned: echoes for round-trip
 //! times, whether it hears the peer, and the timeout it applies to the peer.
 
-use core::time::Duration;
-
 use crate::beacon::{Beacon, Destination, Transmit};
 use crate::config::{Config, MAX_WIRE_DURATION};
 use crate::detector::Detector;
@@ -81,7 +79,9 @@ impl<D: Detector, S: Storage> Node<D, S> {
         self.monitor.watermark(id)
     }
 
-    /// Removes a peer silently; returns whether it was present.
+    /// Removes a peer silently; returns whether it was present. Call it between rounds (after
+    /// draining `poll_transmit`), as the drain rule has it: removed in the middle of a round,
+    /// another peer may miss that round's heartbeat.
     pub fn remove_peer(&mut self, id: NodeId) -> bool {
         self.monitor.remove_peer(id)
     }
@@ -135,22 +135,18 @@ impl<D: Detector, S: Storage> Node<D, S> {
             msg.receiver = Some(peer);
             msg.hears_you = self.monitor.hears(slot);
             msg.applied_timeout = self.monitor.applied_timeout(slot);
-            msg.echo = self.monitor.echo_source(slot).filter(|_| msg.hears_you).map(|(timestamp, at)| Echo {
-                timestamp,
-                delay: (now - at).min(MAX_WIRE_DURATION).max(Duration::ZERO),
-            });
+            msg.echo = self
+                .monitor
+                .echo_source(slot)
+                .filter(|_| msg.hears_you)
+                .map(|(timestamp, at)| Echo { timestamp, delay: (now - at).min(MAX_WIRE_DURATION) });
             Destination::Peer(peer)
         };
-        // Signed here, with the current key, when the configuration has keys.
-        match config.auth.encode(&msg, buf) {
-            Ok(len) => Some(Transmit { destination, len }),
-            Err(_) => {
-                // Cannot happen: fields come from a validated config and the buffer fits any
-                // frame. Stay on this target rather than skip it silently.
-                self.beacon.unpoll();
-                None
-            }
-        }
+        // Signed here, with the current key, when the configuration has keys. Every field comes
+        // from a validated configuration and the buffer fits any frame, so this cannot fail;
+        // were it ever to, the target would be skipped (as `Sender` does), never retried.
+        let len = config.auth.encode(&msg, buf).ok()?;
+        Some(Transmit { destination, len })
     }
 
     /// The next event, oldest first.

@@ -179,3 +179,38 @@ fn after_a_hold_the_next_deadline_is_strictly_later() {
         assert!(m.poll_timeout().unwrap() > now);
     }
 }
+
+/// Regression (review): the guard held only the deadline that revealed the pause; another
+/// deadline that fell inside the same stall, but less than the pause before the tick, was
+/// convicted in that very tick although its peer's frames could be waiting unread too.
+#[test]
+fn every_deadline_inside_the_stall_is_held_not_only_the_one_that_revealed_it() {
+    let mut m = monitor(FixedTimeout::new(), Some(PAUSE));
+    m.add_peer(id(3)).unwrap();
+    // Peer 2 is due at 1.0 s + 300 ms; peer 3 (heard later) at 1.3 s + 300 ms = 1.6 s.
+    deliver(&mut m, ms(1000), 1);
+    let msg = |sequence| Message {
+        kind: Kind::Heartbeat,
+        cluster: CLUSTER,
+        sender: id(3),
+        receiver: Some(id(1)),
+        generation: Generation(1),
+        sequence,
+        timestamp: ms(1300),
+        echo: None,
+        interval: Duration::from_millis(200),
+        requested_timeout: Duration::from_millis(600),
+        applied_timeout: None,
+        hears_you: false,
+        auth: None,
+    };
+    let mut buf = [0u8; MAX_FRAME_LEN];
+    let len = msg(1).encode(&mut buf).unwrap();
+    m.on_message(ms(1300), LinkId(0), &buf[..len]).unwrap();
+    drain(&mut m);
+    // This node stalls from 1.3 s to 1.605 s: peer 2's deadline is 305 ms overdue (the stall
+    // shows), peer 3's only 5 ms — inside the stall all the same.
+    m.tick(Instant::from_micros(1_605_000));
+    assert!(drain(&mut m).is_empty(), "no verdict on the stall alone");
+    assert_eq!(m.peer(id(3)).unwrap().liveness, Liveness::Up);
+}

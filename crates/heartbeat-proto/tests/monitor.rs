@@ -486,3 +486,19 @@ fn duplicates_are_counted_against_their_peer() {
     assert_eq!(status.last_heard, Some(ms(1000)), "nothing else changed");
     assert_eq!(m.stats().rejected_duplicate, 3);
 }
+
+/// Regression (review): a goodbye dropped a multi-link peer's links without `LinkDown`.
+#[test]
+fn a_goodbye_takes_every_link_down_then_the_peer_leaves() {
+    let mut m = monitor_with(config().links(2), &[2]);
+    deliver_on(&mut m, ms(100), 0, &heartbeat(2, 1, 1)).unwrap();
+    deliver_on(&mut m, ms(101), 1, &heartbeat(2, 1, 1)).unwrap();
+    drain(&mut m);
+    deliver_on(&mut m, ms(200), 0, &goodbye(2, 1, 2)).unwrap();
+    let events = kinds(&drain(&mut m));
+    assert_eq!(
+        events,
+        vec![EventKind::LinkDown { link: LinkId(0) }, EventKind::LinkDown { link: LinkId(1) }, EventKind::Left]
+    );
+    assert_eq!(m.peer(id(2)).unwrap().links_up, 0);
+}
