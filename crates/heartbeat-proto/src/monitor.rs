@@ -140,18 +140,22 @@ pub struct MonitorStats {
 impl MonitorStats {
     /// All rejections together.
     pub fn rejected(&self) -> u64 {
-        self.rejected_malformed
-            + self.rejected_cluster
-            + self.rejected_self
-            + self.rejected_not_for_us
-            + self.rejected_link
-            + self.rejected_unknown_peer
-            + self.rejected_table_full
-            + self.rejected_auth
-            + self.rejected_stale_generation
-            + self.rejected_duplicate
-            + self.rejected_replay
-            + self.rejected_queue_full
+        [
+            self.rejected_malformed,
+            self.rejected_cluster,
+            self.rejected_self,
+            self.rejected_not_for_us,
+            self.rejected_link,
+            self.rejected_unknown_peer,
+            self.rejected_table_full,
+            self.rejected_auth,
+            self.rejected_stale_generation,
+            self.rejected_duplicate,
+            self.rejected_replay,
+            self.rejected_queue_full,
+        ]
+        .into_iter()
+        .fold(0, u64::saturating_add)
     }
 
     fn count(&mut self, rejected: &Rejected) {
@@ -335,8 +339,10 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     /// A rejected frame changes nothing but its counter — not even the monitor's notion of
     /// the current time.
     pub fn on_message(&mut self, now: Instant, link: LinkId, bytes: &[u8]) -> Result<Accepted, Rejected> {
-        let result = Frame::new_checked(bytes)
-            .and_then(|frame| Ok((Message::parse(&frame)?, frame)))
+        // `parse` checks the structure, so the frame is checked by the time `verify` reads it.
+        let frame = Frame::new_unchecked(bytes);
+        let result = Message::parse(&frame)
+            .map(|msg| (msg, frame))
             .map_err(Rejected::Malformed)
             .and_then(|(msg, frame)| self.handle(now, link, &msg, |auth| auth.verify(&frame)));
         self.tally(&result);
@@ -439,9 +445,9 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     fn tally(&mut self, result: &Result<Accepted, Rejected>) {
         match result {
-            Ok(Accepted::Heartbeat | Accepted::Goodbye) => self.stats.accepted += 1,
-            Ok(Accepted::Late) => self.stats.late += 1,
-            Ok(Accepted::LinkCopy) => self.stats.link_copies += 1,
+            Ok(Accepted::Heartbeat | Accepted::Goodbye) => self.stats.accepted = self.stats.accepted.saturating_add(1),
+            Ok(Accepted::Late) => self.stats.late = self.stats.late.saturating_add(1),
+            Ok(Accepted::LinkCopy) => self.stats.link_copies = self.stats.link_copies.saturating_add(1),
             Err(rejected) => {
                 self.stats.count(rejected);
                 // A duplicate is also counted against its peer (`PeerStats::duplicates`).
@@ -530,7 +536,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     fn learn(&mut self, msg: &Message) -> Result<usize, Rejected> {
         let slot = self.insert(msg.sender, true).ok_or(Rejected::PeerTableFull(msg.sender))?;
-        self.stats.learned += 1;
+        self.stats.learned = self.stats.learned.saturating_add(1);
         Ok(slot)
     }
 

@@ -26,9 +26,10 @@
 //! `[min_timeout, max_timeout]`, as a ZooKeeper server clamps session timeouts. That negotiated
 //! timeout is what [`FixedTimeout`] applies, and what [`Adaptive`] applies while it is still
 //! learning. Once a detector estimates deadlines from the arrivals themselves, the request is
-//! replaced by the estimate — but the bounds still hold: every detector here keeps its down
-//! deadline within `[last_heard + min_timeout, last_heard + max_timeout]`
-//! ([`PeerTiming::bounded`]). The floor stops a detector that has seen only a quiet network
+//! replaced by the estimate — but the bounds still hold: every estimating detector here keeps
+//! its down deadline within `[last_heard + min_timeout, last_heard + max_timeout]`
+//! ([`PeerTiming::bounded`]), and [`FixedTimeout`] applies the negotiated timeout, which the
+//! monitor already clamped into them. The floor stops a detector that has seen only a quiet network
 //! from convicting within microseconds; the ceiling stops a hostile or broken peer from
 //! teaching a detector to trust it for hours. The bounds are this node's policy, the request
 //! is the peer's wish; estimates replace wishes, not policy.

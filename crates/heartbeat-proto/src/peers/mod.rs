@@ -316,21 +316,23 @@ impl<P: Default, S: Storage> PeerTable<P, S> {
         }
     }
 
+    /// Where `slot`'s link records sit in `links` (which is empty in single-link setups, so
+    /// every range then yields no records).
+    fn link_range(&self, slot: usize) -> core::ops::Range<usize> {
+        let n = self.links_per_peer;
+        slot * n..slot * n + n
+    }
+
     /// The link records of `slot`; empty in single-link setups.
     pub(crate) fn links(&self, slot: usize) -> &[LinkState] {
-        let n = self.links_per_peer;
-        if n == 1 {
-            return &[];
-        }
-        self.links.get(slot * n..slot * n + n).unwrap_or(&[])
+        self.links.get(self.link_range(slot)).unwrap_or(&[])
     }
 
     /// The record and link records of `slot` together.
     pub(crate) fn record_and_links_mut(&mut self, slot: usize) -> Option<(&mut Peer<P>, &mut [LinkState])> {
-        let n = self.links_per_peer;
+        let range = self.link_range(slot);
         let peer = self.records.get_mut(slot)?;
-        let links = if n == 1 { &mut [][..] } else { self.links.get_mut(slot * n..slot * n + n).unwrap_or(&mut []) };
-        Some((peer, links))
+        Some((peer, self.links.get_mut(range).unwrap_or(&mut [])))
     }
 
     /// The earliest deadline and its slot; exact after [`settle`](Self::settle).
@@ -354,11 +356,7 @@ impl<P: Default, S: Storage> PeerTable<P, S> {
     pub(crate) fn settle(&mut self, mut deadline: impl FnMut(&Peer<P>, &[LinkState]) -> Option<Instant>) {
         let n = self.links_per_peer;
         let (records, links) = (&self.records, &self.links);
-        self.timers.settle(|slot| {
-            let peer = records.get(slot)?;
-            let own = if n == 1 { &[][..] } else { links.get(slot * n..slot * n + n).unwrap_or(&[]) };
-            deadline(peer, own)
-        });
+        self.timers.settle(|slot| deadline(records.get(slot)?, links.get(slot * n..slot * n + n).unwrap_or(&[])));
     }
 }
 

@@ -70,11 +70,16 @@ struct IdleStreak {
     /// Buckets opened in a row without moving anything to the front.
     opened: usize,
     /// The smallest bucket number filed during the streak.
-    min_filed: u64,
+    min_filed: Option<u64>,
 }
 
 impl IdleStreak {
-    const NONE: IdleStreak = IdleStreak { opened: 0, min_filed: u64::MAX };
+    const NONE: IdleStreak = IdleStreak { opened: 0, min_filed: None };
+
+    /// Notes that a slot is filed in bucket `number` during the streak.
+    fn saw(&mut self, number: u64) {
+        self.min_filed = Some(self.min_filed.map_or(number, |m| m.min(number)));
+    }
 }
 
 impl<S: Storage> TimerWheel<S> {
@@ -270,7 +275,7 @@ impl<S: Storage> TimerWheel<S> {
         }
         self.buckets[b] = slot as u32;
         self.linked += 1;
-        self.idle.min_filed = self.idle.min_filed.min(number);
+        self.idle.saw(number);
     }
 
     fn unlink(&mut self, slot: usize) {
@@ -308,9 +313,10 @@ impl<S: Storage> TimerWheel<S> {
         let number = self.cursor;
         let b = (number % self.buckets.len() as u64) as usize;
         if self.idle.opened == 0 {
-            self.idle.min_filed = u64::MAX;
+            self.idle.min_filed = None;
         }
-        self.cursor += 1;
+        // At the very end of time the last bucket is opened again rather than overflowing.
+        self.cursor = self.cursor.saturating_add(1);
         let mut slot = self.buckets[b];
         let mut moved = false;
         while slot != END {
@@ -323,7 +329,7 @@ impl<S: Storage> TimerWheel<S> {
                 let _ = self.front.schedule(s, at);
                 moved = true;
             } else {
-                self.idle.min_filed = self.idle.min_filed.min(filed_number);
+                self.idle.saw(filed_number);
             }
         }
         if moved {
@@ -331,8 +337,10 @@ impl<S: Storage> TimerWheel<S> {
             return;
         }
         self.idle.opened += 1;
-        if self.idle.opened >= self.buckets.len() && self.idle.min_filed != u64::MAX {
-            self.cursor = self.cursor.max(self.idle.min_filed);
+        if self.idle.opened >= self.buckets.len()
+            && let Some(min) = self.idle.min_filed
+        {
+            self.cursor = self.cursor.max(min);
             self.idle = IdleStreak::NONE;
         }
     }
@@ -464,5 +472,20 @@ mod tests {
         let mut expected: Vec<u64> = truth.iter().flatten().copied().collect();
         expected.sort_unstable();
         assert_eq!(drain(&mut wheel, &truth), expected);
+    }
+
+    /// Regression (review): with 1 ns buckets a deadline at the end of time used to share its
+    /// bucket number with the "nothing seen" marker, so the cursor walked bucket by bucket.
+    #[test]
+    fn a_deadline_at_the_end_of_time_is_reached_by_a_jump() {
+        let mut wheel = TimerWheel::<Growable>::new(1);
+        assert_eq!(wheel.shift, 0);
+        wheel.push_slot().unwrap();
+        wheel.schedule(0, Some(Instant::MAX));
+        wheel.settle(|_| Some(Instant::MAX));
+        assert_eq!(wheel.peek(), Some((Instant::MAX, 0)));
+        wheel.schedule(0, None);
+        wheel.settle(|_| None);
+        assert_eq!(wheel.peek(), None);
     }
 }

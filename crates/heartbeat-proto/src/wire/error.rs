@@ -23,8 +23,9 @@ pub enum DecodeError {
     /// A reserved flag bit or the reserved byte is not zero.
     #[error("reserved bits set")]
     ReservedBitsSet,
-    /// The length field is impossible for the flags (shorter than the header, or a trailer
-    /// length without the AUTH flag).
+    /// The length field is impossible for the flags: without AUTH it must be exactly the
+    /// header's length, with AUTH at least the header's and the trailer preamble's. (A length
+    /// field shorter than the buffer is reported as [`TrailingBytes`](Self::TrailingBytes).)
     #[error("impossible length field {declared}")]
     BadLength {
         /// The length field's value.

@@ -2,7 +2,7 @@
 //! field. Checks here are structural only — length, magic, version, kind, reserved bits and the
 //! trailer's layout; field values are judged by [`Message::parse`](super::Message::parse).
 
-use super::{AUTH_PREAMBLE_LEN, DecodeError, HEADER_LEN, MAGIC, MAX_TAG_LEN, VERSION, flags};
+use super::{AUTH_PREAMBLE_LEN, DecodeError, HEADER_LEN, Kind, MAGIC, MAX_TAG_LEN, VERSION, flags};
 
 /// Byte ranges of every field in the fixed header and the authentication trailer.
 pub(crate) mod field {
@@ -33,9 +33,6 @@ pub(crate) mod field {
     pub(crate) const AUTH_RESERVED: usize = 75;
     pub(crate) const AUTH_TAG: usize = 76;
 }
-
-/// Every message kind this version knows; anything else is [`DecodeError::UnknownKind`].
-pub(crate) const KNOWN_KINDS: [u8; 2] = [1, 2];
 
 /// A read (and, for mutable buffers, write) view of one frame.
 ///
@@ -94,7 +91,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         if self.version() != VERSION {
             return Err(DecodeError::UnsupportedVersion(self.version()));
         }
-        if !KNOWN_KINDS.contains(&self.kind_raw()) {
+        if Kind::from_wire(self.kind_raw()).is_none() {
             return Err(DecodeError::UnknownKind(self.kind_raw()));
         }
         if self.flags() & !flags::KNOWN != 0 || data[field::RESERVED] != 0 {
@@ -195,16 +192,18 @@ impl<T: AsRef<[u8]>> Frame<T> {
         applied_timeout_us, u32, field::APPLIED_TIMEOUT);
 
     /// The authentication trailer, if the AUTH flag is set. Only meaningful on a checked frame.
+    ///
+    /// Never panics: on a buffer too short for the trailer it names, the answer is `None`.
     pub fn auth_trailer(&self) -> Option<AuthTrailer<'_>> {
-        if self.flags() & flags::AUTH == 0 {
+        let data = self.buffer.as_ref();
+        if data.get(field::FLAGS)? & flags::AUTH == 0 {
             return None;
         }
-        let data = self.buffer.as_ref();
-        let tag_len = usize::from(data[field::AUTH_TAG_LEN]);
+        let tag_len = usize::from(*data.get(field::AUTH_TAG_LEN)?);
         Some(AuthTrailer {
             scheme: data[field::AUTH_SCHEME],
             key_id: data[field::AUTH_KEY_ID],
-            tag: &data[field::AUTH_TAG..field::AUTH_TAG + tag_len],
+            tag: data.get(field::AUTH_TAG..field::AUTH_TAG + tag_len)?,
         })
     }
 

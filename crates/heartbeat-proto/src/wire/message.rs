@@ -26,7 +26,7 @@ impl Kind {
         }
     }
 
-    const fn from_wire(raw: u8) -> Option<Kind> {
+    pub(crate) const fn from_wire(raw: u8) -> Option<Kind> {
         match raw {
             1 => Some(Kind::Heartbeat),
             2 => Some(Kind::Goodbye),
@@ -111,10 +111,13 @@ impl Message {
         }
     }
 
-    /// Validates the fields of a structurally checked frame.
+    /// Checks a frame's structure ([`Frame::check`]) and validates its fields. Never panics,
+    /// even on a frame made with [`Frame::new_unchecked`] over a short buffer.
     pub fn parse<T: AsRef<[u8]>>(frame: &Frame<T>) -> Result<Message, DecodeError> {
+        // Structure first (cheap), so that a frame made with `new_unchecked` cannot panic here.
+        frame.check()?;
         let out_of_range = DecodeError::FieldOutOfRange;
-        // `check` accepted the kind, so this cannot fail on a checked frame; stay typed anyway.
+        // `check` accepted the kind, so this cannot fail; stay typed anyway.
         let kind = Kind::from_wire(frame.kind_raw()).ok_or(DecodeError::UnknownKind(frame.kind_raw()))?;
         let raw_flags = frame.flags();
         let sender = NodeId::new(frame.sender()).ok_or(out_of_range(Field::Sender))?;
@@ -175,7 +178,7 @@ impl Message {
 
     /// Checks and parses a whole frame: `Frame::new_checked` then [`parse`](Self::parse).
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-        Message::parse(&Frame::new_checked(bytes)?)
+        Message::parse(&Frame::new_unchecked(bytes))
     }
 
     /// Checks that every field can be encoded, the same rules [`parse`](Self::parse) applies.
@@ -311,7 +314,8 @@ mod with_bytes {
         ///
         /// A contiguous buffer such as `Bytes` or `BytesMut` is left untouched on error. A
         /// chained buffer is gathered first and therefore consumed even on error; input longer
-        /// than [`MAX_FRAME_LEN`](super::super::MAX_FRAME_LEN) is rejected without consuming.
+        /// than [`MAX_FRAME_LEN`](super::super::MAX_FRAME_LEN) is rejected without consuming, as
+        /// `TrailingBytes` past the longest frame there can be.
         pub fn get<B: Buf>(buf: &mut B) -> Result<Message, DecodeError> {
             let len = buf.remaining();
             if buf.chunk().len() >= len {
