@@ -28,6 +28,7 @@ enum Command {
 
 /// Controls a driver running on its own thread. Dropping it shuts the driver down with a
 /// goodbye, like [`shutdown`](Self::shutdown).
+#[must_use = "dropping the handle stops the node"]
 pub struct Handle {
     commands: mpsc::Sender<Command>,
     // Each command is followed by a byte here, which wakes the driver out of its wait.

@@ -114,7 +114,9 @@ where
     /// Starts the driver task on the current runtime.
     pub fn spawn(self) -> Handle {
         let (commands, inbox) = mpsc::channel(64);
-        let local = self.sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
+        // One entry per link, in link order, even for a socket that cannot say its address.
+        let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
+        let local = self.sockets.iter().map(|s| s.local_addr().unwrap_or(unknown)).collect();
         let events = self.events.clone();
         let clock = self.clock;
         let task = tokio::spawn(self.run(inbox));
@@ -151,6 +153,9 @@ where
             // whether or not the sleep future has fired (tokio's budget may hold it back).
             if deadline.is_some_and(|d| d <= now(&driver.clock)) {
                 driver.node.tick(now(&driver.clock));
+                // The core never asks for this twice in a row after a drain; should it ever,
+                // the runtime still gets its turn.
+                tokio::task::consume_budget().await;
                 continue;
             }
             if deadline != armed {

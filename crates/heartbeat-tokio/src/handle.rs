@@ -16,11 +16,14 @@ pub(crate) enum Command {
 }
 
 /// Controls a driver task. Clone it freely; when the last clone is dropped the driver says
-/// goodbye and stops.
+/// goodbye and stops the next time it runs. A runtime that ends right after drops the task
+/// before it can: peers then see this node go `Down`, not `Left`. Await
+/// [`shutdown`](Self::shutdown) before the runtime ends to be sure of the goodbye.
 ///
 /// Every method is cancellation-safe: dropping its future part-way leaves the driver
 /// consistent (a command already sent is carried out, its answer is discarded).
 #[derive(Clone)]
+#[must_use = "dropping the last handle stops the node"]
 pub struct Handle {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
