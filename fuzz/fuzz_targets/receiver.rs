@@ -2,8 +2,9 @@
 //! raw byte frames, drains and peer-table changes, fed to a `Monitor` over growable or fixed
 //! storage, single- or multi-link. Asserts, beyond "no panic":
 //! - after `tick(now)` and a full drain, the next deadline is strictly later than `now`;
-//! - a rejected frame leaves every peer's status, the clock and the event count unchanged
-//!   (bar the peer's duplicate counter for a duplicate), and counts exactly one rejection;
+//! - a rejected frame leaves every peer's status and the clock unchanged (bar the peer's
+//!   duplicate counter for a duplicate), counts exactly one rejection, and raises no event
+//!   (checked whenever the queue was drained before it);
 //! - events come out in time order, never from the future, and after a full drain every
 //!   peer's liveness is what its latest event said (`Waiting` if none yet).
 
@@ -121,10 +122,13 @@ struct Harness<S: Storage> {
     told: BTreeMap<u64, Liveness>,
     last_event_at: Instant,
     frames: u64,
+    /// No event has been raised since the last full drain.
+    drained: bool,
 }
 
 impl<S: Storage> Harness<S> {
     fn drain(&mut self) {
+        self.drained = true;
         while let Some(e) = self.m.poll_event() {
             assert!(e.at >= self.last_event_at && e.at <= self.m.now(), "{e:?}");
             self.last_event_at = e.at;
@@ -153,8 +157,14 @@ impl<S: Storage> Harness<S> {
         self.frames += 1;
         let stats = *self.m.stats();
         assert_eq!(stats.accepted + stats.late + stats.link_copies + stats.rejected(), self.frames);
-        let Err(rejected) = result else { return };
+        let Err(rejected) = result else {
+            self.drained = false;
+            return;
+        };
         assert_eq!(stats.rejected(), rejected_before + 1);
+        if self.drained {
+            assert!(self.m.poll_event().is_none(), "{rejected:?} raised an event");
+        }
         assert_eq!(self.m.now(), clock, "a rejected frame moved the clock");
         let mut after = statuses(&self.m);
         if let Rejected::Duplicate { peer, .. } = rejected {
@@ -195,6 +205,7 @@ fn run<S: Storage>(input: &Input) {
         told: BTreeMap::new(),
         last_event_at: Instant::ZERO,
         frames: 0,
+        drained: true,
     };
     for p in 2..u64::from(input.configured % 20) + 2 {
         let _ = h.m.add_peer(id(p));

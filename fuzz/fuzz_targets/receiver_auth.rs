@@ -117,6 +117,8 @@ impl Harness {
                     }
                 }
                 assert_eq!(observe(&self.node), expected, "{reason:?} changed state");
+                // Every step drains, so nothing was waiting: a refusal must raise nothing.
+                assert!(self.node.poll_event().is_none(), "{reason:?} raised an event");
             }
         }
         while self.node.poll_event().is_some() {}

@@ -69,8 +69,10 @@ pub fn assert_crash_detected(seen: &[Seen], from: usize, observer: u64, peer: u6
     let down = down.unwrap_or_else(|| panic!("node {observer} never reported {peer} down"));
     let after_crash = down.wall.saturating_duration_since(crash);
     assert!(after_crash <= DETECTION_BOUND, "node {observer} took {after_crash:?}");
-    // The last heartbeat left at most an interval before the crash.
-    assert!(after_crash >= TIMEOUT - INTERVAL, "node {observer} declared down after only {after_crash:?}");
+    // The last heartbeat left about an interval before the crash at most; a loaded machine may
+    // have sent it a little late, hence the slack (the exact check below is the strict one).
+    let earliest = (TIMEOUT - INTERVAL).saturating_sub(Duration::from_millis(20));
+    assert!(after_crash >= earliest, "node {observer} declared down after only {after_crash:?}");
     let EventKind::Down { last_heard: Some(last), deadline } = down.event.kind else { panic!("{down:?}") };
     assert_eq!(deadline, last + TIMEOUT);
 }

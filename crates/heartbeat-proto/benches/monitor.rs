@@ -236,7 +236,7 @@ fn main() {
     }
     let f = PeerFootprint::of::<()>();
     println!(
-        "\nstate per peer, fixed-timeout detector: {} bytes = record {} + id index {} + timer heap {} (goal <= 96)",
+        "\nstate per peer, fixed-timeout detector: {} bytes = record {} + id index {} + timers {} (goal <= 96)",
         f.total(),
         f.record,
         f.index,

@@ -2,8 +2,13 @@
 //! table computed from the estimates of benchmarks that ran in the same process.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use criterion::Criterion;
+
+/// When this process set criterion up: estimates older than that are from another run.
+static STARTED: OnceLock<SystemTime> = OnceLock::new();
 
 /// Where criterion writes its estimates for these benches.
 pub(crate) fn output_dir() -> PathBuf {
@@ -12,12 +17,18 @@ pub(crate) fn output_dir() -> PathBuf {
 
 /// A criterion configured from the command line, writing to [`output_dir`].
 pub(crate) fn criterion() -> Criterion {
+    STARTED.get_or_init(SystemTime::now);
     Criterion::default().output_directory(&output_dir()).configure_from_args()
 }
 
-/// The mean time of `group/bench` in nanoseconds, from criterion's estimates of this run.
+/// The mean time of `group/bench` in nanoseconds, from criterion's estimates of this run;
+/// `None` if this run did not measure it (a filter skipped it), even if an older run did.
 pub(crate) fn mean_ns(group: &str, bench: &str) -> Option<f64> {
     let path = output_dir().join(group).join(bench).join("new").join("estimates.json");
+    let written = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if written < *STARTED.get()? {
+        return None;
+    }
     let text = std::fs::read_to_string(path).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
     json["mean"]["point_estimate"].as_f64()

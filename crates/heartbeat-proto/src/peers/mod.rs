@@ -361,16 +361,17 @@ impl<P: Default, S: Storage> PeerTable<P, S> {
 }
 
 /// The memory one peer costs in a single-link table, by part, for a detector whose per-peer
-/// state is `P`.
+/// state is `P`: exactly what a [`Fixed`](crate::Fixed) table reserves per peer (pinned by a
+/// test against `size_of` of whole monitors), and what a [`Growable`](crate::Growable) one
+/// allocates per peer at a power-of-two size (more right after it grows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerFootprint {
     /// The peer record: liveness, sequence window, timing, statistics and detector state.
     pub record: usize,
-    /// The id index: the id, the chain link and one bucket (the table keeps at most one peer
-    /// per bucket; a growable table may hold up to twice as many buckets right after growing).
+    /// The id index: the id, the chain link and one bucket.
     pub index: usize,
-    /// The timer wheel: the filed deadline, two list links, a front-heap position and about
-    /// one bucket (plus, while the peer is due soon, one front-heap entry).
+    /// The timers: the filed deadline, two list links, one wheel bucket, and a slot in the
+    /// heap of due-soon timers with its position.
     pub timer: usize,
 }
 
@@ -381,7 +382,7 @@ impl PeerFootprint {
         PeerFootprint {
             record: size_of::<Peer<P>>(),
             index: size_of::<NodeId>() + 2 * size_of::<u32>(),
-            timer: size_of::<Instant>() + 4 * size_of::<u32>(),
+            timer: size_of::<Instant>() + 4 * size_of::<u32>() + crate::timer::HEAP_ENTRY_SIZE,
         }
     }
 

@@ -8,6 +8,9 @@ use crate::time::Instant;
 
 const UNSCHEDULED: u32 = u32::MAX;
 
+/// The bytes one heap slot takes.
+pub(crate) const ENTRY_SIZE: usize = core::mem::size_of::<Entry>();
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     at: Instant,

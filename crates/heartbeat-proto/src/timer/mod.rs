@@ -25,8 +25,8 @@ mod heap;
 
 use crate::storage::{Buffer, Storage, swap_remove};
 use crate::time::Instant;
-pub(crate) use heap::Full;
 use heap::TimerHeap;
+pub(crate) use heap::{ENTRY_SIZE as HEAP_ENTRY_SIZE, Full};
 
 /// `prev` of a slot that is not in a bucket.
 const UNLINKED: u32 = u32::MAX;
