@@ -143,9 +143,8 @@ impl<D: Detector, S: Storage> Node<D, S> {
             Destination::Peer(peer)
         };
         // Signed here, with the current key, when the configuration has keys. Every field comes
-        // from a validated configuration and the buffer fits any frame, so this cannot fail;
-        // were it ever to, the target would be skipped (as `Sender` does), never retried.
-        let len = config.auth.encode(&msg, buf).ok()?;
+        // from the validated configuration or the monitor's clamped values.
+        let len = config.auth.encode_valid(&msg, buf);
         Some(Transmit { destination, len })
     }
 

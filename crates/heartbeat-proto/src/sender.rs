@@ -97,7 +97,7 @@ impl<S: Storage> Sender<S> {
         };
         // Every field comes from a validated config and the buffer fits any frame. Signed here,
         // with the current key, when the configuration has keys.
-        let len = self.config.auth.encode(&msg, buf).ok()?;
+        let len = self.config.auth.encode_valid(&msg, buf);
         Some(Transmit { destination, len })
     }
 

@@ -110,13 +110,26 @@ impl Authentication {
     /// of the current key, or plain. `msg.auth` is ignored. Returns the frame's length; fails
     /// without writing, like [`Message::encode`].
     pub fn encode(&self, msg: &Message, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        let msg = Message { auth: self.header(), ..*msg };
-        let len = msg.encode(buf)?;
+        let len = Message { auth: self.header(), ..*msg }.encode(buf)?;
+        self.sign(&mut buf[..len]);
+        Ok(len)
+    }
+
+    /// [`encode`](Self::encode) for the state machines' own messages, valid by construction
+    /// (see `Message::encode_valid`).
+    pub(crate) fn encode_valid(&self, msg: &Message, buf: &mut [u8; crate::wire::MAX_FRAME_LEN]) -> usize {
+        let len = Message { auth: self.header(), ..*msg }.encode_valid(buf);
+        self.sign(&mut buf[..len]);
+        len
+    }
+
+    /// Fills in the tag of an encoded frame, if this configuration has keys.
+    #[cfg_attr(not(feature = "auth"), allow(unused_variables))]
+    fn sign(&self, frame: &mut [u8]) {
         #[cfg(feature = "auth")]
         if let Authentication::Hmac(ring) = self {
-            ring.sign(&mut Frame::new_unchecked(&mut buf[..len]));
+            ring.sign(&mut Frame::new_unchecked(frame));
         }
-        Ok(len)
     }
 
     /// Checks a structurally valid frame's trailer and tag against this configuration: one

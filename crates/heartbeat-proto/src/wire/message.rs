@@ -234,6 +234,29 @@ impl Message {
         if available < required {
             return Err(EncodeError::BufferTooSmall { required, available });
         }
+        self.write(frame, times, required);
+        Ok(())
+    }
+
+    /// Encodes a message this crate built from a validated configuration, which is valid by
+    /// construction (checked in debug builds), into a buffer that fits any frame; returns its
+    /// length. The state machines' send path, spared `validate`'s second look.
+    pub(crate) fn encode_valid(&self, buf: &mut [u8; super::MAX_FRAME_LEN]) -> usize {
+        debug_assert_eq!(self.validate().err(), None, "{self:?}");
+        let micros = crate::time::duration_micros_u32;
+        let times = WireTimes {
+            interval: micros(self.interval),
+            requested: micros(self.requested_timeout),
+            applied: self.applied_timeout.map_or(0, micros),
+            echo_delay: self.echo.map_or(0, |e| micros(e.delay)),
+        };
+        let len = self.wire_len();
+        self.write(&mut Frame::new_unchecked(&mut buf[..len]), times, len);
+        len
+    }
+
+    /// Writes every field; the caller checked them and the buffer's size.
+    fn write<T: AsRef<[u8]> + AsMut<[u8]>>(&self, frame: &mut Frame<T>, times: WireTimes, len: usize) {
         let mut flag_bits = 0;
         if self.echo.is_some() {
             flag_bits |= flags::ECHO;
@@ -249,7 +272,7 @@ impl Message {
         frame.set_kind_raw(self.kind.to_wire());
         frame.set_flags(flag_bits);
         // `wire_len` is at most HEADER_LEN + 4 + MAX_TAG_LEN, far below u16::MAX.
-        frame.set_length(required as u16);
+        frame.set_length(len as u16);
         frame.set_cluster(self.cluster.0);
         frame.set_generation(self.generation.0);
         frame.set_sender(self.sender.get());
@@ -265,7 +288,6 @@ impl Message {
             frame.set_auth_preamble(a.scheme, a.key_id, a.tag_len);
             frame.tag_mut().fill(0);
         }
-        Ok(())
     }
 
     /// Encodes into the front of `buf` and returns the number of bytes written. Never
