@@ -270,7 +270,9 @@ impl<D: Detector> Driver<D> {
 
     fn send(&mut self, transmit: Transmit) {
         let frame = &self.tx[..transmit.len];
+        let mut routed = false;
         for (link, addr) in self.routes.targets(transmit.destination) {
+            routed = true;
             let socket = &self.sockets[link];
             // One retry after a signal; otherwise this heartbeat is lost, like any datagram.
             let result = socket.send_to(frame, addr).or_else(|err| match err.kind() {
@@ -284,6 +286,10 @@ impl<D: Detector> Driver<D> {
                 Ok(_) => self.io.sent += 1,
                 Err(err) => self.io.record(Direction::Send, &err),
             }
+        }
+        if !routed {
+            self.io.unroutable += 1;
+            tracing::debug!(destination = ?transmit.destination, "no address to send to");
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct IoStats {
     pub interrupted: u64,
     /// Sends refused because the socket buffer was full (the heartbeat is dropped).
     pub would_block: u64,
+    /// Frames with nowhere to go: a peer without an address, or a broadcast without a group.
+    pub unroutable: u64,
 }
 
 /// Which way the failed call went.

@@ -65,3 +65,14 @@ fn ipv4_broadcast() {
         |port| SocketAddr::from((Ipv4Addr::new(127, 255, 255, 255), port)),
     );
 }
+
+#[test]
+fn a_broadcast_without_a_group_is_counted_as_unroutable() {
+    let config =
+        Config::builder(ClusterId(0xca57), id(1)).authentication(Authentication::None).broadcast(true).build().unwrap();
+    let socket = socket::unicast(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+    let mut driver = Driver::new(config, FixedTimeout::new(), vec![socket], heartbeat_std::Clock::new()).unwrap();
+    driver.turn(Some(Duration::ZERO), &mut |_| {});
+    let io = driver.io_stats();
+    assert_eq!((io.sent, io.unroutable), (0, 1), "{io:?}");
+}

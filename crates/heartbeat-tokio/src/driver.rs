@@ -254,12 +254,18 @@ where
     fn flush(&mut self) {
         while let Some(transmit) = self.node.poll_transmit(&mut self.tx) {
             let frame = &self.tx[..transmit.len];
+            let mut routed = false;
             for (link, addr) in self.routes.targets(transmit.destination) {
+                routed = true;
                 // Never wait for room: a heartbeat that cannot leave now is lost, like any datagram.
                 match self.sockets[link].try_send_to(frame, addr) {
                     Ok(_) => self.io.sent += 1,
                     Err(err) => self.io.record(Direction::Send, &err),
                 }
+            }
+            if !routed {
+                self.io.unroutable += 1;
+                tracing::debug!(destination = ?transmit.destination, "no address to send to");
             }
         }
         self.deliver();
