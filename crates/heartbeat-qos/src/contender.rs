@@ -217,3 +217,28 @@ impl Lab {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::generate;
+    use crate::scenario::suite;
+
+    #[test]
+    fn every_knob_moves_its_detector_along_the_curve() {
+        let wan = suite().into_iter().find(|s| s.name == "wan-spikes").unwrap();
+        let trace = generate(&wan, 1.0, 7).unwrap();
+        let order = trace.arrival_order();
+        let lab = Lab::new(trace.interval, 1 << 9);
+        for c in Contender::ALL {
+            let (aggressive, conservative) = c.range(lab.interval.as_secs_f64());
+            let fast = c.run(aggressive, &trace, &order, &lab).unwrap();
+            let slow = c.run(conservative, &trace, &order, &lab).unwrap();
+            assert!(
+                fast.detection_mean < slow.detection_mean && fast.mistakes > slow.mistakes,
+                "{}: knob {aggressive} gave {fast:?}, knob {conservative} gave {slow:?}",
+                c.name()
+            );
+        }
+    }
+}

@@ -34,7 +34,8 @@ fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
     rng
 }
 
-/// Generates `hours` of heartbeats of `scenario` from `seed`.
+/// Generates `hours × 3600 / η` heartbeats of `scenario` from `seed`: `hours` long on a
+/// periodic sender, shorter on one whose gaps average less than η.
 pub fn generate(scenario: &Scenario, hours: f64, seed: u64) -> Result<Trace> {
     let eta = scenario.interval;
     let n = (hours * 3600.0 / eta).round().max(1.0) as usize;
@@ -60,7 +61,7 @@ pub fn generate(scenario: &Scenario, hours: f64, seed: u64) -> Result<Trace> {
         .collect();
     Ok(Trace {
         name: scenario.name.to_owned(),
-        provenance: format!("{}; {hours} h, seed {seed}", scenario.describe()),
+        provenance: format!("{}; {n} heartbeats (--hours {hours}), seed {seed}", scenario.describe()),
         interval: Duration::from_secs_f64(eta),
         records,
         receiver_stalls: receiver_stalls.into_iter().map(|(a, b)| (receiver(a), receiver(b))).collect(),

@@ -51,7 +51,9 @@ pub struct QosArgs {
     /// Seed of the generated traces: each scenario's tuning and test traces derive from it.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Hours per generated trace (default 240, or 24 with --quick).
+    /// Length of each generated trace in hours of heartbeat intervals: it has hours × 3600 / η
+    /// sends (default 240, or 24 with --quick), and spans fewer hours if its sender's gaps
+    /// average less than η.
     #[arg(long)]
     pub hours: Option<f64>,
     /// Run only these scenarios (repeat the flag for several).
@@ -122,9 +124,9 @@ pub fn seeds(seed: u64, index: usize) -> (u64, u64) {
 
 fn plan(quick: bool) -> Plan {
     if quick {
-        Plan { targets: vec![1.0, 0.1], sweep_points: 7, bisect_steps: 4, warmup: 1 << 12 }
+        Plan { targets: suite::TARGETS.to_vec(), sweep_points: 7, bisect_steps: 4, warmup: 1 << 12 }
     } else {
-        Plan { targets: vec![1.0, 0.1], sweep_points: 12, bisect_steps: 7, warmup: 1 << 16 }
+        Plan { targets: suite::TARGETS.to_vec(), sweep_points: 12, bisect_steps: 7, warmup: 1 << 16 }
     }
 }
 
@@ -162,8 +164,22 @@ fn sources(args: &QosArgs, hours: f64) -> Result<(Vec<Source>, String)> {
             })
         })
         .collect::<Result<Vec<Source>>>()?;
-    let text = format!("generated, {hours} h each (tuning trace A and test trace B per scenario), seed {}", args.seed);
+    let traces = || sources.iter().flat_map(|s| [&s.a, &s.b]);
+    let sends = range(traces().map(|t| t.records.len() as f64), 0);
+    let spans = range(traces().map(|t| t.stats().hours), 0);
+    let text = format!(
+        "generated per scenario: a tuning trace A and a test trace B, each of {sends} heartbeats ({hours} h × 3600 / η) \
+         and spanning {spans} h as its sender's mean gap decides (hours A / B below); seed {}",
+        args.seed
+    );
     Ok((sources, text))
+}
+
+/// `lo–hi` of `values` with `decimals` decimals, or one number if they all print alike.
+fn range(values: impl Iterator<Item = f64>, decimals: usize) -> String {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = (format!("{lo:.decimals$}"), format!("{hi:.decimals$}"));
+    if lo == hi { lo } else { format!("{lo}–{hi}") }
 }
 
 /// Runs the lab: generates or reads the traces, runs the suite, writes `report.md` and one SVG

@@ -68,6 +68,27 @@ impl Quality {
 }
 
 #[cfg(test)]
+impl Quality {
+    /// A made-up quality, for testing what consumes one: `mistakes` over `hours`, each lasting
+    /// a second, and a mean (and 99th percentile) detection time of `detection` seconds.
+    pub(crate) fn made_up(hours: f64, mistakes: u64, detection: f64) -> Quality {
+        let seconds = hours * 3600.0;
+        Quality {
+            hours,
+            mistakes,
+            suspects: mistakes,
+            stall_suspects: 0,
+            stall_mistakes: 0,
+            mistake_rate: mistakes as f64 / hours,
+            mistake_duration: if mistakes > 0 { 1.0 } else { 0.0 },
+            query_accuracy: 1.0 - mistakes as f64 / seconds,
+            detection_mean: detection,
+            detection_p99: detection,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use core::time::Duration;

@@ -336,3 +336,136 @@ fn tick<D: Detector>(monitor: &mut Monitor<D, Growable>, tally: &mut Tally<'_>, 
         tally.verdict(event.at.as_nanos(), event.kind);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Quality;
+    use crate::trace::{LOST, Record};
+    use heartbeat_proto::FixedTimeout;
+
+    const SECOND: u64 = 1_000_000_000;
+    const MS: u64 = 1_000_000;
+
+    /// Heartbeat `k` (of `n`) sent at 1000 + k s and received 1 ms later, η 1 s.
+    fn periodic(n: u64) -> Trace {
+        Trace {
+            name: "hand-built".into(),
+            provenance: "hand-built".into(),
+            interval: Duration::from_secs(1),
+            records: (0..n)
+                .map(|k| {
+                    let sent = (1000 + k) * SECOND;
+                    Record { sent, stamp: sent, received: sent + MS }
+                })
+                .collect(),
+            receiver_stalls: Vec::new(),
+        }
+    }
+
+    /// A fixed timeout of `timeout` (suspect at half of it), no guard, 10 s of warm-up.
+    fn setup(timeout: Duration) -> Setup {
+        Setup {
+            min_timeout: Duration::from_millis(200),
+            max_timeout: Duration::from_secs(60),
+            requested: timeout,
+            local_pause: None,
+            receiver_stalls: true,
+            warmup: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn one_known_mistake_gives_its_rate_duration_and_accuracy() {
+        // A 2.5 s timeout. Heartbeats 100..=102 lost: the one received at 1099.001 s leaves the
+        // peer suspect at 1100.251 and down at 1101.501; heartbeat 103 brings it up at
+        // 1103.001: one mistake of 1.5 s.
+        let mut trace = periodic(200);
+        for r in &mut trace.records[100..=102] {
+            r.received = LOST;
+        }
+        let outcome = replay(&trace, FixedTimeout::new(), &setup(Duration::from_millis(2500))).unwrap();
+        assert_eq!((outcome.mistakes, outcome.suspects), (1, 1));
+        assert_eq!(outcome.mistaken, Duration::from_millis(1500));
+        assert_eq!(outcome.heartbeats, 197);
+        // Measured from the end of the warm-up (1010 s) to the last arrival (1199.001 s).
+        let span = 189.001;
+        assert_eq!(outcome.span, Duration::from_secs_f64(span));
+        let q = Quality::of(outcome);
+        assert!((q.mistake_duration - 1.5).abs() < 1e-9, "T_M {}", q.mistake_duration);
+        assert!((q.query_accuracy - (1.0 - 1.5 / span)).abs() < 1e-12, "P_A {}", q.query_accuracy);
+        assert!((q.mistake_rate - 3600.0 / span).abs() < 1e-9, "λ_M {}", q.mistake_rate);
+        // Crashes right after sends 10..=199: detected 2.501 s later, except right after 100
+        // and 101 (at the 1101.501 s deadline: 1.501 and 0.501 s later) and 102 (already
+        // down: 0).
+        let mean = (187.0 * 2.501 + 1.501 + 0.501) / 190.0;
+        assert!((q.detection_mean - mean).abs() < 1e-9, "T_D {} vs {mean}", q.detection_mean);
+        assert!((q.detection_p99 - 2.501).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_mistake_still_open_at_the_end_lasts_until_the_last_arrival() {
+        // Silent after heartbeat 140 (received at 1140.001 s: down at 1142.501) but for a late
+        // copy of heartbeat 130 at 1199.001, which does not bring the peer up.
+        let mut trace = periodic(200);
+        for r in &mut trace.records[141..] {
+            r.received = LOST;
+        }
+        trace.records[130].received = 1199 * SECOND + MS;
+        let q = Quality::of(replay(&trace, FixedTimeout::new(), &setup(Duration::from_millis(2500))).unwrap());
+        assert_eq!(q.mistakes, 1);
+        assert!((q.mistake_duration - 56.5).abs() < 1e-9, "T_M {}", q.mistake_duration);
+    }
+
+    /// Two receiver stalls: 1050.5 → 1052.0 s covers the suspect deadline (1051.501) of the
+    /// heartbeat received at 1050.001 s, with heartbeat 51 queued; 1100.5 → 1104.5 covers the
+    /// down deadline (1103.001) of the one received at 1100.001, with four queued.
+    fn stalled() -> Trace {
+        Trace {
+            receiver_stalls: vec![
+                (1050 * SECOND + 500 * MS, 1052 * SECOND),
+                (1100 * SECOND + 500 * MS, 1104 * SECOND + 500 * MS),
+            ],
+            ..periodic(200)
+        }
+    }
+
+    #[test]
+    fn verdicts_at_the_end_of_a_receiver_stall_are_counted_by_kind() {
+        let trace = stalled();
+        let unguarded = replay(&trace, FixedTimeout::new(), &setup(Duration::from_secs(3))).unwrap();
+        assert_eq!((unguarded.stall_suspects, unguarded.stall_mistakes), (1, 1));
+        assert_eq!((unguarded.suspects, unguarded.mistakes), (1, 1));
+        // The `Down` at 1104.5 s ends when the queued heartbeats are read at the same instant.
+        assert_eq!(unguarded.mistaken, Duration::ZERO);
+
+        let guard = Setup { local_pause: Some(Duration::from_millis(1)), ..setup(Duration::from_secs(3)) };
+        let guarded = replay(&trace, FixedTimeout::new(), &guard).unwrap();
+        assert_eq!(
+            (guarded.stall_suspects, guarded.stall_mistakes, guarded.suspects, guarded.mistakes),
+            (0, 0, 0, 0),
+            "the guard holds both verdicts until the queued heartbeats are read"
+        );
+
+        let running = Setup { receiver_stalls: false, ..setup(Duration::from_secs(3)) };
+        let no_stalls = replay(&trace, FixedTimeout::new(), &running).unwrap();
+        assert_eq!(
+            (no_stalls.stall_suspects, no_stalls.stall_mistakes, no_stalls.suspects, no_stalls.mistakes),
+            (0, 0, 0, 0)
+        );
+        assert_eq!(no_stalls.detection_us, replay(&periodic(200), FixedTimeout::new(), &running).unwrap().detection_us);
+    }
+
+    #[test]
+    fn verdicts_at_a_stall_end_without_a_waiting_heartbeat_are_not_the_stalls_fault() {
+        // The same stalls, but the heartbeats that would have queued are lost: the verdicts
+        // at the stall ends are real (the peer was silent), not convictions on the pause.
+        let mut trace = stalled();
+        for k in [51, 101, 102, 103, 104] {
+            trace.records[k].received = LOST;
+        }
+        let outcome = replay(&trace, FixedTimeout::new(), &setup(Duration::from_secs(3))).unwrap();
+        assert_eq!((outcome.stall_suspects, outcome.stall_mistakes), (0, 0));
+        assert_eq!((outcome.suspects, outcome.mistakes), (1, 1));
+    }
+}

@@ -11,6 +11,10 @@ use crate::metrics::Quality;
 use crate::trace::{Trace, TraceStats};
 use crate::tune::{OnTrace, Point, Tuned, sweep, tune};
 
+/// The mistake-rate targets of issue 6, per hour: the default plan's, and those its goals are
+/// judged at.
+pub const TARGETS: [f64; 2] = [1.0, 0.1];
+
 /// How thoroughly to search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {

@@ -74,7 +74,8 @@ pub fn sweep(contender: Contender, on: &OnTrace<'_>, points: usize, progress: &d
 }
 
 /// Bisects between the sweep's last failing setting and the next one for the most aggressive
-/// knob meeting `target` mistakes per hour, in `steps` halvings (on a log scale).
+/// knob meeting `target` mistakes per hour, in `steps` halvings (on a log scale), replaying
+/// `contender` on `on` at each step.
 pub fn tune(
     contender: Contender,
     on: &OnTrace<'_>,
@@ -82,6 +83,23 @@ pub fn tune(
     target: f64,
     steps: usize,
     progress: &dyn Fn(),
+) -> Result<Tuned> {
+    bisect(sweep, target, steps, |knob| {
+        let quality = on.run(contender, knob)?;
+        progress();
+        Ok(quality)
+    })
+}
+
+/// The search behind [`tune`], with `measure` giving the quality at a knob setting. The sweep
+/// runs from the aggressive end to the conservative one; the result meets `target` on what
+/// `measure` says, except when [`Reach::Unreachable`]: then it is the sweep's most
+/// conservative setting, which did not.
+pub fn bisect(
+    sweep: &[Point],
+    target: f64,
+    steps: usize,
+    mut measure: impl FnMut(f64) -> Result<Quality>,
 ) -> Result<Tuned> {
     let Some(last_fail) = sweep.iter().rposition(|p| !p.quality.meets(target)) else {
         let first = sweep.first().copied().ok_or_else(|| anyhow::anyhow!("empty sweep"))?;
@@ -93,10 +111,8 @@ pub fn tune(
     let (mut fail, mut pass) = (sweep[last_fail], pass);
     for _ in 0..steps {
         let knob = (fail.knob * pass.knob).sqrt();
-        let quality = on.run(contender, knob)?;
-        progress();
-        let point = Point { knob, quality };
-        if quality.meets(target) {
+        let point = Point { knob, quality: measure(knob)? };
+        if point.quality.meets(target) {
             pass = point;
         } else {
             fail = point;
@@ -108,6 +124,7 @@ pub fn tune(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::cell::Cell;
 
     #[test]
     fn log_space_spans_the_range_either_way() {
@@ -116,5 +133,64 @@ mod tests {
         assert!((up[0] - 0.01).abs() < 1e-12 && (up[2] - 1.0).abs() < 1e-9 && (up[4] - 100.0).abs() < 1e-9);
         let down = log_space(1e4, 1e-4, 3);
         assert!((down[1] - 1.0).abs() < 1e-9);
+    }
+
+    /// A made-up quality curve over 100 h: `rate(knob)` mistakes per hour.
+    fn curve(rate: impl Fn(f64) -> f64) -> impl Fn(f64) -> Quality {
+        move |knob| Quality::made_up(100.0, (rate(knob) * 100.0).ceil() as u64, knob)
+    }
+
+    fn sweep_of(lo: f64, hi: f64, points: usize, quality: &impl Fn(f64) -> Quality) -> Vec<Point> {
+        log_space(lo, hi, points).into_iter().map(|knob| Point { knob, quality: quality(knob) }).collect()
+    }
+
+    #[test]
+    fn bisection_lands_on_the_boundary_of_a_monotone_curve() {
+        // A timeout-like knob: 100 / knob² mistakes per hour, so λ_M ≤ 1/h from knob 10 on.
+        let quality = curve(|knob| 100.0 / (knob * knob));
+        let sweep = sweep_of(0.1, 1000.0, 12, &quality);
+        let calls = Cell::new(0);
+        let tuned = bisect(&sweep, 1.0, 7, |knob| {
+            calls.set(calls.get() + 1);
+            Ok(quality(knob))
+        })
+        .unwrap();
+        assert_eq!(tuned.reach, Reach::Boundary);
+        assert_eq!(calls.get(), 7);
+        // Adjacent sweep points are 10^(4/11) apart; seven halvings (on a log scale) leave a
+        // bracket 128 times narrower, whose passing end is returned.
+        let bracket = 10f64.powf(4.0 / 11.0 / 128.0);
+        assert!(tuned.point.knob >= 10.0 && tuned.point.knob <= 10.0 * bracket, "{tuned:?}");
+        assert_eq!(tuned.point.quality, quality(tuned.point.knob));
+        assert!(tuned.point.quality.meets(1.0));
+        assert!(!quality(tuned.point.knob / bracket).meets(1.0), "not the most aggressive passing knob");
+    }
+
+    #[test]
+    fn bisection_works_on_a_knob_that_is_aggressive_when_large() {
+        // A target-like knob from 10⁴ down to 10⁻⁴: 0.8 × knob mistakes per hour, so
+        // λ_M ≤ 1/h up to knob 1.25.
+        let quality = curve(|knob| 0.8 * knob);
+        let sweep = sweep_of(1e4, 1e-4, 12, &quality);
+        let tuned = bisect(&sweep, 1.0, 7, |knob| Ok(quality(knob))).unwrap();
+        assert_eq!(tuned.reach, Reach::Boundary);
+        let bracket = 10f64.powf(8.0 / 11.0 / 128.0);
+        assert!(tuned.point.knob <= 1.25 && tuned.point.knob >= 1.25 / bracket, "{tuned:?}");
+    }
+
+    #[test]
+    fn the_ends_of_the_range_are_reported_as_such() {
+        let quality = curve(|knob| 100.0 / (knob * knob));
+        let no_call = |_| -> Result<Quality> { panic!("no bisection expected") };
+        // Everything meets 10⁶/h: the aggressive end.
+        let sweep = sweep_of(0.1, 1000.0, 12, &quality);
+        let easy = bisect(&sweep, 1e6, 7, no_call).unwrap();
+        assert_eq!((easy.reach, easy.point), (Reach::AggressiveEnd, sweep[0]));
+        // Nothing up to knob 5 meets 1/h: unreachable, reported at the conservative end.
+        let short = sweep_of(0.1, 5.0, 12, &quality);
+        let hard = bisect(&short, 1.0, 7, no_call).unwrap();
+        assert_eq!((hard.reach, hard.point), (Reach::Unreachable, short[11]));
+        assert!(!hard.point.quality.meets(1.0));
+        assert!(bisect(&[], 1.0, 7, no_call).is_err());
     }
 }

@@ -1,22 +1,31 @@
 //! The lab end to end, on traces short enough for a debug build.
 
 use core::time::Duration;
+use std::sync::OnceLock;
 
 use heartbeat_proto::{Adaptive, Chen, FixedTimeout};
-use heartbeat_qos::contender::Lab;
+use heartbeat_qos::contender::{Contender, Lab};
 use heartbeat_qos::generate::generate;
 use heartbeat_qos::replay::{inject_crash, replay};
 use heartbeat_qos::report::{Report, Settings};
 use heartbeat_qos::scenario::{Scenario, suite};
-use heartbeat_qos::suite::{Plan, Source, run};
+use heartbeat_qos::suite::{Plan, ScenarioResult, Source, run};
+use heartbeat_qos::tune::Reach;
 use heartbeat_qos::{QosArgs, seeds};
 
 fn scenario(name: &str) -> Scenario {
     suite().into_iter().find(|s| s.name == name).expect("scenario")
 }
 
-fn tables(seed: u64) -> String {
-    let sources = ["lan", "receiver-stalls"]
+const PLAN: Plan = Plan { targets: Vec::new(), sweep_points: 4, bisect_steps: 2, warmup: 1 << 10 };
+
+fn plan() -> Plan {
+    Plan { targets: vec![10.0], ..PLAN }
+}
+
+/// Two short scenarios, one with receiver stalls, from `seed`.
+fn sources(seed: u64) -> Vec<Source> {
+    ["lan", "receiver-stalls"]
         .iter()
         .enumerate()
         .map(|(i, name)| {
@@ -29,23 +38,136 @@ fn tables(seed: u64) -> String {
                 b: generate(&s, 2.0, b).unwrap(),
             }
         })
-        .collect();
-    let plan = Plan { targets: vec![10.0], sweep_points: 4, bisect_steps: 2, warmup: 1 << 10 };
-    let results = run(sources, &plan, &|| {}).unwrap();
+        .collect()
+}
+
+/// The suite's results on [`sources`]`(3)`, computed once for the tests that inspect them.
+fn seed_3() -> &'static (Vec<Source>, Vec<ScenarioResult>) {
+    static RUN: OnceLock<(Vec<Source>, Vec<ScenarioResult>)> = OnceLock::new();
+    RUN.get_or_init(|| (sources(3), run(sources(3), &plan(), &|| {}).unwrap()))
+}
+
+fn markdown(seed: u64, results: Vec<ScenarioResult>) -> String {
     let settings = Settings { traces: format!("seed {seed}"), lab: "test".into(), plan: "test".into() };
     Report { settings, results }.markdown()
 }
 
+/// The rows of the measurement tables: every table but the one describing the traces.
+fn measurements(markdown: &str) -> Vec<&str> {
+    let mut section = "";
+    let mut rows = Vec::new();
+    for line in markdown.lines() {
+        if line.starts_with("## ") {
+            section = line;
+        } else if line.starts_with('|') && section != "## Scenarios" {
+            rows.push(line);
+        }
+    }
+    rows
+}
+
 #[test]
 fn the_same_seed_gives_the_same_tables() {
-    let first = tables(3);
-    assert_eq!(first, tables(3));
-    assert_ne!(first, tables(4));
+    let first = markdown(3, seed_3().1.clone());
+    assert_eq!(first, markdown(3, run(sources(3), &plan(), &|| {}).unwrap()));
+    let other = markdown(4, run(sources(4), &plan(), &|| {}).unwrap());
+    let (ours, theirs) = (measurements(&first), measurements(&other));
+    assert!(ours.len() > 20, "{ours:?}");
+    assert_eq!(ours.len(), theirs.len());
+    assert_ne!(ours, theirs, "another seed, other traces: other measurements");
     // The tables are there, with every detector and the guard.
     for needle in ["## lan", "## receiver-stalls", "φ Cassandra", "adaptive, declared target", "## Local-stall guard"]
     {
         assert!(first.contains(needle), "missing {needle:?}");
     }
+}
+
+/// The lab's settings for `source`, as the suite uses them.
+fn lab(source: &Source) -> Lab {
+    Lab::new(source.a.interval, plan().warmup)
+}
+
+#[test]
+fn each_setting_is_tuned_on_a_and_tested_on_b() {
+    let (sources, results) = seed_3();
+    for (s, r) in sources.iter().zip(results) {
+        let (order_a, order_b, lab) = (s.a.arrival_order(), s.b.arrival_order(), lab(s));
+        assert_eq!(r.contenders.len(), Contender::ALL.len());
+        for c in &r.contenders {
+            assert_eq!(c.targets.len(), 1);
+            for t in &c.targets {
+                let knob = t.tuned.point.knob;
+                let on_a = c.contender.run(knob, &s.a, &order_a, &lab).unwrap();
+                let on_b = c.contender.run(knob, &s.b, &order_b, &lab).unwrap();
+                let name = format!("{} {}", r.name, c.contender.name());
+                assert_eq!(t.tuned.point.quality, on_a, "{name}: the tuned point is measured on A");
+                assert_eq!(t.test, on_b, "{name}: the test column is a replay of B at the tuned knob");
+                assert_ne!(on_a, on_b, "{name}: A and B are different traces");
+            }
+            for d in &c.declared {
+                assert_eq!(d.on_a, Contender::Adaptive.run(d.target, &s.a, &order_a, &lab).unwrap());
+                assert_eq!(d.on_b, Contender::Adaptive.run(d.target, &s.b, &order_b, &lab).unwrap());
+            }
+        }
+        for (target, h) in &r.hindsight {
+            let on_b = Contender::Fixed.run(h.point.knob, &s.b, &order_b, &lab).unwrap();
+            let on_a = Contender::Fixed.run(h.point.knob, &s.a, &order_a, &lab).unwrap();
+            assert_eq!(h.point.quality, on_b, "{}: the hindsight-best timeout is found on B", r.name);
+            assert_ne!(on_a, on_b);
+            assert!(h.point.quality.meets(*target) || h.reach == Reach::Unreachable);
+        }
+    }
+}
+
+#[test]
+fn each_tuned_knob_is_the_most_aggressive_meeting_its_target_on_a() {
+    let (_, results) = seed_3();
+    for r in results {
+        for c in &r.contenders {
+            let curve = &c.curve;
+            for t in &c.targets {
+                let (knob, name) = (t.tuned.point.knob, format!("{} {}", r.name, c.contender.name()));
+                let last_fail = curve.iter().rposition(|p| !p.quality.meets(t.target));
+                match (t.tuned.reach, last_fail) {
+                    (Reach::AggressiveEnd, None) => assert_eq!(t.tuned.point, curve[0], "{name}"),
+                    (Reach::Unreachable, Some(f)) => {
+                        assert_eq!(f, curve.len() - 1, "{name}");
+                        assert_eq!(t.tuned.point, curve[f], "{name}");
+                    }
+                    (Reach::Boundary, Some(f)) => {
+                        // Strictly between the last failing sweep point and the next one.
+                        let (fail, pass) = (curve[f].knob, curve[f + 1].knob);
+                        assert!((knob / fail).ln() * (pass / knob).ln() >= 0.0 && knob != fail, "{name}: {knob}");
+                        assert!(t.tuned.point.quality.meets(t.target), "{name}: {:?}", t.tuned);
+                    }
+                    other => panic!("{name}: {other:?} for {:?}", t.tuned),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_guard_rows_are_what_they_say() {
+    let (sources, results) = seed_3();
+    let (s, r) = sources.iter().zip(results).find(|(s, _)| !s.b.receiver_stalls.is_empty()).unwrap();
+    let (order_b, lab) = (s.b.arrival_order(), lab(s));
+    let mut rows = 0;
+    for c in &r.contenders {
+        for g in &c.guard {
+            let replay = |lab: &Lab| c.contender.run(g.knob, &s.b, &order_b, lab).unwrap();
+            let name = c.contender.name();
+            assert_eq!(g.guarded, replay(&lab), "{name}: guard on");
+            assert_eq!(g.unguarded, replay(&Lab { local_pause: None, ..lab }), "{name}: guard off");
+            assert_eq!(g.no_stalls, replay(&Lab { receiver_stalls: false, ..lab }), "{name}: no stalls");
+            assert_ne!(g.no_stalls, g.guarded, "{name}: the stalls change the replay");
+            assert_eq!(g.no_stalls.stall_suspects + g.no_stalls.stall_mistakes, 0);
+            rows += 1;
+        }
+    }
+    // Every detector at its tuned knob, and the adaptive one also at its declared target.
+    assert_eq!(rows, Contender::ALL.len() + 1);
+    assert!(results.iter().filter(|r| r.name == "lan").all(|r| r.contenders.iter().all(|c| c.guard.is_empty())));
 }
 
 #[test]
@@ -109,6 +231,8 @@ fn run_writes_the_report_and_a_plot_per_scenario() {
     let svg = std::fs::read_to_string(out.join("lan.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("fixed timeout"));
     assert_eq!(summary.goals.len(), 4);
+    // One scenario of seven: nothing to say about "every scenario" or WAN spikes.
+    assert_eq!((summary.goals[0].met, summary.goals[1].met), (None, None), "{:?}", summary.goals);
     let wrong = QosArgs { scenarios: vec!["nope".into()], ..args };
     assert!(heartbeat_qos::run(&wrong).is_err());
     std::fs::remove_dir_all(&out).unwrap();
