@@ -6,190 +6,21 @@
 //! change only reads, so a rejected frame changes nothing but its counter, and a forged frame
 //! is refused before any peer state is consulted.
 
+mod due;
+mod outcome;
+
 use core::time::Duration;
 
 use crate::auth::{AuthError, Authentication};
 use crate::config::{Config, Learning};
 use crate::detector::{Arrival, Detector, PeerTiming};
 use crate::event::{Event, EventKind, EventQueue};
-use crate::peers::{LinkId, LinkState, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqWindow};
+use crate::peers::{LinkId, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqWindow};
 use crate::storage::Storage;
 use crate::time::{Clock, Instant};
-use crate::wire::{ClusterId, DecodeError, Frame, Generation, Kind, Message, NodeId};
-
-/// Why `on_message` refused a frame. Refusing changes no state except the matching counter in
-/// [`MonitorStats`] (and, for a duplicate, the peer's [`PeerStats::duplicates`](crate::PeerStats)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Rejected {
-    /// Not a valid v1 frame.
-    #[error("malformed frame: {0}")]
-    Malformed(#[from] DecodeError),
-    /// From another cluster.
-    #[error("frame of cluster {0:?}")]
-    WrongCluster(ClusterId),
-    /// This node's own frame, looped back (as multicast does).
-    #[error("own frame looped back")]
-    FromSelf,
-    /// Addressed to another node.
-    #[error("frame addressed to node {0}")]
-    NotForUs(NodeId),
-    /// The adapter passed a link number outside `0..links`.
-    #[error("unknown link {0:?}")]
-    UnknownLink(LinkId),
-    /// From a sender that is neither configured nor learnable.
-    #[error("unknown peer {0}")]
-    UnknownPeer(NodeId),
-    /// From a learnable sender, but the peer table is at its cap.
-    #[error("peer table full, cannot learn {0}")]
-    PeerTableFull(NodeId),
-    /// Failed authentication: forged, corrupted, or not matching this node's keys.
-    #[error("authentication failed: {0}")]
-    Auth(AuthError),
-    /// From an older generation than the peer's current one: a stale or replayed frame.
-    #[error("stale generation {generation:?} from {peer} (current {current:?})")]
-    StaleGeneration {
-        /// The sender.
-        peer: NodeId,
-        /// The frame's generation.
-        generation: Generation,
-        /// The generation in force.
-        current: Generation,
-    },
-    /// A sequence number already accepted.
-    #[error("duplicate sequence {sequence} from {peer}")]
-    Duplicate {
-        /// The sender.
-        peer: NodeId,
-        /// The repeated sequence number.
-        sequence: u64,
-    },
-    /// A sequence number below the replay window: indistinguishable from a replay.
-    #[error("sequence {sequence} from {peer} is below the replay window")]
-    Replayed {
-        /// The sender.
-        peer: NodeId,
-        /// The old sequence number.
-        sequence: u64,
-    },
-    /// The event queue has no room for what this frame could cause: drain `poll_event` first.
-    #[error("event queue full")]
-    EventQueueFull,
-}
-
-/// How far a peer's frames have been accepted: its generation and highest sequence number.
-/// See [`Monitor::watermark`] and [`Monitor::add_peer_after`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Watermark {
-    /// The peer's generation.
-    pub generation: Generation,
-    /// The highest sequence number accepted in that generation.
-    pub sequence: u64,
-}
-
-/// What `on_message` did with an accepted frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Accepted {
-    /// A fresh heartbeat: the peer's liveness was refreshed.
-    Heartbeat,
-    /// A fresh goodbye: the peer left.
-    Goodbye,
-    /// Reordered: counted (it shrinks the loss count), refreshes no liveness and no deadline.
-    /// With several links it still shows that the link it came on works, if it is recent.
-    Late,
-    /// A copy of an accepted frame over another link: refreshes only that link.
-    LinkCopy,
-}
-
-/// Counters of everything `on_message` saw. Each rejection reason has its own counter.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MonitorStats {
-    /// Fresh heartbeats and goodbyes accepted.
-    pub accepted: u64,
-    /// Reordered frames counted.
-    pub late: u64,
-    /// Copies over redundant links.
-    pub link_copies: u64,
-    /// Peers learned from the wire.
-    pub learned: u64,
-    /// [`Rejected::Malformed`].
-    pub rejected_malformed: u64,
-    /// [`Rejected::WrongCluster`].
-    pub rejected_cluster: u64,
-    /// [`Rejected::FromSelf`].
-    pub rejected_self: u64,
-    /// [`Rejected::NotForUs`].
-    pub rejected_not_for_us: u64,
-    /// [`Rejected::UnknownLink`].
-    pub rejected_link: u64,
-    /// [`Rejected::UnknownPeer`].
-    pub rejected_unknown_peer: u64,
-    /// [`Rejected::PeerTableFull`].
-    pub rejected_table_full: u64,
-    /// [`Rejected::Auth`].
-    pub rejected_auth: u64,
-    /// [`Rejected::StaleGeneration`].
-    pub rejected_stale_generation: u64,
-    /// [`Rejected::Duplicate`].
-    pub rejected_duplicate: u64,
-    /// [`Rejected::Replayed`].
-    pub rejected_replay: u64,
-    /// [`Rejected::EventQueueFull`].
-    pub rejected_queue_full: u64,
-}
-
-impl MonitorStats {
-    /// All rejections together.
-    pub fn rejected(&self) -> u64 {
-        [
-            self.rejected_malformed,
-            self.rejected_cluster,
-            self.rejected_self,
-            self.rejected_not_for_us,
-            self.rejected_link,
-            self.rejected_unknown_peer,
-            self.rejected_table_full,
-            self.rejected_auth,
-            self.rejected_stale_generation,
-            self.rejected_duplicate,
-            self.rejected_replay,
-            self.rejected_queue_full,
-        ]
-        .into_iter()
-        .fold(0, u64::saturating_add)
-    }
-
-    fn count(&mut self, rejected: &Rejected) {
-        let counter = match rejected {
-            Rejected::Malformed(_) => &mut self.rejected_malformed,
-            Rejected::WrongCluster(_) => &mut self.rejected_cluster,
-            Rejected::FromSelf => &mut self.rejected_self,
-            Rejected::NotForUs(_) => &mut self.rejected_not_for_us,
-            Rejected::UnknownLink(_) => &mut self.rejected_link,
-            Rejected::UnknownPeer(_) => &mut self.rejected_unknown_peer,
-            Rejected::PeerTableFull(_) => &mut self.rejected_table_full,
-            Rejected::Auth(_) => &mut self.rejected_auth,
-            Rejected::StaleGeneration { .. } => &mut self.rejected_stale_generation,
-            Rejected::Duplicate { .. } => &mut self.rejected_duplicate,
-            Rejected::Replayed { .. } => &mut self.rejected_replay,
-            Rejected::EventQueueFull => &mut self.rejected_queue_full,
-        };
-        *counter = counter.saturating_add(1);
-    }
-}
-
-/// Why a peer could not be added.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum PeerError {
-    /// The table holds `max_peers` peers or its storage is full.
-    #[error("peer table full")]
-    TableFull,
-    /// The peer is already in the table.
-    #[error("peer already present")]
-    AlreadyPresent,
-    /// A node does not monitor itself.
-    #[error("a node cannot be its own peer")]
-    IsSelf,
-}
+use crate::wire::{Frame, Kind, Message, NodeId};
+use due::{Due, liveness_due, next_deadline, timing};
+pub use outcome::{Accepted, MonitorStats, PeerError, Rejected, Watermark};
 
 /// The verdict on an admitted frame, decided before anything changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -798,57 +629,6 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             links_up,
             stats: peer.stats,
         })
-    }
-}
-
-/// A peer's timing, once heard.
-fn timing<P>(config: &Config, peer: &Peer<P>) -> Option<PeerTiming> {
-    peer.heard().then(|| PeerTiming {
-        last_heard: peer.last_heard,
-        interval: peer.interval().unwrap_or(config.interval),
-        timeout: peer.timeout(),
-        min_timeout: config.min_timeout,
-        max_timeout: config.max_timeout,
-    })
-}
-
-/// When a peer's liveness changes next, absent fresh frames.
-#[derive(Debug, Clone, Copy)]
-struct Due {
-    /// `Up` → `Suspect`, for a peer that is up.
-    suspect: Option<Instant>,
-    /// → `Down`: the start-up deadline for a peer never heard, the detector's down deadline
-    /// otherwise.
-    down: Instant,
-}
-
-/// The liveness transitions a peer is waiting for; `None` once it is down or left.
-fn liveness_due<D: Detector>(detector: &D, config: &Config, peer: &Peer<D::PeerState>) -> Option<Due> {
-    match peer.liveness {
-        Liveness::Waiting => Some(Due { suspect: None, down: peer.last_heard + config.initdead }),
-        Liveness::Up | Liveness::Suspect => timing(config, peer).map(|t| {
-            let d = detector.deadlines(&peer.detector, &t);
-            let suspect = (peer.liveness == Liveness::Up).then(|| d.suspect.min(d.down));
-            Due { suspect, down: d.down }
-        }),
-        Liveness::Down | Liveness::Left => None,
-    }
-}
-
-/// A peer's next deadline: its next liveness transition, or the earliest deadline of a link
-/// still up, whichever comes first. `None` when nothing is due ever (down or left).
-fn next_deadline<D: Detector>(
-    detector: &D,
-    config: &Config,
-    peer: &Peer<D::PeerState>,
-    links: &[LinkState],
-) -> Option<Instant> {
-    let liveness = liveness_due(detector, config, peer).map(|due| due.suspect.unwrap_or(due.down));
-    let timeout = peer.timeout();
-    let link = links.iter().filter(|l| l.up).map(|l| l.heard + timeout).min();
-    match (liveness, link) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 
