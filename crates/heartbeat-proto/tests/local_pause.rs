@@ -55,11 +55,18 @@ fn monitor<D: Detector>(detector: D, pause: Option<Duration>) -> Monitor<D, Grow
     m
 }
 
+/// Peer 2's heartbeat `sequence` arrives at `now`, and the monitor ticks.
 fn deliver<D: Detector>(m: &mut Monitor<D, Growable>, now: Instant, sequence: u64) {
+    arrive(m, 2, now, sequence);
+    m.tick(now);
+}
+
+/// Peer `from`'s heartbeat `sequence` arrives at `now` (no tick).
+fn arrive<D: Detector>(m: &mut Monitor<D, Growable>, from: u64, now: Instant, sequence: u64) {
     let msg = Message {
         kind: Kind::Heartbeat,
         cluster: CLUSTER,
-        sender: id(2),
+        sender: id(from),
         receiver: Some(id(1)),
         generation: Generation(1),
         sequence,
@@ -74,7 +81,6 @@ fn deliver<D: Detector>(m: &mut Monitor<D, Growable>, now: Instant, sequence: u6
     let mut buf = [0u8; MAX_FRAME_LEN];
     let len = msg.encode(&mut buf).unwrap();
     m.on_message(now, LinkId(0), &buf[..len]).unwrap();
-    m.tick(now);
 }
 
 fn drain<D: Detector>(m: &mut Monitor<D, Growable>) -> Vec<Event> {
@@ -189,24 +195,7 @@ fn every_deadline_inside_the_stall_is_held_not_only_the_one_that_revealed_it() {
     m.add_peer(id(3)).unwrap();
     // Peer 2 is due at 1.0 s + 300 ms; peer 3 (heard later) at 1.3 s + 300 ms = 1.6 s.
     deliver(&mut m, ms(1000), 1);
-    let msg = |sequence| Message {
-        kind: Kind::Heartbeat,
-        cluster: CLUSTER,
-        sender: id(3),
-        receiver: Some(id(1)),
-        generation: Generation(1),
-        sequence,
-        timestamp: ms(1300),
-        echo: None,
-        interval: Duration::from_millis(200),
-        requested_timeout: Duration::from_millis(600),
-        applied_timeout: None,
-        hears_you: false,
-        auth: None,
-    };
-    let mut buf = [0u8; MAX_FRAME_LEN];
-    let len = msg(1).encode(&mut buf).unwrap();
-    m.on_message(ms(1300), LinkId(0), &buf[..len]).unwrap();
+    arrive(&mut m, 3, ms(1300), 1);
     drain(&mut m);
     // This node stalls from 1.3 s to 1.605 s: peer 2's deadline is 305 ms overdue (the stall
     // shows), peer 3's only 5 ms — inside the stall all the same.
