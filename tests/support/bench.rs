@@ -198,6 +198,35 @@ impl CrashingPeer {
     }
 }
 
+/// The lateness benches' setup, the same for every driver: node 2 beacons every
+/// [`LATENESS_INTERVAL`] and asks node 1, the observer, to hold it to [`LATENESS_TIMEOUT`].
+pub const LATENESS_CLUSTER: ClusterId = ClusterId(0x1a7e);
+/// See [`LATENESS_CLUSTER`].
+pub const LATENESS_INTERVAL: Duration = Duration::from_millis(20);
+/// See [`LATENESS_CLUSTER`].
+pub const LATENESS_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// The observer's configuration in the lateness benches.
+pub fn lateness_observer() -> io::Result<Config> {
+    Config::builder(LATENESS_CLUSTER, NodeId::new(1).expect("non-zero"))
+        .authentication(Authentication::None)
+        .tick(LATENESS_INTERVAL)
+        .interval(LATENESS_INTERVAL)
+        .timeout(LATENESS_TIMEOUT)
+        .build()
+        .map_err(io::Error::other)
+}
+
+/// The peer the observer watches, crashing on demand, towards the observer at `observer`.
+pub fn lateness_peer(observer: SocketAddr, seed: u64) -> io::Result<CrashingPeer> {
+    CrashingPeer::new(observer, LATENESS_CLUSTER, LATENESS_INTERVAL, LATENESS_TIMEOUT, seed)
+}
+
+/// How many crashes a lateness bench runs: `HEARTBEAT_BENCH_TRIALS`, or 40.
+pub fn lateness_trials() -> u32 {
+    std::env::var("HEARTBEAT_BENCH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(40)
+}
+
 /// Runs `trials` crashes and prints the lateness summary; returns the summary of `late` in µs.
 pub fn lateness_report(
     name: &str,

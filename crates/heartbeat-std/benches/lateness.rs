@@ -7,34 +7,23 @@
 
 use std::io;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use heartbeat_proto::{Authentication, ClusterId, Config, FixedTimeout, NodeId};
+use heartbeat_proto::{FixedTimeout, NodeId};
 use heartbeat_std::{Clock, Driver, socket};
-use heartbeat_tests::bench::{CrashingPeer, lateness_report};
-
-const CLUSTER: ClusterId = ClusterId(0x1a7e);
-const INTERVAL: Duration = Duration::from_millis(20);
-const TIMEOUT: Duration = Duration::from_millis(100);
+use heartbeat_tests::bench::{lateness_observer, lateness_peer, lateness_report, lateness_trials};
 
 fn main() -> io::Result<()> {
-    let trials = std::env::var("HEARTBEAT_BENCH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
     let socket = socket::unicast("127.0.0.1:0".parse().map_err(io::Error::other)?)?;
-    let mut peer = CrashingPeer::new(socket.local_addr()?, CLUSTER, INTERVAL, TIMEOUT, 0x5eed)?;
-    let config = Config::builder(CLUSTER, NodeId::new(1).expect("non-zero"))
-        .authentication(Authentication::None)
-        .tick(INTERVAL)
-        .interval(INTERVAL)
-        .timeout(TIMEOUT)
-        .build()
-        .map_err(io::Error::other)?;
-    let mut driver = Driver::new(config, FixedTimeout::new(), vec![socket], Clock::new()).map_err(io::Error::other)?;
+    let mut peer = lateness_peer(socket.local_addr()?, 0x5eed)?;
+    let mut driver =
+        Driver::new(lateness_observer()?, FixedTimeout::new(), vec![socket], Clock::new()).map_err(io::Error::other)?;
     driver.add_peer(NodeId::new(2).expect("non-zero"), &[peer.addr()?]).map_err(io::Error::other)?;
     let (tx, rx) = mpsc::channel();
     let node = driver.spawn(move |event| {
         let _ = tx.send((event, Instant::now()));
     })?;
-    lateness_report("lateness, heartbeat-std", &mut peer, trials, &mut |wait| rx.recv_timeout(wait).ok());
+    lateness_report("lateness, heartbeat-std", &mut peer, lateness_trials(), &mut |wait| rx.recv_timeout(wait).ok());
     node.shutdown();
     Ok(())
 }

@@ -8,35 +8,25 @@
 
 use std::io;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use heartbeat_proto::{Authentication, ClusterId, Config, FixedTimeout, NodeId};
-use heartbeat_tests::bench::{CrashingPeer, lateness_report};
+use heartbeat_proto::{FixedTimeout, NodeId};
+use heartbeat_tests::bench::{lateness_observer, lateness_peer, lateness_report, lateness_trials};
 use heartbeat_tokio::{Driver, tokio_clock};
 use tokio::sync::oneshot;
-
-const CLUSTER: ClusterId = ClusterId(0x1a7e);
-const INTERVAL: Duration = Duration::from_millis(20);
-const TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Runs `trials` crashes against a tokio observer, with or without the precise timer.
 fn measure(trials: u32, precise: bool, seed: u64) -> io::Result<()> {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
     socket.set_nonblocking(true)?;
-    let mut peer = CrashingPeer::new(socket.local_addr()?, CLUSTER, INTERVAL, TIMEOUT, seed)?;
+    let mut peer = lateness_peer(socket.local_addr()?, seed)?;
     let peer_addr = peer.addr()?;
     let (tx, rx) = mpsc::channel();
     let (stop, stopped) = oneshot::channel::<()>();
     let observer = std::thread::spawn(move || -> io::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
-            let config = Config::builder(CLUSTER, NodeId::new(1).expect("non-zero"))
-                .authentication(Authentication::None)
-                .tick(INTERVAL)
-                .interval(INTERVAL)
-                .timeout(TIMEOUT)
-                .build()
-                .map_err(io::Error::other)?;
+            let config = lateness_observer()?;
             let socket = tokio::net::UdpSocket::from_std(socket)?;
             let mut driver =
                 Driver::new(config, FixedTimeout::new(), vec![socket], tokio_clock()).map_err(io::Error::other)?;
@@ -66,7 +56,7 @@ fn measure(trials: u32, precise: bool, seed: u64) -> io::Result<()> {
 }
 
 fn main() -> io::Result<()> {
-    let trials = std::env::var("HEARTBEAT_BENCH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
+    let trials = lateness_trials();
     measure(trials, false, 0x5eed)?;
     measure(trials, true, 0x5eed)
 }
