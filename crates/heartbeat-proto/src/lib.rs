@@ -135,6 +135,7 @@ extern crate std;
 
 pub mod auth;
 mod beacon;
+pub mod bfd;
 mod config;
 pub mod detector;
 mod event;
