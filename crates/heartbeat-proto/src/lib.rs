@@ -138,6 +138,7 @@ mod beacon;
 pub mod bfd;
 mod config;
 pub mod detector;
+pub mod engine;
 mod event;
 mod monitor;
 mod node;

@@ -1,0 +1,55 @@
+//! The wire-neutral engine: what every wire profile shares.
+//!
+//! - Datagram metadata in and out ([`RecvMeta`], [`SendMeta`]): the core, not the adapter, knows
+//!   where a datagram came from and where one goes.
+//! - [`BufferTooSmall`]: every `poll_transmit` writes into a caller-owned `&mut [u8]` and says how
+//!   many bytes it needs when that is too short, writing nothing.
+
+use core::net::{IpAddr, SocketAddr};
+
+use crate::peers::LinkId;
+
+/// How a datagram arrived: handed to a profile's `on_message` with the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvMeta {
+    /// The link (socket) it arrived on.
+    pub link: LinkId,
+    /// Its source address and port.
+    pub source: SocketAddr,
+    /// The local address it was sent to, when the adapter can tell (`IP_PKTINFO`).
+    pub local: Option<IpAddr>,
+    /// Its IPv4 TTL or IPv6 hop limit, when the adapter can tell (`IP_RECVTTL`).
+    pub ttl: Option<u8>,
+}
+
+impl RecvMeta {
+    /// Metadata with only the source known, on link 0.
+    pub const fn from(source: SocketAddr) -> Self {
+        RecvMeta { link: LinkId(0), source, local: None, ttl: None }
+    }
+}
+
+/// Where a datagram written by `poll_transmit` goes, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct SendMeta {
+    /// The link (socket) to send it on.
+    pub link: LinkId,
+    /// Its destination address and port.
+    pub destination: SocketAddr,
+    /// The TTL / hop limit it must carry, if the profile requires one (BFD single hop: 255).
+    pub ttl: Option<u8>,
+    /// How many bytes of the buffer it occupies.
+    pub len: usize,
+}
+
+/// The caller's buffer is too short for the next datagram; nothing was written and the datagram
+/// is still queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("buffer too small: {need} bytes needed, {have} given")]
+pub struct BufferTooSmall {
+    /// Bytes the datagram needs.
+    pub need: usize,
+    /// Bytes the buffer has.
+    pub have: usize,
+}
