@@ -57,6 +57,8 @@ pub(crate) fn state_name(liveness: Liveness) -> &'static str {
         Liveness::Suspect => "suspect",
         Liveness::Down => "down",
         Liveness::Left => "left",
+        // A state added to the library later than this binary knows of.
+        _ => "unknown",
     }
 }
 

@@ -232,6 +232,7 @@ impl Demo {
             EventKind::Left => "LEFT (goodbye)".into(),
             EventKind::LinkUp { link } => format!("link {} UP", link.0),
             EventKind::LinkDown { link } => format!("link {} DOWN", link.0),
+            other => format!("{other:?}"),
         }
     }
 

@@ -63,5 +63,6 @@ pub(crate) fn event(event: &Event) {
         EventKind::LinkDown { link } => {
             warn!(kind = "link_down", peer, at, link = link.0, "link {} to peer {peer} is down", link.0);
         }
+        other => info!(kind = "other", peer, at, "peer {peer}: {other:?}"),
     }
 }

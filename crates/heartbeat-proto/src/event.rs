@@ -19,6 +19,7 @@ pub struct Event {
 
 /// The kinds of [`Event`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EventKind {
     /// First heard, or heard again after being `Suspect`, `Down` or `Left` (same generation).
     Up {

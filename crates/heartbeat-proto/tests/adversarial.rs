@@ -133,6 +133,7 @@ fn counter(reason: &Rejected) -> fn(&mut MonitorStats) -> &mut u64 {
         Rejected::Duplicate { .. } => |s| &mut s.rejected_duplicate,
         Rejected::Replayed { .. } => |s| &mut s.rejected_replay,
         Rejected::EventQueueFull => |s| &mut s.rejected_queue_full,
+        other => panic!("no counter known to this test for {other:?}"),
     }
 }
 

@@ -264,6 +264,7 @@ impl Model {
             Err(Rejected::Replayed { .. }) => self.stats.rejected_replay += 1,
             Err(Rejected::EventQueueFull) => self.stats.rejected_queue_full += 1,
             Err(Rejected::Auth(_)) => self.stats.rejected_auth += 1,
+            other => panic!("the model knows no counter for {other:?}"),
         }
         self.verdict = Some(verdict);
     }

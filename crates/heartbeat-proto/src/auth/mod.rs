@@ -44,6 +44,7 @@ pub enum Authentication {
 /// Why a frame failed authentication. Every variant is counted in
 /// [`MonitorStats::rejected_auth`](crate::MonitorStats::rejected_auth).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// This node has keys but the frame carries no tag.
     #[error("unauthenticated frame")]

@@ -7,6 +7,7 @@ use crate::wire::{ClusterId, DecodeError, Generation, NodeId};
 /// Why `on_message` refused a frame. Refusing changes no state except the matching counter in
 /// [`MonitorStats`] (and, for a duplicate, the peer's [`PeerStats::duplicates`](crate::PeerStats)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Rejected {
     /// Not a valid v1 frame.
     #[error("malformed frame: {0}")]
@@ -76,6 +77,7 @@ pub struct Watermark {
 
 /// What `on_message` did with an accepted frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Accepted {
     /// A fresh heartbeat: the peer's liveness was refreshed.
     Heartbeat,
@@ -90,6 +92,7 @@ pub enum Accepted {
 
 /// Counters of everything `on_message` saw. Each rejection reason has its own counter.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MonitorStats {
     /// Fresh heartbeats and goodbyes accepted.
     pub accepted: u64,
@@ -167,6 +170,7 @@ impl MonitorStats {
 
 /// Why a peer could not be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PeerError {
     /// The table holds `max_peers` peers or its storage is full.
     #[error("peer table full")]

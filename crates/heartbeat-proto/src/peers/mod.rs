@@ -24,6 +24,7 @@ pub struct LinkId(pub u8);
 
 /// A monitored peer's liveness, as this node sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Liveness {
     /// Configured but never heard; the start-up deadline (`initdead`) is running.
     Waiting,

@@ -2,6 +2,7 @@
 
 /// Why a byte buffer is not a valid v1 frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The buffer ends before the header (or the declared length) does.
     #[error("truncated frame: {len} bytes, {needed} needed")]
@@ -50,6 +51,7 @@ pub enum DecodeError {
 
 /// Why a message could not be encoded. Nothing was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The output buffer is shorter than the frame.
     #[error("buffer too small: {required} bytes required, {available} available")]
