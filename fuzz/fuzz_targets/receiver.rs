@@ -141,6 +141,7 @@ impl<S: Storage> Harness<S> {
                 }
                 EventKind::Left => Liveness::Left,
                 EventKind::LinkUp { .. } | EventKind::LinkDown { .. } => continue,
+                other => panic!("an event this target does not model: {other:?}"),
             };
             self.told.insert(e.peer.get(), liveness);
         }

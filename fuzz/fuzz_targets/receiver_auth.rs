@@ -87,6 +87,7 @@ fn counter(stats: &mut MonitorStats, reason: &Rejected) -> u64 {
         Rejected::Duplicate { .. } => &mut stats.rejected_duplicate,
         Rejected::Replayed { .. } => &mut stats.rejected_replay,
         Rejected::EventQueueFull => &mut stats.rejected_queue_full,
+        other => panic!("no counter known to this target for {other:?}"),
     };
     *c += 1;
     *c
