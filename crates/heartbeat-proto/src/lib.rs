@@ -155,6 +155,7 @@ pub use auth::{Key, KeyRing};
 pub use beacon::{Destination, Transmit};
 pub use config::{Config, ConfigBuilder, ConfigError, Learning, MAX_LINKS, MAX_WIRE_DURATION};
 pub use detector::{Adaptive, AkkaPhi, CassandraPhi, Chen, Detector, FixedTimeout, TwoWindow};
+pub use engine::{BufferTooSmall, Observation, ObservationKind, RecvMeta, SendMeta};
 pub use event::{EVENT_QUEUE_LEN, Event, EventKind};
 pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected, Watermark};
 pub use node::Node;

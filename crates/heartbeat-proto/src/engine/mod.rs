@@ -2,10 +2,15 @@
 //!
 //! - Datagram metadata in and out ([`RecvMeta`], [`SendMeta`]): the core, not the adapter, knows
 //!   where a datagram came from and where one goes.
+//! - [`Observation`]: what a profile's decoder hands the liveness engine about one peer.
 //! - [`BufferTooSmall`]: every `poll_transmit` writes into a caller-owned `&mut [u8]` and says how
 //!   many bytes it needs when that is too short, writing nothing.
 
+mod observation;
+
 use core::net::{IpAddr, SocketAddr};
+
+pub use observation::{Observation, ObservationKind};
 
 use crate::peers::LinkId;
 

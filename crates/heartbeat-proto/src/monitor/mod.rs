@@ -1,24 +1,28 @@
 //! The receiving half: a [`Monitor`] of N peers, driven by `on_message` and `tick`.
 //!
-//! Data flows one way: bytes → [`Frame`] check → [`Message`] parse → admission checks (cluster,
-//! addressee, link, known or learnable sender) → authentication (one HMAC at most) →
-//! sequence/generation verdict → state change → events and timer. Every step before the state
-//! change only reads, so a rejected frame changes nothing but its counter, and a forged frame
-//! is refused before any peer state is consulted.
+//! The monitor is the liveness engine; wire v1 is one profile on it. Data flows one way: bytes →
+//! [`Frame`] check → [`Message`] parse → the v1 profile's own admission (cluster, addressee) →
+//! an [`Observation`] → the engine's admission (not our own, link, known or learnable sender) →
+//! authentication (one HMAC at most) → sequence/generation verdict → state change → events and
+//! timer. Every step before the state change only reads, so a rejected frame changes nothing but
+//! its counter, and a forged frame is refused before any peer state is consulted. Another
+//! profile enters at [`Monitor::observe`] with observations it decoded and verified itself.
 
 mod due;
 mod outcome;
+mod v1;
 
 use core::time::Duration;
 
 use crate::auth::{AuthError, Authentication};
 use crate::config::{Config, Learning};
 use crate::detector::{Arrival, Detector, PeerTiming};
+use crate::engine::{Observation, ObservationKind};
 use crate::event::{Event, EventKind, EventQueue};
 use crate::peers::{LinkId, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqWindow};
 use crate::storage::Storage;
 use crate::time::{Clock, Instant};
-use crate::wire::{Frame, Kind, Message, NodeId};
+use crate::wire::{Frame, Message, NodeId};
 use due::{Due, liveness_due, next_deadline, timing};
 pub use outcome::{Accepted, MonitorStats, PeerError, Rejected, Watermark};
 
@@ -173,9 +177,9 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         // `parse` checks the structure, so the frame is checked by the time `verify` reads it.
         let frame = Frame::new_unchecked(bytes);
         let result = Message::parse(&frame)
-            .map(|msg| (msg, frame))
             .map_err(Rejected::Malformed)
-            .and_then(|(msg, frame)| self.handle(now, link, &msg, |auth| auth.verify(&frame)));
+            .and_then(|msg| v1::observation(&self.config, &msg))
+            .and_then(|obs| self.handle(now, link, &obs, |auth| auth.verify(&frame)));
         self.tally(&result);
         result
     }
@@ -185,7 +189,19 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     /// tag left to check: a monitor with keys refuses it as
     /// [`AuthError::Unverifiable`] (or [`AuthError::Missing`]); use `on_message` instead.
     pub fn on_decoded(&mut self, now: Instant, link: LinkId, msg: &Message) -> Result<Accepted, Rejected> {
-        let result = self.handle(now, link, msg, |auth| auth.verify_decoded(msg));
+        let result = v1::observation(&self.config, msg)
+            .and_then(|obs| self.handle(now, link, &obs, |auth| auth.verify_decoded(msg)));
+        self.tally(&result);
+        result
+    }
+
+    /// Handles an observation that another wire profile decoded **and authenticated** itself
+    /// (this monitor's own [`Authentication`] is wire v1's and is not consulted). The engine's
+    /// rules and counters are those of [`on_message`](Self::on_message) from the sender check on:
+    /// not from this node, a known link, a configured or learnable sender, then the
+    /// generation/sequence verdict. A rejected observation changes nothing but its counter.
+    pub fn observe(&mut self, now: Instant, link: LinkId, obs: &Observation) -> Result<Accepted, Rejected> {
+        let result = self.handle(now, link, obs, |_| Ok(()));
         self.tally(&result);
         result
     }
@@ -318,19 +334,13 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         &mut self,
         now: Instant,
         link: LinkId,
-        msg: &Message,
+        obs: &Observation,
         authenticate: impl FnOnce(&Authentication) -> Result<(), AuthError>,
     ) -> Result<Accepted, Rejected> {
         // Time only advances once the frame is accepted.
         let now = now.max(self.clock.now());
-        if msg.cluster != self.config.cluster {
-            return Err(Rejected::WrongCluster(msg.cluster));
-        }
-        if msg.sender == self.config.node {
+        if obs.peer == self.config.node {
             return Err(Rejected::FromSelf);
-        }
-        if let Some(receiver) = msg.receiver.filter(|r| *r != self.config.node) {
-            return Err(Rejected::NotForUs(receiver));
         }
         if link.0 >= self.config.links {
             return Err(Rejected::UnknownLink(link));
@@ -338,63 +348,61 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         if self.events.room() < self.events_per_peer_change() {
             return Err(Rejected::EventQueueFull);
         }
-        let known = self.admit_sender(msg)?;
+        let known = self.admit_sender(obs)?;
         // Nothing about the peer has been read yet; nothing is created before this passes.
         authenticate(&self.config.auth).map_err(Rejected::Auth)?;
         let slot = match known {
             Some(slot) => slot,
-            None => self.learn(msg)?,
+            None => self.learn(obs)?,
         };
-        let verdict = self.judge(slot, link, msg)?;
+        let verdict = self.judge(slot, link, obs)?;
         self.clock.advance(now);
-        Ok(self.apply(slot, link, msg, verdict, now))
+        Ok(self.apply(slot, link, obs, verdict, now))
     }
 
     /// The sender's slot if it is a peer; `None` if it may be learned (after authentication).
     /// Reads only.
-    fn admit_sender(&self, msg: &Message) -> Result<Option<usize>, Rejected> {
-        if let Some(slot) = self.peers.find(msg.sender) {
+    fn admit_sender(&self, obs: &Observation) -> Result<Option<usize>, Rejected> {
+        if let Some(slot) = self.peers.find(obs.peer) {
             return Ok(Some(slot));
         }
-        if self.config.learning == Learning::Disabled || msg.kind != Kind::Heartbeat {
-            return Err(Rejected::UnknownPeer(msg.sender));
+        if self.config.learning == Learning::Disabled || obs.kind != ObservationKind::Heartbeat {
+            return Err(Rejected::UnknownPeer(obs.peer));
         }
         if self.peers.len() >= self.config.max_peers {
-            return Err(Rejected::PeerTableFull(msg.sender));
+            return Err(Rejected::PeerTableFull(obs.peer));
         }
         Ok(None)
     }
 
-    fn learn(&mut self, msg: &Message) -> Result<usize, Rejected> {
-        let slot = self.insert(msg.sender, true).ok_or(Rejected::PeerTableFull(msg.sender))?;
+    fn learn(&mut self, obs: &Observation) -> Result<usize, Rejected> {
+        let slot = self.insert(obs.peer, true).ok_or(Rejected::PeerTableFull(obs.peer))?;
         self.stats.learned = self.stats.learned.saturating_add(1);
         Ok(slot)
     }
 
     /// Classifies the frame against the peer's generation and sequence window. Reads only.
-    fn judge(&self, slot: usize, link: LinkId, msg: &Message) -> Result<Verdict, Rejected> {
+    fn judge(&self, slot: usize, link: LinkId, obs: &Observation) -> Result<Verdict, Rejected> {
         let Some(peer) = self.peers.get(slot) else {
-            return Err(Rejected::UnknownPeer(msg.sender));
+            return Err(Rejected::UnknownPeer(obs.peer));
         };
         if !peer.has_history() {
             return Ok(Verdict::Fresh { gap: 0 });
         }
-        match msg.generation.cmp(&peer.generation) {
-            core::cmp::Ordering::Less => Err(Rejected::StaleGeneration {
-                peer: msg.sender,
-                generation: msg.generation,
-                current: peer.generation,
-            }),
+        match obs.generation.cmp(&peer.generation) {
+            core::cmp::Ordering::Less => {
+                Err(Rejected::StaleGeneration { peer: obs.peer, generation: obs.generation, current: peer.generation })
+            }
             core::cmp::Ordering::Greater => Ok(Verdict::Restart),
-            core::cmp::Ordering::Equal => match peer.seq.classify(msg.sequence) {
+            core::cmp::Ordering::Equal => match peer.seq.classify(obs.sequence) {
                 // Rounds before the first one heard in this run were not lost by this run.
                 SeqClass::Fresh { gap } => Ok(Verdict::Fresh { gap: if peer.heard() { gap } else { 0 } }),
                 SeqClass::Late => Ok(Verdict::Late),
-                SeqClass::Duplicate if self.link_is_fresh(slot, link, msg.sequence) && recent(peer, msg) => {
+                SeqClass::Duplicate if self.link_is_fresh(slot, link, obs.sequence) && recent(peer, obs) => {
                     Ok(Verdict::LinkCopy)
                 }
-                SeqClass::Duplicate => Err(Rejected::Duplicate { peer: msg.sender, sequence: msg.sequence }),
-                SeqClass::TooOld => Err(Rejected::Replayed { peer: msg.sender, sequence: msg.sequence }),
+                SeqClass::Duplicate => Err(Rejected::Duplicate { peer: obs.peer, sequence: obs.sequence }),
+                SeqClass::TooOld => Err(Rejected::Replayed { peer: obs.peer, sequence: obs.sequence }),
             },
         }
     }
@@ -404,20 +412,19 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         self.peers.links(slot).get(usize::from(link.0)).is_some_and(|l| sequence >= l.next_seq)
     }
 
-    fn apply(&mut self, slot: usize, link: LinkId, msg: &Message, verdict: Verdict, now: Instant) -> Accepted {
-        let me = self.config.node;
-        let negotiated = self.config.negotiate(msg.requested_timeout);
+    fn apply(&mut self, slot: usize, link: LinkId, obs: &Observation, verdict: Verdict, now: Instant) -> Accepted {
+        let negotiated = self.config.negotiate(obs.requested_timeout);
         let after_local_pause = self.paused_until.is_some_and(|until| now <= until);
-        let peer_id = msg.sender;
+        let peer_id = obs.peer;
         let Some((peer, links)) = self.peers.record_and_links_mut(slot) else {
             return Accepted::Late;
         };
         // Fresh frames are evidence for their link; older ones only if recent (see `recent`).
-        let link_evidence = matches!(verdict, Verdict::Fresh { .. } | Verdict::Restart) || recent(peer, msg);
+        let link_evidence = matches!(verdict, Verdict::Fresh { .. } | Verdict::Restart) || recent(peer, obs);
         let mut left_event = false;
         let accepted = match verdict {
             Verdict::Late => {
-                peer.seq.record(msg.sequence);
+                peer.seq.record(obs.sequence);
                 peer.stats.late = peer.stats.late.saturating_add(1);
                 peer.stats.lost = peer.stats.lost.saturating_sub(1);
                 Accepted::Late
@@ -437,17 +444,17 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                 if let Verdict::Fresh { gap } = verdict {
                     peer.stats.lost = peer.stats.lost.saturating_add(u32::try_from(gap).unwrap_or(u32::MAX));
                 }
-                peer.seq.record(msg.sequence);
-                peer.generation = msg.generation;
+                peer.seq.record(obs.sequence);
+                peer.generation = obs.generation;
                 peer.stats.received = peer.stats.received.saturating_add(1);
                 peer.last_heard = now;
                 peer.set_heard();
-                peer.peer_timestamp = msg.timestamp;
-                peer.interval_us = crate::time::duration_micros_u32(msg.interval);
+                peer.peer_timestamp = obs.sent_at;
+                peer.interval_us = crate::time::duration_micros_u32(obs.interval);
                 peer.timeout_us = crate::time::duration_micros_u32(negotiated);
-                peer.set_hears_us(msg.hears_you);
-                peer.applied_to_us_us = msg.applied_timeout.map_or(0, crate::time::duration_micros_u32);
-                if let Some(echo) = msg.echo.filter(|_| msg.receiver == Some(me)) {
+                peer.set_hears_us(obs.hears_you);
+                peer.applied_to_us_us = obs.applied_timeout.map_or(0, crate::time::duration_micros_u32);
+                if let Some(echo) = obs.echo {
                     // An echo from the future is not ours (or is forged): no sample.
                     if echo.timestamp <= now {
                         peer.stats.record_rtt((now - echo.timestamp).saturating_sub(echo.delay));
@@ -455,29 +462,29 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                 }
                 let arrival = Arrival {
                     at: now,
-                    sequence: msg.sequence,
+                    sequence: obs.sequence,
                     gap: match verdict {
                         Verdict::Fresh { gap } => gap,
                         _ => 0,
                     },
-                    interval: msg.interval,
+                    interval: obs.interval,
                     after_local_pause,
                 };
                 self.detector.on_heartbeat(&mut peer.detector, &arrival);
-                let kind = match msg.kind {
-                    Kind::Goodbye if peer.liveness == Liveness::Left => None,
-                    Kind::Goodbye => {
+                let kind = match obs.kind {
+                    ObservationKind::Goodbye if peer.liveness == Liveness::Left => None,
+                    ObservationKind::Goodbye => {
                         peer.set_liveness(Liveness::Left, now);
                         Some(EventKind::Left)
                     }
-                    Kind::Heartbeat if restarted && was_heard => {
+                    ObservationKind::Heartbeat if restarted && was_heard => {
                         peer.set_liveness(Liveness::Up, now);
-                        Some(EventKind::Restarted { previous, generation: msg.generation })
+                        Some(EventKind::Restarted { previous, generation: obs.generation })
                     }
-                    Kind::Heartbeat if peer.liveness == Liveness::Up => None,
-                    Kind::Heartbeat => {
+                    ObservationKind::Heartbeat if peer.liveness == Liveness::Up => None,
+                    ObservationKind::Heartbeat => {
                         peer.set_liveness(Liveness::Up, now);
-                        Some(EventKind::Up { generation: msg.generation })
+                        Some(EventKind::Up { generation: obs.generation })
                     }
                 };
                 // A peer's own transition comes before its links' ones, except leaving: its links
@@ -487,15 +494,15 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                     Some(kind) => self.events.push(now, peer_id, kind),
                     None => {}
                 }
-                if msg.kind == Kind::Heartbeat { Accepted::Heartbeat } else { Accepted::Goodbye }
+                if obs.kind == ObservationKind::Heartbeat { Accepted::Heartbeat } else { Accepted::Goodbye }
             }
         };
         let left = peer.liveness == Liveness::Left;
         if let Some(state) = links.get_mut(usize::from(link.0))
-            && msg.sequence >= state.next_seq
+            && obs.sequence >= state.next_seq
             && link_evidence
         {
-            state.next_seq = msg.sequence.saturating_add(1);
+            state.next_seq = obs.sequence.saturating_add(1);
             state.heard = now;
             if !state.up && !left {
                 state.up = true;
@@ -636,6 +643,6 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 /// it arrived on works: sent, by the peer's own (authenticated) clock, at most one peer timeout
 /// before that freshest frame. A frame recorded and replayed later over another link is older
 /// than that and proves nothing about the link, however far its sequence is inside the window.
-fn recent<P>(peer: &Peer<P>, msg: &Message) -> bool {
-    msg.timestamp + peer.timeout() >= peer.peer_timestamp
+fn recent<P>(peer: &Peer<P>, obs: &Observation) -> bool {
+    obs.sent_at + peer.timeout() >= peer.peer_timestamp
 }
