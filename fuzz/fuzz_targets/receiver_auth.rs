@@ -178,7 +178,7 @@ impl Harness {
         self.now = self.now + Duration::from_millis(u64::from(ms));
         self.node.tick(self.now);
         let mut buf = [0u8; MAX_FRAME_LEN];
-        while self.node.poll_transmit(&mut buf).is_some() {}
+        while self.node.poll_transmit(&mut buf).transpose().expect("a MAX_FRAME_LEN buffer fits every frame").is_some() {}
         while self.node.poll_event().is_some() {}
         if let Some(next) = self.node.poll_timeout() {
             assert!(next > self.now, "busy loop: next deadline {next} at {}", self.now);

@@ -157,7 +157,9 @@ impl CrashingPeer {
                 let _ = node.on_message(now(self.epoch), heartbeat_proto::LinkId(0), &rx[..len]);
             }
             node.tick(now(self.epoch));
-            while let Some(t) = node.poll_transmit(&mut buf) {
+            while let Some(t) =
+                node.poll_transmit(&mut buf).transpose().expect("a MAX_FRAME_LEN buffer fits every frame")
+            {
                 if self.socket.send_to(&buf[..t.len], self.observer).is_ok() {
                     last_send = Some(std::time::Instant::now());
                 }

@@ -219,7 +219,8 @@ impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
 impl<D: Detector, const PEERS: usize> State<D, PEERS> {
     /// Writes the node's next frame into `frame` and says where it goes.
     fn poll_transmit(&mut self, frame: &mut [u8; MAX_FRAME_LEN]) -> Option<(Route, usize)> {
-        let transmit = self.node.poll_transmit(frame)?;
+        // `frame` holds MAX_FRAME_LEN bytes, the longest frame: it is never too small.
+        let transmit = self.node.poll_transmit(frame)?.ok()?;
         let address = match transmit.destination {
             Destination::Peer(peer) => self.routes.get(peer),
             Destination::All => self.broadcast,

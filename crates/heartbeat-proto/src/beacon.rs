@@ -119,15 +119,22 @@ impl Beacon {
         }
     }
 
-    /// The next (kind, target index) of the current round, among `targets`, advancing past it.
+    /// The (kind, target index) the current round has reached, among `targets`; `None` (and the
+    /// round over) once every target had its frame. [`sent`](Self::sent) moves past it.
     pub(crate) fn next_target(&mut self, targets: usize) -> Option<(Kind, usize)> {
         let Round::Sending { kind, cursor } = self.round else { return None };
         if cursor >= targets {
             self.round = if kind == Kind::Goodbye { Round::Done } else { Round::Idle };
             return None;
         }
-        self.round = Round::Sending { kind, cursor: cursor + 1 };
         Some((kind, cursor))
+    }
+
+    /// The target [`next_target`](Self::next_target) returned got its frame.
+    pub(crate) fn sent(&mut self) {
+        if let Round::Sending { kind, cursor } = self.round {
+            self.round = Round::Sending { kind, cursor: cursor + 1 };
+        }
     }
 
     /// `interval × (1 − jitter × u)` for a uniform `u` in `[0, 1)`.
@@ -176,12 +183,17 @@ mod tests {
         beacon.tick(Instant::ZERO);
         assert_eq!(beacon.sequence(), 1);
         assert_eq!(beacon.next_target(2), Some((Kind::Heartbeat, 0)));
+        // Not sent yet (say the buffer was too small): the same target again.
+        assert_eq!(beacon.next_target(2), Some((Kind::Heartbeat, 0)));
+        beacon.sent();
         assert_eq!(beacon.next_target(2), Some((Kind::Heartbeat, 1)));
+        beacon.sent();
         assert_eq!(beacon.next_target(2), None);
         beacon.leave();
         beacon.tick(Instant::from_secs(50));
         assert_eq!(beacon.sequence(), 2, "a due round does not replace the goodbye");
         assert_eq!(beacon.next_target(1), Some((Kind::Goodbye, 0)));
+        beacon.sent();
         assert_eq!(beacon.next_target(1), None);
         beacon.tick(Instant::from_secs(100));
         assert_eq!(beacon.sequence(), 2);

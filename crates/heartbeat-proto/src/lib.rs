@@ -21,7 +21,8 @@
 //! frame into your buffer, [`Node::poll_event`] returns the next liveness change, and
 //! [`Node::poll_timeout`] says when to call `tick` next. A driver loop is:
 //!
-//! 1. send every [`Transmit`] from `poll_transmit` until `None`;
+//! 1. send every [`Transmit`] from `poll_transmit` until `None` (into a buffer of
+//!    [`MAX_FRAME_LEN`] bytes, it never reports [`BufferTooSmall`]);
 //! 2. handle every [`Event`] from `poll_event` until `None`;
 //! 3. wait for a datagram or for `poll_timeout`, whichever comes first;
 //! 4. feed the datagram (if any) to `on_message`, then **always** call `tick` with the clock's
@@ -84,11 +85,11 @@
 //!     if b_alive {
 //!         b.tick(now);
 //!         // Deliver b's frames to a and a's to b, instantly.
-//!         while let Some(t) = b.poll_transmit(&mut buf) {
+//!         while let Some(t) = b.poll_transmit(&mut buf).transpose()? {
 //!             a.on_message(now, LinkId(0), &buf[..t.len])?;
 //!         }
 //!     }
-//!     while let Some(t) = a.poll_transmit(&mut buf) {
+//!     while let Some(t) = a.poll_transmit(&mut buf).transpose()? {
 //!         if b_alive {
 //!             b.on_message(now, LinkId(0), &buf[..t.len])?;
 //!         }

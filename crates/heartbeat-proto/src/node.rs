@@ -5,13 +5,14 @@
 use crate::beacon::{Beacon, Destination, Transmit};
 use crate::config::{Config, MAX_WIRE_DURATION};
 use crate::detector::Detector;
+use crate::engine::BufferTooSmall;
 use crate::event::Event;
 use crate::monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected, Watermark};
 use crate::peers::{LinkId, PeerStatus};
 use crate::sender::outgoing;
 use crate::storage::Storage;
 use crate::time::Instant;
-use crate::wire::{Echo, MAX_FRAME_LEN, NodeId};
+use crate::wire::{Echo, NodeId};
 
 /// Sends heartbeats to every peer and monitors every peer.
 ///
@@ -119,9 +120,11 @@ impl<D: Detector, S: Storage> Node<D, S> {
         self.beacon.leaving()
     }
 
-    /// Writes the next frame of the current round into `buf`.
+    /// Writes the next frame of the current round into `buf`; `None` once the round is sent.
+    /// A buffer shorter than the frame (at most [`MAX_FRAME_LEN`](crate::MAX_FRAME_LEN) bytes) gets
+    /// `Some(Err(BufferTooSmall))`, nothing written, and the frame stays next.
     #[must_use]
-    pub fn poll_transmit(&mut self, buf: &mut [u8; MAX_FRAME_LEN]) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, BufferTooSmall>> {
         let config = self.monitor.config();
         let broadcast = config.broadcast;
         let count = if broadcast { 1 } else { self.monitor.len() };
@@ -144,8 +147,11 @@ impl<D: Detector, S: Storage> Node<D, S> {
         };
         // Signed here, with the current key, when the configuration has keys. Every field comes
         // from the validated configuration or the monitor's clamped values.
-        let len = config.auth.encode_valid(&msg, buf);
-        Some(Transmit { destination, len })
+        let sent = config.auth.encode_valid(&msg, buf).map(|len| Transmit { destination, len });
+        if sent.is_ok() {
+            self.beacon.sent();
+        }
+        Some(sent)
     }
 
     /// The next event, oldest first.

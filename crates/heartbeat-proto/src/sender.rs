@@ -4,9 +4,10 @@
 
 use crate::beacon::{Beacon, Destination, Transmit};
 use crate::config::Config;
+use crate::engine::BufferTooSmall;
 use crate::storage::{Buffer, Storage, swap_remove};
 use crate::time::{Clock, Instant};
-use crate::wire::{Kind, MAX_FRAME_LEN, Message, NodeId};
+use crate::wire::{Kind, Message, NodeId};
 
 /// The unaddressed parts of every frame this node sends: identity, sequence and timing.
 pub(crate) fn outgoing(config: &Config, kind: Kind, sequence: u64, now: Instant) -> Message {
@@ -82,9 +83,11 @@ impl<S: Storage> Sender<S> {
         self.beacon.leave();
     }
 
-    /// Writes the next frame of the current round into `buf`.
+    /// Writes the next frame of the current round into `buf`; `None` once the round is sent.
+    /// A buffer shorter than the frame (at most [`MAX_FRAME_LEN`](crate::MAX_FRAME_LEN) bytes) gets
+    /// `Some(Err(BufferTooSmall))`, nothing written, and the frame stays next.
     #[must_use]
-    pub fn poll_transmit(&mut self, buf: &mut [u8; MAX_FRAME_LEN]) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, BufferTooSmall>> {
         let count = if self.config.broadcast { 1 } else { self.targets.len() };
         let (kind, i) = self.beacon.next_target(count)?;
         let mut msg = outgoing(&self.config, kind, self.beacon.sequence(), self.clock.now());
@@ -95,10 +98,13 @@ impl<S: Storage> Sender<S> {
             msg.receiver = Some(target);
             Destination::Peer(target)
         };
-        // Every field comes from a validated config and the buffer fits any frame. Signed here,
-        // with the current key, when the configuration has keys.
-        let len = self.config.auth.encode_valid(&msg, buf);
-        Some(Transmit { destination, len })
+        // Every field comes from a validated config. Signed here, with the current key, when the
+        // configuration has keys.
+        let sent = self.config.auth.encode_valid(&msg, buf).map(|len| Transmit { destination, len });
+        if sent.is_ok() {
+            self.beacon.sent();
+        }
+        Some(sent)
     }
 
     /// When to call `tick` next: now while a round is being sent, `None` after goodbye.

@@ -42,7 +42,7 @@ fn run(a: &mut TestNode, b: &mut TestNode, until: Instant, delay: Duration) {
         }
         for (node, to_b) in [(&mut *a, true), (&mut *b, false)] {
             node.tick(now);
-            while let Some(t) = node.poll_transmit(&mut buf) {
+            while let Some(t) = node.poll_transmit(&mut buf).transpose().unwrap() {
                 in_flight.push((now + delay, to_b, buf[..t.len].to_vec()));
             }
             while node.poll_event().is_some() {}
@@ -77,7 +77,7 @@ fn leave_sends_one_goodbye_and_then_nothing() {
     a.leave(now);
     assert!(a.is_leaving());
     let mut buf = [0u8; MAX_FRAME_LEN];
-    let t = a.poll_transmit(&mut buf).unwrap();
+    let t = a.poll_transmit(&mut buf).unwrap().unwrap();
     assert_eq!(t.destination, Destination::Peer(id(2)));
     b.on_message(now, LinkId(0), &buf[..t.len]).unwrap();
     assert!(a.poll_transmit(&mut buf).is_none());
@@ -107,7 +107,7 @@ fn a_sender_beacons_every_interval_with_jitter_and_increasing_sequence() {
     while now < Instant::from_secs(10) {
         s.tick(now);
         let mut round = Vec::new();
-        while let Some(t) = s.poll_transmit(&mut buf) {
+        while let Some(t) = s.poll_transmit(&mut buf).transpose().unwrap() {
             round.push(Message::decode(&buf[..t.len]).unwrap());
         }
         if !round.is_empty() {
@@ -137,9 +137,29 @@ fn broadcast_nodes_send_one_unaddressed_frame_per_round() {
     n.add_peer(id(3)).unwrap();
     n.tick(Instant::ZERO);
     let mut buf = [0u8; MAX_FRAME_LEN];
-    let t = n.poll_transmit(&mut buf).unwrap();
+    let t = n.poll_transmit(&mut buf).unwrap().unwrap();
     assert_eq!(t.destination, Destination::All);
     let msg = Message::decode(&buf[..t.len]).unwrap();
     assert_eq!((msg.receiver, msg.echo, msg.hears_you), (None, None, false));
     assert!(n.poll_transmit(&mut buf).is_none());
+}
+
+#[test]
+fn a_too_small_buffer_is_refused_with_the_size_needed_and_the_frame_stays_next() {
+    let config = Config::builder(ClusterId(1), id(1)).authentication(Authentication::None).build().unwrap();
+    let mut n: TestNode = Node::new(config, FixedTimeout::new(), Instant::ZERO);
+    n.add_peer(id(2)).unwrap();
+    n.tick(Instant::ZERO);
+    let mut small = [0xA5u8; 8];
+    let err = n.poll_transmit(&mut small).unwrap().unwrap_err();
+    assert_eq!(err.have, 8);
+    assert!(err.need > 8 && err.need <= MAX_FRAME_LEN, "{err:?}");
+    assert_eq!(small, [0xA5; 8], "nothing written");
+    // Exactly the size needed is enough, and it is the same frame: the round did not move on.
+    let mut exact = vec![0u8; err.need];
+    let t = n.poll_transmit(&mut exact).unwrap().unwrap();
+    assert_eq!((t.len, t.destination), (err.need, Destination::Peer(id(2))));
+    let msg = Message::decode(&exact).unwrap();
+    assert_eq!((msg.receiver, msg.sequence), (Some(id(2)), n.sequence()));
+    assert!(n.poll_transmit(&mut exact).is_none());
 }

@@ -140,7 +140,7 @@ fn product(n: usize, eta: f64, jitter_percent: u8, stalls: &[(f64, f64)], seed: 
     let mut now = eta;
     while sends.len() < n {
         sender.tick(to_instant(now));
-        while sender.poll_transmit(&mut buf).is_some() {
+        while sender.poll_transmit(&mut buf).transpose().expect("a MAX_FRAME_LEN buffer fits every frame").is_some() {
             sends.push(now);
         }
         let next = sender.poll_timeout().context("the sender stopped")?.as_nanos() as f64 * 1e-9;

@@ -53,7 +53,9 @@ fn bare_loop() -> u64 {
         for node in nodes.iter_mut() {
             if node.poll_timeout().is_some_and(|t| t <= now) {
                 node.tick(now);
-                while let Some(t) = node.poll_transmit(&mut buf) {
+                while let Some(t) =
+                    node.poll_transmit(&mut buf).transpose().expect("a MAX_FRAME_LEN buffer fits every frame")
+                {
                     if let Destination::Peer(to) = t.destination {
                         outbox.push((to.get() as usize - 1, buf, t.len));
                     }

@@ -3,8 +3,8 @@
 //! [`Factory`] whenever a node starts or restarts.
 
 use heartbeat_proto::{
-    Accepted, ClusterId, Config, ConfigBuilder, ConfigError, Detector, Event, Generation, Instant, LinkId,
-    MAX_FRAME_LEN, Node, NodeId, Rejected, Storage, Transmit,
+    Accepted, BufferTooSmall, ClusterId, Config, ConfigBuilder, ConfigError, Detector, Event, Generation, Instant,
+    LinkId, Node, NodeId, Rejected, Storage, Transmit,
 };
 
 /// The sans-IO surface the simulator needs from a node. [`Node`] implements it; so can any
@@ -15,7 +15,7 @@ pub trait Endpoint {
     /// Handles one datagram that arrived on `link` at `now`.
     fn on_message(&mut self, now: Instant, link: LinkId, bytes: &[u8]) -> Result<Accepted, Rejected>;
     /// Writes the next outgoing frame into `buf`.
-    fn poll_transmit(&mut self, buf: &mut [u8; MAX_FRAME_LEN]) -> Option<Transmit>;
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, BufferTooSmall>>;
     /// The next event.
     fn poll_event(&mut self) -> Option<Event>;
     /// When to call `tick` next.
@@ -33,7 +33,7 @@ impl<D: Detector, S: Storage> Endpoint for Node<D, S> {
         Node::on_message(self, now, link, bytes)
     }
 
-    fn poll_transmit(&mut self, buf: &mut [u8; MAX_FRAME_LEN]) -> Option<Transmit> {
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, BufferTooSmall>> {
         Node::poll_transmit(self, buf)
     }
 

@@ -547,7 +547,7 @@ impl<E: Endpoint> Sim<E> {
         let NodeState::Running(e) = &mut self.slots[i].state else { return };
         let mut outbox = std::mem::take(&mut self.outbox);
         let mut buf = [0u8; MAX_FRAME_LEN];
-        while let Some(t) = e.poll_transmit(&mut buf) {
+        while let Some(t) = e.poll_transmit(&mut buf).transpose().expect("a MAX_FRAME_LEN buffer fits every frame") {
             outbox.push((t.destination, buf, t.len));
         }
         let mut events = Vec::new();

@@ -202,7 +202,10 @@ impl heartbeat_sim::Endpoint for Spinner {
     fn on_message(&mut self, _: Instant, _: LinkId, _: &[u8]) -> Result<Accepted, Rejected> {
         Ok(Accepted::Late)
     }
-    fn poll_transmit(&mut self, _: &mut [u8; heartbeat_proto::MAX_FRAME_LEN]) -> Option<heartbeat_proto::Transmit> {
+    fn poll_transmit(
+        &mut self,
+        _: &mut [u8],
+    ) -> Option<Result<heartbeat_proto::Transmit, heartbeat_proto::BufferTooSmall>> {
         None
     }
     fn poll_event(&mut self) -> Option<heartbeat_proto::Event> {

@@ -256,7 +256,8 @@ impl<D: Detector> Driver<D> {
 
     /// Sends every pending frame and delivers every pending event (the drain rule).
     fn flush(&mut self, on_event: &mut impl FnMut(Event)) {
-        while let Some(transmit) = self.node.poll_transmit(&mut self.tx) {
+        // The buffer holds MAX_FRAME_LEN bytes, the longest frame: it is never too small.
+        while let Some(Ok(transmit)) = self.node.poll_transmit(&mut self.tx) {
             self.send(transmit);
         }
         self.deliver(on_event);

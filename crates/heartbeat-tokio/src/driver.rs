@@ -252,7 +252,8 @@ where
 
     /// Sends every pending frame and publishes every pending event (the drain rule).
     fn flush(&mut self) {
-        while let Some(transmit) = self.node.poll_transmit(&mut self.tx) {
+        // The buffer holds MAX_FRAME_LEN bytes, the longest frame: it is never too small.
+        while let Some(Ok(transmit)) = self.node.poll_transmit(&mut self.tx) {
             let frame = &self.tx[..transmit.len];
             let mut routed = false;
             for (link, addr) in self.routes.targets(transmit.destination) {

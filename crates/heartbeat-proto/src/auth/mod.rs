@@ -117,11 +117,16 @@ impl Authentication {
     }
 
     /// [`encode`](Self::encode) for the state machines' own messages, valid by construction
-    /// (see `Message::encode_valid`).
-    pub(crate) fn encode_valid(&self, msg: &Message, buf: &mut [u8; crate::wire::MAX_FRAME_LEN]) -> usize {
-        let len = Message { auth: self.header(), ..*msg }.encode_valid(buf);
-        self.sign(&mut buf[..len]);
-        len
+    /// (see `Message::encode_valid`): only the buffer's size can fail, and then nothing is
+    /// written.
+    pub(crate) fn encode_valid(&self, msg: &Message, buf: &mut [u8]) -> Result<usize, crate::engine::BufferTooSmall> {
+        let msg = Message { auth: self.header(), ..*msg };
+        let need = msg.wire_len();
+        let have = buf.len();
+        let frame = buf.get_mut(..need).ok_or(crate::engine::BufferTooSmall { need, have })?;
+        msg.encode_valid(frame);
+        self.sign(frame);
+        Ok(need)
     }
 
     /// Fills in the tag of an encoded frame, if this configuration has keys.

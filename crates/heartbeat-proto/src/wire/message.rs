@@ -239,10 +239,11 @@ impl Message {
     }
 
     /// Encodes a message this crate built from a validated configuration, which is valid by
-    /// construction (checked in debug builds), into a buffer that fits any frame; returns its
-    /// length. The state machines' send path, spared `validate`'s second look.
-    pub(crate) fn encode_valid(&self, buf: &mut [u8; super::MAX_FRAME_LEN]) -> usize {
+    /// construction (checked in debug builds), into a buffer exactly [`wire_len`](Self::wire_len)
+    /// long. The state machines' send path, spared `validate`'s second look.
+    pub(crate) fn encode_valid(&self, buf: &mut [u8]) {
         debug_assert_eq!(self.validate().err(), None, "{self:?}");
+        debug_assert_eq!(buf.len(), self.wire_len());
         let micros = crate::time::duration_micros_u32;
         let times = WireTimes {
             interval: micros(self.interval),
@@ -251,8 +252,7 @@ impl Message {
             echo_delay: self.echo.map_or(0, |e| micros(e.delay)),
         };
         let len = self.wire_len();
-        self.write(&mut Frame::new_unchecked(&mut buf[..len]), times, len);
-        len
+        self.write(&mut Frame::new_unchecked(buf), times, len);
     }
 
     /// Writes every field; the caller checked them and the buffer's size.

@@ -117,7 +117,9 @@ impl Network {
         let mut buf = [0u8; MAX_FRAME_LEN];
         for (from, node) in self.nodes.iter_mut().enumerate() {
             node.tick(now);
-            while let Some(t) = node.poll_transmit(&mut buf) {
+            while let Some(t) =
+                node.poll_transmit(&mut buf).transpose().expect("a MAX_FRAME_LEN buffer fits every frame")
+            {
                 let Destination::Peer(to) = t.destination else { panic!("the mesh sends unicast") };
                 let mut bytes = [0u8; MAX_FRAME_LEN];
                 bytes[..t.len].copy_from_slice(&buf[..t.len]);
