@@ -110,10 +110,11 @@ impl Beacon {
         matches!(self.round, Round::Done | Round::Sending { kind: Kind::Goodbye, .. })
     }
 
-    /// When the schedule needs a `tick`: `now` while a round is being sent.
+    /// When the schedule needs a `tick`: `now` while a round is being sent. A next round that
+    /// saturated at [`Instant::MAX`] never comes: `None`, since nothing is strictly later.
     pub(crate) fn poll_timeout(&self, now: Instant) -> Option<Instant> {
         match self.round {
-            Round::Idle => Some(self.next_round),
+            Round::Idle => Some(self.next_round).filter(|at| *at != Instant::MAX),
             Round::Sending { .. } => Some(now),
             Round::Done => None,
         }

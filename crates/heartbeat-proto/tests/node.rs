@@ -163,3 +163,24 @@ fn a_too_small_buffer_is_refused_with_the_size_needed_and_the_frame_stays_next()
     assert_eq!((msg.receiver, msg.sequence), (Some(id(2)), n.sequence()));
     assert!(n.poll_transmit(&mut exact).is_none());
 }
+
+#[test]
+fn at_the_end_of_time_nothing_is_scheduled_rather_than_now() {
+    let config = Config::builder(ClusterId(1), id(1)).authentication(Authentication::None).build().unwrap();
+    let mut n: TestNode = Node::new(config.clone(), FixedTimeout::new(), Instant::ZERO);
+    n.add_peer(id(2)).unwrap();
+    let mut s = heartbeat_proto::Sender::<Growable>::new(config, Instant::ZERO);
+    assert!(s.add_target(id(2)));
+    let mut buf = [0u8; MAX_FRAME_LEN];
+    for _ in 0..3 {
+        n.tick(Instant::MAX);
+        while n.poll_transmit(&mut buf).is_some() {}
+        while n.poll_event().is_some() {}
+        s.tick(Instant::MAX);
+        while s.poll_transmit(&mut buf).is_some() {}
+        // Strictly later than now, as documented: nothing can be, so nothing is scheduled.
+        assert_eq!(n.poll_timeout(), None);
+        assert_eq!(n.monitor().poll_timeout(), None);
+        assert_eq!(s.poll_timeout(), None);
+    }
+}

@@ -260,13 +260,14 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// When to call [`tick`](Self::tick) next: the earliest deadline, or the latest `now` while
     /// events wait to be polled. `None` when nothing is scheduled. After `tick(now)` and a full
-    /// drain of `poll_event`, it is strictly later than `now`.
+    /// drain of `poll_event`, it is strictly later than `now`; a deadline that saturated at
+    /// [`Instant::MAX`] can never be, so it counts as none.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if !self.events.is_empty() {
             return Some(self.clock.now());
         }
-        self.peers.next_timer().map(|(at, _)| at)
+        self.peers.next_timer().map(|(at, _)| at).filter(|at| *at != Instant::MAX)
     }
 
     /// The latest fresh timestamp a peer sent, with when it arrived, for echoing back.
