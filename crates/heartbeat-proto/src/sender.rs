@@ -11,21 +11,16 @@ use crate::wire::{Kind, Message, NodeId};
 
 /// The unaddressed parts of every frame this node sends: identity, sequence and timing.
 pub(crate) fn outgoing(config: &Config, kind: Kind, sequence: u64, now: Instant) -> Message {
-    Message {
-        kind,
-        cluster: config.cluster,
-        sender: config.node,
-        receiver: None,
-        generation: config.generation,
+    let msg = Message::heartbeat(
+        config.cluster,
+        config.node,
+        config.generation,
         sequence,
-        timestamp: now,
-        echo: None,
-        interval: config.interval,
-        requested_timeout: config.timeout,
-        applied_timeout: None,
-        hears_you: false,
-        auth: None,
-    }
+        now,
+        config.interval,
+        config.timeout,
+    );
+    Message { kind, ..msg }
 }
 
 /// Sends a heartbeat to each target every interval (with jitter), and a goodbye on

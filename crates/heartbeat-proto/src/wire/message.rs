@@ -103,6 +103,57 @@ fn wire_micros(d: Duration, field: Field) -> Result<u32, EncodeError> {
 }
 
 impl Message {
+    /// A heartbeat from `sender`, to every node of `cluster`: no echo, not hearing anyone, no
+    /// applied timeout, no authentication. Narrow it with [`to`](Self::to),
+    /// [`hearing`](Self::hearing), [`with_echo`](Self::with_echo) or [`goodbye`](Self::goodbye);
+    /// encode and sign it in one step with [`Authentication::encode`](crate::Authentication::encode).
+    pub const fn heartbeat(
+        cluster: ClusterId,
+        sender: NodeId,
+        generation: Generation,
+        sequence: u64,
+        timestamp: Instant,
+        interval: Duration,
+        requested_timeout: Duration,
+    ) -> Message {
+        Message {
+            kind: Kind::Heartbeat,
+            cluster,
+            sender,
+            receiver: None,
+            generation,
+            sequence,
+            timestamp,
+            echo: None,
+            interval,
+            requested_timeout,
+            applied_timeout: None,
+            hears_you: false,
+            auth: None,
+        }
+    }
+
+    /// The same message addressed to `receiver` alone.
+    pub const fn to(self, receiver: NodeId) -> Message {
+        Message { receiver: Some(receiver), ..self }
+    }
+
+    /// The same message as a goodbye.
+    pub const fn goodbye(self) -> Message {
+        Message { kind: Kind::Goodbye, ..self }
+    }
+
+    /// The same message saying the sender hears its receiver and holds it to `applied_timeout`
+    /// (only valid on an addressed message: see [`to`](Self::to)).
+    pub const fn hearing(self, applied_timeout: Option<Duration>) -> Message {
+        Message { hears_you: true, applied_timeout, ..self }
+    }
+
+    /// The same message echoing the receiver's timestamp (only valid on an addressed message).
+    pub const fn with_echo(self, echo: Echo) -> Message {
+        Message { echo: Some(echo), ..self }
+    }
+
     /// The encoded length: the header, plus the trailer if authenticated.
     pub fn wire_len(&self) -> usize {
         match self.auth {

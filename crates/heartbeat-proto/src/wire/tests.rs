@@ -313,3 +313,25 @@ proptest! {
         let _ = Message::decode(&bytes);
     }
 }
+
+#[test]
+fn the_builder_makes_the_golden_message_and_its_golden_bytes() {
+    let golden = golden_message();
+    let built = Message::heartbeat(
+        golden.cluster,
+        golden.sender,
+        golden.generation,
+        golden.sequence,
+        golden.timestamp,
+        golden.interval,
+        golden.requested_timeout,
+    )
+    .to(id(0x2122_2324_2526_2728))
+    .hearing(Some(Duration::from_secs(1)))
+    .with_echo(golden.echo.unwrap());
+    assert_eq!(built, golden);
+    let mut buf = [0u8; MAX_FRAME_LEN];
+    let len = built.encode(&mut buf).unwrap();
+    assert_eq!(&buf[..len], &GOLDEN_BYTES[..]);
+    assert_eq!(built.goodbye().kind, Kind::Goodbye);
+}
