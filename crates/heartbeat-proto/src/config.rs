@@ -57,7 +57,10 @@ pub struct Config {
     pub(crate) links: u8,
     pub(crate) broadcast: bool,
     pub(crate) seed: u64,
-    pub(crate) auth: Authentication,
+    /// Whether frames are signed and checked (fixed at build; survives the keys being taken).
+    pub(crate) authenticated: bool,
+    /// The keys, until a state machine takes them into its own state at construction.
+    pub(crate) keys: Option<Authentication>,
 }
 
 impl Config {
@@ -84,9 +87,33 @@ impl Config {
         }
     }
 
-    /// How this node authenticates frames.
-    pub fn authentication(&self) -> &Authentication {
-        &self.auth
+    /// The authentication this configuration was built with, until a state machine takes it:
+    /// [`Monitor`](crate::Monitor), [`Node`](crate::Node) and [`Sender`](crate::Sender) move the
+    /// keys into their own state when constructed, so the `config()` of a running machine, and
+    /// every status snapshot cloned from it, holds no secret (and returns `None` here). Use
+    /// the machine's `authentication()` to reach its keys.
+    pub fn keys(&self) -> Option<&Authentication> {
+        self.keys.as_ref()
+    }
+
+    /// Whether frames are signed and checked (keys were configured), also after the keys were
+    /// taken.
+    pub fn authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// Moves the keys out for a state machine, leaving none behind.
+    ///
+    /// # Panics
+    ///
+    /// If they were taken already: the configuration came from a running machine's
+    /// `config()`. Running on without them would mean running unauthenticated, so the machine
+    /// refuses to start instead (fail closed).
+    pub(crate) fn take_keys(&mut self) -> Authentication {
+        self.keys.take().expect(
+            "this configuration's keys belong to a running state machine: \
+             build the configuration again (or clone it before handing it over)",
+        )
     }
 
     /// This node's id.
@@ -373,7 +400,8 @@ impl ConfigBuilder {
             links: self.links,
             broadcast: self.broadcast,
             seed: self.seed,
-            auth,
+            authenticated: !auth.is_none(),
+            keys: Some(auth),
         })
     }
 }

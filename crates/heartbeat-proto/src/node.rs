@@ -36,9 +36,14 @@ impl<D: Detector, S: Storage> Node<D, S> {
         Node { monitor: Monitor::new(config, detector, now), beacon }
     }
 
-    /// The configuration.
+    /// The configuration, without its keys (see [`Config::keys`]).
     pub fn config(&self) -> &Config {
         self.monitor.config()
+    }
+
+    /// How frames are signed and checked.
+    pub fn authentication(&self) -> &crate::auth::Authentication {
+        self.monitor.authentication()
     }
 
     /// The monitoring half, for read access.
@@ -147,7 +152,7 @@ impl<D: Detector, S: Storage> Node<D, S> {
         };
         // Signed here, with the current key, when the configuration has keys. Every field comes
         // from the validated configuration or the monitor's clamped values.
-        let sent = config.auth.encode_valid(&msg, buf).map(|len| Transmit { destination, len });
+        let sent = self.monitor.authentication().encode_valid(&msg, buf).map(|len| Transmit { destination, len });
         if sent.is_ok() {
             self.beacon.sent();
         }

@@ -2,6 +2,7 @@
 //! goodbye on shutdown, without monitoring anyone (one-way heartbeats, as a device reporting to
 //! a monitor). A [`Node`](crate::Node) does both halves.
 
+use crate::auth::Authentication;
 use crate::beacon::{Beacon, Destination, Transmit};
 use crate::config::Config;
 use crate::engine::BufferTooSmall;
@@ -29,7 +30,9 @@ pub(crate) fn outgoing(config: &Config, kind: Kind, sequence: u64, now: Instant)
 /// Driving: call [`tick`](Self::tick) at [`poll_timeout`](Self::poll_timeout), then drain
 /// [`poll_transmit`](Self::poll_transmit) until `None`.
 pub struct Sender<S: Storage> {
+    /// The configuration, without its keys.
     config: Config,
+    auth: Authentication,
     clock: Clock,
     beacon: Beacon,
     targets: S::Vec<NodeId>,
@@ -37,15 +40,32 @@ pub struct Sender<S: Storage> {
 
 impl<S: Storage> Sender<S> {
     /// A sender whose first round is due at `now`.
-    pub fn new(config: Config, now: Instant) -> Self {
+    ///
+    /// It takes the configuration's keys into its own state (see [`Config::keys`]).
+    ///
+    /// # Panics
+    ///
+    /// If `config` is a running machine's configuration, whose keys are already taken.
+    pub fn new(mut config: Config, now: Instant) -> Self {
+        let auth = config.take_keys();
         let beacon = Beacon::new(&config, now);
-        Sender { config, clock: Clock::new(now), beacon, targets: Default::default() }
+        Sender { config, auth, clock: Clock::new(now), beacon, targets: Default::default() }
+    }
+
+    /// The configuration, without its keys.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// How frames are signed.
+    pub fn authentication(&self) -> &Authentication {
+        &self.auth
     }
 
     /// The key ring, for rotating keys while running; `None` without keys.
     #[cfg(feature = "auth")]
     pub fn key_ring_mut(&mut self) -> Option<&mut crate::auth::KeyRing> {
-        self.config.auth.key_ring_mut()
+        self.auth.key_ring_mut()
     }
 
     /// Adds a target; returns `false` if it is present already or storage is full.
@@ -95,7 +115,7 @@ impl<S: Storage> Sender<S> {
         };
         // Every field comes from a validated config. Signed here, with the current key, when the
         // configuration has keys.
-        let sent = self.config.auth.encode_valid(&msg, buf).map(|len| Transmit { destination, len });
+        let sent = self.auth.encode_valid(&msg, buf).map(|len| Transmit { destination, len });
         if sent.is_ok() {
             self.beacon.sent();
         }

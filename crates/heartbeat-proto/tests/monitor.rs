@@ -72,7 +72,7 @@ fn deliver(m: &mut TestMonitor, now: Instant, msg: &Message) -> Result<Accepted,
 fn deliver_on(m: &mut TestMonitor, now: Instant, link: u8, msg: &Message) -> Result<Accepted, Rejected> {
     let mut buf = [0u8; MAX_FRAME_LEN];
     // Sent as a peer sharing the monitor's keys (if any) would send it.
-    let len = m.config().authentication().encode(msg, &mut buf).unwrap();
+    let len = m.authentication().encode(msg, &mut buf).unwrap();
     m.on_message(now, LinkId(link), &buf[..len])
 }
 

@@ -184,3 +184,21 @@ fn at_the_end_of_time_nothing_is_scheduled_rather_than_now() {
         assert_eq!(s.poll_timeout(), None);
     }
 }
+
+#[test]
+fn a_running_node_s_configuration_carries_no_keys() {
+    let key = heartbeat_proto::Key::new(heartbeat_proto::KeyId(1), &[7u8; 32]).unwrap();
+    let auth = Authentication::Hmac(heartbeat_proto::KeyRing::new(key));
+    let config = Config::builder(ClusterId(1), id(1)).authentication(auth.clone()).build().unwrap();
+    assert_eq!(config.keys(), Some(&auth));
+    let n: TestNode = Node::new(config, FixedTimeout::new(), Instant::ZERO);
+    // The snapshot-worthy configuration has no secret; the node still signs with its keys.
+    let snapshot = n.config().clone();
+    assert_eq!(snapshot.keys(), None);
+    assert!(snapshot.authenticated());
+    assert_eq!(n.authentication(), &auth);
+    // Starting another machine from it fails closed instead of running unauthenticated.
+    let again =
+        std::panic::catch_unwind(|| Node::<FixedTimeout, Growable>::new(snapshot, FixedTimeout::new(), Instant::ZERO));
+    assert!(again.is_err());
+}

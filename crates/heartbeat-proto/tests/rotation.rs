@@ -52,7 +52,7 @@ fn key_rotation_causes_no_false_down() {
     assert_eq!(suspects, 0);
     for node in &net.nodes {
         assert_eq!(node.stats().rejected(), 0, "{:?}", node.stats());
-        let ring = node.config().authentication().key_ring().unwrap();
+        let ring = node.authentication().key_ring().unwrap();
         assert_eq!((ring.current(), ring.ids().collect::<Vec<_>>()), (NEW, vec![NEW]));
     }
     // Heartbeats kept flowing after the old key was gone.

@@ -51,7 +51,10 @@ enum Verdict {
 /// later. A heartbeat costs O(1) timer work and `tick` costs in proportion to the timers that
 /// fire; nothing scans the table.
 pub struct Monitor<D: Detector, S: Storage> {
+    /// The configuration, without its keys (see [`Config::keys`]).
     config: Config,
+    /// The keys, taken out of the configuration so that no copy of it carries them.
+    auth: Authentication,
     detector: D,
     clock: Clock,
     peers: PeerTable<D::PeerState, S>,
@@ -64,14 +67,21 @@ pub struct Monitor<D: Detector, S: Storage> {
 }
 
 impl<D: Detector, S: Storage> Monitor<D, S> {
-    /// A monitor with no peers yet, started at `now`.
-    pub fn new(config: Config, detector: D, now: Instant) -> Self {
+    /// A monitor with no peers yet, started at `now`. It takes the configuration's keys into
+    /// its own state (see [`Config::keys`]).
+    ///
+    /// # Panics
+    ///
+    /// If `config` is a running machine's configuration, whose keys are already taken.
+    pub fn new(mut config: Config, detector: D, now: Instant) -> Self {
+        let auth = config.take_keys();
         let hash_key = config.seed ^ 0x5EED_0F1D_E900_0001;
         let links = config.links;
         // Most deadlines lie within about one timeout of a heartbeat; the rest wrap around.
         let horizon = config.timeout;
         Monitor {
             config,
+            auth,
             detector,
             clock: Clock::new(now),
             peers: PeerTable::new(hash_key, links, horizon),
@@ -82,9 +92,14 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         }
     }
 
-    /// The configuration.
+    /// The configuration, without its keys.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How frames are signed and checked: the keys taken from the configuration.
+    pub fn authentication(&self) -> &Authentication {
+        &self.auth
     }
 
     /// The detector.
@@ -210,7 +225,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     /// `None` without keys. Changes apply to the next frame.
     #[cfg(feature = "auth")]
     pub fn key_ring_mut(&mut self) -> Option<&mut crate::auth::KeyRing> {
-        self.config.auth.key_ring_mut()
+        self.auth.key_ring_mut()
     }
 
     /// Advances time to `now` and fires every deadline at or before it, as far as the event
@@ -351,7 +366,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         }
         let known = self.admit_sender(obs)?;
         // Nothing about the peer has been read yet; nothing is created before this passes.
-        authenticate(&self.config.auth).map_err(Rejected::Auth)?;
+        authenticate(&self.auth).map_err(Rejected::Auth)?;
         let slot = match known {
             Some(slot) => slot,
             None => self.learn(obs)?,
