@@ -178,10 +178,15 @@ fn namespaces_of_dead_runs_are_removed_and_live_ones_kept() -> TestResult {
     child.wait().expect("reap true");
     let stale = format!("{}{dead}-0-stale", netns::PREFIX);
     netns::run_command(std::process::Command::new("ip").args(["netns", "add", &stale]))?;
+    let stale_dir = std::env::temp_dir().join(format!("{}{dead}-frr-leftover", netns::PREFIX));
+    std::fs::create_dir_all(stale_dir.join("inner")).expect("create a stale dir");
+    let own_dir = netns::temp_dir("kept")?;
 
     let removed = netns::cleanup_stale()?;
     assert!(removed.contains(&stale), "{stale} was not removed: {removed:?}");
     assert!(!netns::exists(&stale));
+    assert!(!stale_dir.exists(), "{} was not removed: {removed:?}", stale_dir.display());
+    assert!(own_dir.path().exists(), "a directory of this live process was removed");
     assert!(netns::exists(live.name()), "a namespace of this live process was removed");
     Ok(())
 }
@@ -199,5 +204,33 @@ fn sockets_made_within_a_namespace_talk_over_its_link() -> TestResult {
     assert_eq!((&buf[..n], from.ip()), (&b"hello"[..], IpAddr::from(Pair::A_V4)));
     // The address exists only inside the namespace.
     assert!(UdpSocket::bind((Pair::A_V4, 0)).is_err(), "198.18.0.1 is bindable outside the namespace");
+    Ok(())
+}
+
+#[test]
+fn dropped_packets_take_frr_down_and_it_recovers_when_they_flow_again() -> TestResult {
+    let net = Pair::new()?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pcap = dir.path().join("bfd.pcap");
+    let mut capture = net.b.capture(Pair::B_DEV, &pcap, "udp port 3784")?;
+    let frr = Frr::start(&net.a, FrrConfig { peers: vec![FrrPeer::single_hop(Pair::B_V4.into(), Pair::A_DEV)] })?;
+    let bird = Bird::start(&net.b, bird_single_hop(&net, false))?;
+    frr.wait_peer(Pair::B_V4.into(), Status::Up, UP_WITHIN)?;
+    bird.wait_session(Pair::A_V4.into(), Status::Up, UP_WITHIN)?;
+
+    net.a.block_udp_port(3784)?;
+    let down = frr.wait_peer(Pair::B_V4.into(), Status::Down, DOWN_WITHIN)?;
+    assert_eq!(down.diagnostic, diag::DETECTION_TIME_EXPIRED);
+    // FRR's Down still reaches BIRD, which follows (RFC 5880 6.8.6: Up and remote Down).
+    bird.wait_session_where(Pair::A_V4.into(), "not Up", DOWN_WITHIN, |s| s.status != Status::Up)?;
+
+    net.a.unblock_udp_port(3784)?;
+    frr.wait_peer(Pair::B_V4.into(), Status::Up, UP_WITHIN)?;
+    bird.wait_session(Pair::A_V4.into(), Status::Up, UP_WITHIN)?;
+
+    capture.stop();
+    let bytes = std::fs::metadata(&pcap).expect("the capture file exists").len();
+    // pcap header (24) plus at least a handful of 66-byte BFD frames with their record headers.
+    assert!(bytes > 24 + 10 * 82, "the capture holds only {bytes} bytes");
     Ok(())
 }

@@ -36,7 +36,8 @@ use rustix::process::Signal;
 
 pub use crate::frr::Status;
 use crate::netns::{
-    Check, Daemon, Error, Namespace, Result, io_error, require_program, run_command, signal, spawn_logged, wait_for,
+    Check, Daemon, Error, Namespace, Result, io_error, require_program, run_command, signal, spawn_logged, temp_dir,
+    wait_for,
 };
 
 /// How long [`Bird::start`] waits for BIRD to answer on its control socket.
@@ -338,8 +339,7 @@ impl Bird {
     pub fn start(ns: &Namespace, config: BirdConfig) -> Result<Bird> {
         require_bird()?;
         let begin = Instant::now();
-        let dir =
-            tempfile::Builder::new().prefix("hbt-bird-").tempdir().map_err(io_error("cannot create a temp dir"))?;
+        let dir = temp_dir("bird")?;
         let path = dir.path().to_owned();
         fs::write(path.join("bird.conf"), config.render()).map_err(io_error("cannot write bird.conf"))?;
         let mut command = ns.command("bird");

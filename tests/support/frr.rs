@@ -36,7 +36,8 @@ use rustix::process::Signal;
 use serde::Deserialize;
 
 use crate::netns::{
-    Check, Daemon, Error, Namespace, Result, io_error, require_program, run_command, signal, spawn_logged, wait_for,
+    Check, Daemon, Error, Namespace, Result, io_error, require_program, run_command, signal, spawn_logged, temp_dir,
+    wait_for,
 };
 
 /// The bfdd binary of Debian's `frr` package.
@@ -350,8 +351,7 @@ impl Frr {
         require_frr()?;
         let begin = Instant::now();
         let (uid, gid) = frr_user()?;
-        let dir =
-            tempfile::Builder::new().prefix("hbt-frr-").tempdir().map_err(io_error("cannot create a temp dir"))?;
+        let dir = temp_dir("frr")?;
         let path = dir.path().to_owned();
         for conf in ["zebra.conf", "bfdd.conf"] {
             fs::write(path.join(conf), "").map_err(io_error("cannot write an empty FRR config"))?;
@@ -450,20 +450,25 @@ impl Frr {
     }
 
     /// Adds (or updates) `peer` with all its settings.
+    ///
+    /// bfdd accepts a single-hop peer on an interface it does not know (yet), logs "doesn't
+    /// exist" before vtysh returns, and never starts that session. Right after startup zebra may
+    /// still be telling bfdd about interfaces, so this retries for up to a second and then fails.
     pub fn add_peer(&self, peer: &FrrPeer) -> Result<()> {
         let bfdd_log = || fs::read_to_string(self.dir.path().join("bfdd.log")).unwrap_or_default();
-        let before = bfdd_log().len();
-        self.configure_peer(peer, &peer.settings())?;
-        // A single-hop peer on an interface bfdd does not know is accepted, logged once, and
-        // never started (bfdd logs it before vtysh returns).
-        let log = bfdd_log();
-        match log.get(before..) {
-            Some(new) if new.contains("doesn't exist") => {
-                let problem = format!("{} did not start: {}", peer.key(), new.trim());
-                Err(Error::Daemon { daemon: "FRR bfdd".into(), problem, log: self.log() })
+        wait_for(&format!("bfdd to start {}", peer.key()), Duration::from_secs(1), || {
+            let before = bfdd_log().len();
+            self.configure_peer(peer, &peer.settings())?;
+            let log = bfdd_log();
+            match log.get(before..) {
+                Some(new) if new.contains("doesn't exist") => {
+                    self.remove_peer(peer)?;
+                    Ok(Check::Waiting(new.trim().to_owned()))
+                }
+                _ => Ok(Check::Done(())),
             }
-            _ => Ok(()),
-        }
+        })
+        .map_err(|e| self.daemon_error(&format!("{} did not start", peer.key()), e))
     }
 
     /// Removes `peer`.

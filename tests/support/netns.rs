@@ -268,6 +268,44 @@ impl Namespace {
         self.ip(&args).map(drop)
     }
 
+    /// Drops every incoming UDP datagram to `port` (an iptables rule inside the namespace),
+    /// e.g. 3784 to cut single-hop BFD towards this side while the daemons keep running.
+    /// Needs the Debian package `iptables`.
+    pub fn block_udp_port(&self, port: u16) -> Result<()> {
+        require_program("iptables", &["--version"], "iptables")?;
+        self.run("iptables", &["-A", "INPUT", "-p", "udp", "--dport", &port.to_string(), "-j", "DROP"]).map(drop)
+    }
+
+    /// Removes what [`Namespace::block_udp_port`] added.
+    pub fn unblock_udp_port(&self, port: u16) -> Result<()> {
+        self.run("iptables", &["-D", "INPUT", "-p", "udp", "--dport", &port.to_string(), "-j", "DROP"]).map(drop)
+    }
+
+    /// Starts `tcpdump -U -i dev -w file filter` inside the namespace and waits until it
+    /// listens. The capture stops (and is flushed) when the returned [`Capture`] is dropped or
+    /// [`Capture::stop`]ped. Needs the Debian package `tcpdump`.
+    pub fn capture(&self, dev: &str, file: &Path, filter: &str) -> Result<Capture> {
+        require_program("tcpdump", &["--version"], "tcpdump")?;
+        let log = file.with_extension("tcpdump.log");
+        let mut command = self.command("tcpdump");
+        command.args(["-U", "-n", "-i", dev, "-w"]).arg(file).arg(filter);
+        let mut capture = Capture { daemon: Some(spawn_logged(command, &log)?), log };
+        wait_for("tcpdump to listen", Duration::from_secs(5), || {
+            let text = std::fs::read_to_string(&capture.log).unwrap_or_default();
+            if let Some(daemon) = capture.daemon.as_mut()
+                && let Ok(Some(status)) = daemon.0.try_wait()
+            {
+                return Err(Error::Daemon {
+                    daemon: "tcpdump".into(),
+                    problem: format!("exited ({status})"),
+                    log: text,
+                });
+            }
+            Ok(if text.contains("listening on") { Check::Done(()) } else { Check::Waiting(text) })
+        })?;
+        Ok(capture)
+    }
+
     /// The pids of the processes running inside the namespace.
     pub fn pids(&self) -> Result<Vec<u32>> {
         let out = ip(&["netns", "pids", &self.name])?;
@@ -336,21 +374,42 @@ pub fn exists(name: &str) -> bool {
     Path::new(NETNS_DIR).join(name).exists()
 }
 
-/// Removes namespaces left by earlier runs of this harness: those named `hbt-<pid>-...` whose
-/// creating process is gone. Namespaces of live processes (tests running in parallel elsewhere)
-/// and names without a pid are left alone. Returns the names removed.
+/// Whether `name` is `hbt-<pid>-...` with a `pid` that is neither this process nor alive.
+fn is_stale(name: &str) -> bool {
+    let pid = name.strip_prefix(PREFIX).and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+    pid.is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Removes what earlier runs of this harness left behind: namespaces (with the processes in
+/// them) and temporary directories named `hbt-<pid>-...` whose creating process is gone.
+/// Namespaces of live processes (tests running in parallel elsewhere) and names without a pid
+/// are left alone. Returns the names removed.
 pub fn cleanup_stale() -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for name in list()? {
-        let pid = name[PREFIX.len()..].split('-').next().and_then(|p| p.parse::<u32>().ok());
-        let Some(pid) = pid else { continue };
-        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
+        if is_stale(&name) {
+            remove_namespace(&name);
+            removed.push(name);
         }
-        remove_namespace(&name);
-        removed.push(name);
+    }
+    let temp = std::env::temp_dir();
+    for entry in std::fs::read_dir(&temp).map_err(io_error(format!("cannot list {}", temp.display())))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_stale(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+            removed.push(entry.path().display().to_string());
+        }
     }
     Ok(removed)
+}
+
+/// A temporary directory `hbt-<pid>-<what>-XXXXXX`, removed on drop (or by a later
+/// [`cleanup_stale`] should this process crash).
+pub fn temp_dir(what: &str) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(&format!("{PREFIX}{}-{what}-", std::process::id()))
+        .tempdir()
+        .map_err(io_error("cannot create a temp dir"))
 }
 
 /// Creates a veth pair with one end, `a_dev`, in `a` and the other, `b_dev`, in `b`, both up.
@@ -434,4 +493,27 @@ pub(crate) fn spawn_logged(mut command: Command, log: &Path) -> Result<Daemon> {
     let err = file.try_clone().map_err(io_error("cannot clone a log file handle"))?;
     command.stdin(Stdio::null()).stdout(file).stderr(err);
     command.spawn().map(Daemon).map_err(io_error(format!("cannot start {command:?}")))
+}
+
+/// A running tcpdump started by [`Namespace::capture`].
+#[derive(Debug)]
+pub struct Capture {
+    daemon: Option<Daemon>,
+    log: std::path::PathBuf,
+}
+
+impl Capture {
+    /// Stops tcpdump with SIGINT (so it flushes the file) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            signal(daemon.0.id(), Signal::INT);
+            let _ = daemon.0.wait();
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
