@@ -2,7 +2,7 @@
 //!
 //! [`Frr::start`] runs `zebra` and `bfdd` as the `frr` user with every file (pid files, vty
 //! sockets, the zebra API socket, the bfdd control socket, logs) in a temporary directory, TCP
-//! vty ports off, and nothing read from `/etc/frr`. zebra is needed: bfdd learns interfaces only
+//! vty ports off, and no daemon file read from `/etc/frr`. zebra is needed: bfdd learns interfaces only
 //! from zebra, and a single-hop peer on an interface bfdd does not know never starts. Peers are
 //! configured through `vtysh` after bfdd is connected to zebra; state is read from
 //! `show bfd peers json`.

@@ -487,7 +487,7 @@ impl Drop for Daemon {
     }
 }
 
-/// Spawns `command` with stdout and stderr appended to `log`.
+/// Spawns `command` with stdout and stderr written to a new file `log`.
 pub(crate) fn spawn_logged(mut command: Command, log: &Path) -> Result<Daemon> {
     let file = File::create(log).map_err(io_error(format!("cannot create {}", log.display())))?;
     let err = file.try_clone().map_err(io_error("cannot clone a log file handle"))?;
