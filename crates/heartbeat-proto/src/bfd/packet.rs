@@ -288,7 +288,8 @@ pub struct ControlPacket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PacketError {
-    /// The payload is too short to hold even the Length field (4 bytes).
+    /// The payload is too short to hold even the Length field (4 bytes). A payload of 1 to 3
+    /// bytes has its version checked first.
     #[error("truncated: {len} bytes, no Length field")]
     Truncated {
         /// Bytes given.
@@ -665,8 +666,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Writes an authentication section's header: type, length and key id, and for the keyed
     /// types the reserved byte (0) and the sequence number. The password or digest bytes are
-    /// zeroed, for a signer to fill through [`auth_data_mut`](Self::auth_data_mut). The buffer
-    /// must hold `24 + section.len` bytes.
+    /// zeroed, for a signer to fill through [`auth_data_mut`](Self::auth_data_mut).
+    ///
+    /// # Panics
+    ///
+    /// If the buffer is shorter than `24 + section.len` bytes, like every setter of a view made
+    /// with [`new_unchecked`](Self::new_unchecked) over a short buffer.
     pub fn set_auth_section(&mut self, section: &AuthSection) {
         let end = HEADER_LEN + usize::from(section.len);
         let [s0, s1, s2, s3] = section.sequence.to_be_bytes();
