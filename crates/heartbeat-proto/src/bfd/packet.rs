@@ -210,7 +210,7 @@ impl fmt::Display for Diag {
 /// `len` is the Auth Len field: the whole section's length, Auth Type and Auth Len bytes
 /// included. It is fixed for the keyed types (24 for MD5, 28 for SHA1, see
 /// [`AuthType::section_len`]) and `3 + password length` for a simple password.
-/// `auth::BfdKeys::section` builds the right one for a key.
+/// [`BfdKeys::section`](super::auth::BfdKeys::section) builds the right one for a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AuthSection {
     /// Auth Type.
@@ -744,7 +744,7 @@ impl ControlPacket {
     /// Writes the packet into `buf` and returns its length ([`len`](Self::len)).
     ///
     /// With an [`auth`](Self::auth) section, its header is written and the password or digest
-    /// bytes are left zero for `auth::BfdKeys::sign` to fill. Version
+    /// bytes are left zero for [`BfdKeys::sign`](super::auth::BfdKeys::sign) to fill. Version
     /// is always 1, M always clear, Diag masked to 5 bits. Fields are written as given, not
     /// validated: a packet that [`parse`](Self::parse) would refuse (Detect Mult 0, P and F,
     /// an Auth Len that does not fit its type) is written as it is, so that tests can build
