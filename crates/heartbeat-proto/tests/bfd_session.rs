@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use heartbeat_proto::bfd::auth::{AuthFailure, AuthType, BfdKey, BfdKeys};
 use heartbeat_proto::bfd::packet::MAX_PACKET_LEN;
 use heartbeat_proto::bfd::{
     BfdEvent, BfdEventKind, BfdHost, ControlPacket, Diag, Rejected, SINGLE_HOP_PORT, SessionConfig, SessionStatus,
@@ -30,11 +31,21 @@ struct Side {
     events: Vec<BfdEvent>,
     /// Every packet it sent, with when.
     sent: Vec<(Instant, ControlPacket)>,
+    /// The same packets' bytes.
+    raw: Vec<Vec<u8>>,
 }
 
 impl Side {
     fn new(seed: u64, addr: IpAddr, now: Instant) -> Self {
-        Side { host: BfdHost::new(seed, now), handle: None, addr, alive: true, events: Vec::new(), sent: Vec::new() }
+        Side {
+            host: BfdHost::new(seed, now),
+            handle: None,
+            addr,
+            alive: true,
+            events: Vec::new(),
+            sent: Vec::new(),
+            raw: Vec::new(),
+        }
     }
 
     fn add(&mut self, config: SessionConfig) {
@@ -88,6 +99,7 @@ impl Net {
                     assert_eq!(send.ttl, Some(255));
                     let bytes = &buf[..send.len];
                     src.sent.push((self.now, ControlPacket::parse(bytes).expect("own packets parse")));
+                    src.raw.push(bytes.to_vec());
                     moved = true;
                     if dst.alive {
                         let _ = dst.host.on_message(self.now, &meta(src.addr, self.ttl), bytes);
@@ -449,4 +461,99 @@ fn a_too_small_buffer_keeps_the_packet_queued() {
     assert_eq!((sent, send.len), (h, 24));
     assert!(host.poll_transmit(&mut buf).is_none());
     assert_eq!(host.session(h).unwrap().stats.transmitted, 1);
+}
+
+const AUTH_TYPES: [AuthType; 5] = [
+    AuthType::SimplePassword,
+    AuthType::KeyedMd5,
+    AuthType::MeticulousKeyedMd5,
+    AuthType::KeyedSha1,
+    AuthType::MeticulousKeyedSha1,
+];
+
+fn keys(auth_type: AuthType, secret: &[u8]) -> BfdKeys {
+    BfdKeys::new(BfdKey::new(auth_type, 7, secret).expect("a valid key"))
+}
+
+fn with_keys(peer: IpAddr, keys: Option<BfdKeys>) -> SessionConfig {
+    let mut c = config(peer);
+    c.keys = keys;
+    c
+}
+
+#[test]
+fn every_auth_type_comes_up_with_the_right_key_and_stays_down_with_a_wrong_one() {
+    for auth_type in AUTH_TYPES {
+        let mut net = Net::new();
+        net.a.add(with_keys(B, Some(keys(auth_type, b"right-secret"))));
+        net.b.add(with_keys(A, Some(keys(auth_type, b"right-secret"))));
+        net.run_until(Instant::from_secs(5));
+        assert_eq!((net.a.state(), net.b.state()), (State::Up, State::Up), "{auth_type:?}");
+        let a = net.a.status();
+        assert_eq!(a.auth_type, Some(auth_type));
+        assert_eq!(a.stats.rejected.total(), 0);
+        assert!(net.a.sent.iter().all(|(_, p)| p.auth.is_some_and(|s| s.auth_type == auth_type && s.key_id == 7)));
+        // bfd.XmitAuthSeq: +1 on every packet (meticulous), +1 on every change (keyed).
+        if auth_type.is_keyed() {
+            for w in net.a.sent.windows(2) {
+                let (p, q) = (w[0].1, w[1].1);
+                let (sp, sq) = (p.auth.unwrap().sequence, q.auth.unwrap().sequence);
+                let changed = ControlPacket { auth: None, ..p } != ControlPacket { auth: None, ..q };
+                let want = if auth_type.is_meticulous() || changed { sp.wrapping_add(1) } else { sp };
+                assert_eq!(sq, want, "{auth_type:?}: {p:?} then {q:?}");
+            }
+        }
+        // The status shows the type, never the secret.
+        let shown = format!("{:?} {:?}", net.a.status(), net.a.host.config(net.a.handle.unwrap()));
+        assert!(!shown.contains("right-secret") && !shown.contains("114, 105, 103, 104, 116"), "{shown}");
+
+        let mut net = Net::new();
+        net.a.add(with_keys(B, Some(keys(auth_type, b"right-secret"))));
+        net.b.add(with_keys(A, Some(keys(auth_type, b"wrong-secret"))));
+        net.run_until(Instant::from_secs(5));
+        assert_eq!((net.a.state(), net.b.state()), (State::Down, State::Down), "{auth_type:?}");
+        let r = net.a.status().stats.rejected;
+        assert!(r.auth_failed >= 3 && r.total() == r.auth_failed, "{auth_type:?}: {r:?}");
+        assert_eq!(net.a.host.stats().rejected.auth_failed, r.auth_failed);
+        assert_eq!(net.a.status().stats.received, 0);
+    }
+}
+
+#[test]
+fn authentication_on_one_side_only_is_refused_both_ways() {
+    let mut net = Net::new();
+    net.a.add(with_keys(B, Some(keys(AuthType::KeyedSha1, b"k"))));
+    net.b.add(with_keys(A, None));
+    net.run_until(Instant::from_secs(4));
+    assert_eq!((net.a.state(), net.b.state()), (State::Down, State::Down));
+    assert!(net.a.status().stats.rejected.auth_missing >= 3);
+    assert!(net.b.status().stats.rejected.auth_unexpected >= 3);
+}
+
+#[test]
+fn a_replayed_meticulous_packet_is_refused_and_the_window_is_forgotten_after_two_detection_times() {
+    let mut net = Net::new();
+    net.a.add(with_keys(B, Some(keys(AuthType::MeticulousKeyedSha1, b"secret"))));
+    net.b.add(with_keys(A, Some(keys(AuthType::MeticulousKeyedSha1, b"secret"))));
+    net.run_until(Instant::from_secs(5));
+    assert_eq!(net.a.state(), State::Up);
+    assert!(net.a.status().auth_seq_known);
+    // B's latest packet again: its sequence number was accepted already.
+    let replay = net.b.raw.last().unwrap().clone();
+    let before = net.a.status();
+    let got = net.a.host.on_message(net.now, &meta(B, 255), &replay);
+    assert!(matches!(got, Err(Rejected::Auth(AuthFailure::OutOfWindow { .. }))), "{got:?}");
+    let mut after = net.a.status();
+    assert_eq!(after.stats.rejected.auth_replayed, 1);
+    after.stats = before.stats;
+    assert_eq!(after, before);
+
+    net.b.alive = false;
+    let last = net.a.status().last_received.unwrap();
+    let detection = net.a.status().detection_time.unwrap();
+    net.run_until(last + 2 * detection - MS);
+    assert!(net.a.status().auth_seq_known);
+    net.run_until(last + 2 * detection);
+    assert!(!net.a.status().auth_seq_known, "bfd.AuthSeqKnown back to 0");
+    assert_eq!(net.a.state(), State::Down);
 }

@@ -5,6 +5,7 @@ use core::time::Duration;
 
 use heapless::Deque;
 
+use super::auth::BfdKeys;
 use super::packet::{ControlPacket, Diag, State};
 use super::session::{ConfigError, RejectStats, Rejected, Rng, Session, SessionStatus, SessionTimer, Timing};
 use crate::engine::{BufferTooSmall, RecvMeta, SendMeta, SessionHandle, SessionTable, TimerKind, TimerTable};
@@ -46,7 +47,7 @@ pub enum Hop {
 }
 
 /// One session's configuration; validated by [`BfdHost::add_session`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SessionConfig {
     /// The peer's address: packets go there and must come from there.
     pub peer: IpAddr,
@@ -68,6 +69,10 @@ pub struct SessionConfig {
     pub required_min_rx: Duration,
     /// Passive role: send nothing until the peer has been heard (§6.1).
     pub passive: bool,
+    /// Authentication (bfd.AuthType is the keys' type), or `None` for none. The host moves the
+    /// keys into the session: [`BfdHost::config`] shows `None` here, and
+    /// [`BfdHost::keys_mut`] reaches them for rotation.
+    pub keys: Option<BfdKeys>,
 }
 
 impl SessionConfig {
@@ -83,6 +88,7 @@ impl SessionConfig {
             desired_min_tx: Duration::from_millis(300),
             required_min_rx: Duration::from_millis(300),
             passive: false,
+            keys: None,
         }
     }
 
@@ -320,7 +326,7 @@ impl<S: Storage> BfdHost<S> {
 
     /// Adds a session, Down, at the latest `now` seen. An active one sends its first packet
     /// at once.
-    pub fn add_session(&mut self, config: SessionConfig) -> Result<SessionHandle, ConfigError> {
+    pub fn add_session(&mut self, mut config: SessionConfig) -> Result<SessionHandle, ConfigError> {
         let timing = Timing::new(config.desired_min_tx, config.required_min_rx, config.detect_mult)?;
         if self.sessions.iter().any(|(_, e)| e.config.clashes(&config)) {
             return Err(ConfigError::Duplicate);
@@ -337,7 +343,8 @@ impl<S: Storage> BfdHost<S> {
         };
         let discriminator = (high << SLOT_BITS) | (handle.index() as u32 + 1);
         let now = self.clock.now();
-        let session = Session::new(discriminator, timing, config.passive, self.rng.next_u64(), now);
+        let keys = config.keys.take();
+        let session = Session::new(discriminator, timing, config.passive, keys, self.rng.next_u64(), now);
         let entry = Entry { config, session, out_prev: None, out_next: None, queued: false };
         let handle = self.sessions.insert(entry).map_err(|_| ConfigError::TableFull)?;
         self.after_change(handle, now);
@@ -361,9 +368,15 @@ impl<S: Storage> BfdHost<S> {
         Some(self.sessions.get(handle)?.session.status())
     }
 
-    /// A session's configuration.
+    /// A session's configuration (its `keys` are `None`: they live in the session).
     pub fn config(&self, handle: SessionHandle) -> Option<&SessionConfig> {
         Some(&self.sessions.get(handle)?.config)
+    }
+
+    /// A session's keys, for rotation without a flap: add the new key on both ends, select it
+    /// on both, remove the old one. `None` without authentication (or session).
+    pub fn keys_mut(&mut self, handle: SessionHandle) -> Option<&mut BfdKeys> {
+        self.sessions.get_mut(handle)?.session.keys_mut()
     }
 
     /// Holds a session down administratively (AdminDown, diag 7); it keeps sending so the peer

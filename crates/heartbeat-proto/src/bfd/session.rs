@@ -42,6 +42,7 @@
 
 use core::time::Duration;
 
+use super::auth::{AuthFailure, AuthType, BfdKeys, SequenceWindow};
 use super::packet::{ControlPacket, Diag, PacketError, State};
 use crate::engine::{BufferTooSmall, TimerKind};
 use crate::time::Instant;
@@ -176,6 +177,10 @@ pub enum Rejected {
     /// The A bit is clear but the session requires authentication (§6.8.6).
     #[error("authentication missing")]
     AuthMissing,
+    /// Failed authentication (§6.7): wrong type, key, length, password or digest, or a
+    /// sequence number outside the replay window.
+    #[error("authentication failed: {0}")]
+    Auth(AuthFailure),
     /// The event queue has no room for what the packet could cause: drain `poll_event` first.
     #[error("event queue full")]
     EventQueueFull,
@@ -203,6 +208,11 @@ pub struct RejectStats {
     pub auth_unexpected: u64,
     /// [`Rejected::AuthMissing`].
     pub auth_missing: u64,
+    /// [`Rejected::Auth`] with a bad password or digest, key, type or length.
+    pub auth_failed: u64,
+    /// [`Rejected::Auth`] with a sequence number outside the window: a replay, or a sender
+    /// that skipped too far.
+    pub auth_replayed: u64,
     /// [`Rejected::EventQueueFull`].
     pub event_queue_full: u64,
 }
@@ -220,6 +230,8 @@ impl RejectStats {
             self.poll_and_final,
             self.auth_unexpected,
             self.auth_missing,
+            self.auth_failed,
+            self.auth_replayed,
             self.event_queue_full,
         ]
         .into_iter()
@@ -238,6 +250,8 @@ impl RejectStats {
             Rejected::PollAndFinal => &mut self.poll_and_final,
             Rejected::AuthUnexpected => &mut self.auth_unexpected,
             Rejected::AuthMissing => &mut self.auth_missing,
+            Rejected::Auth(AuthFailure::OutOfWindow { .. }) => &mut self.auth_replayed,
+            Rejected::Auth(_) => &mut self.auth_failed,
             Rejected::EventQueueFull => &mut self.event_queue_full,
         };
         *counter = counter.saturating_add(1);
@@ -256,6 +270,8 @@ pub struct SessionStats {
     pub finals_sent: u64,
     /// Poll sequences this side started that a Final ended.
     pub polls_completed: u64,
+    /// Packets dropped because signing failed (never expected: the session builds them).
+    pub sign_failures: u64,
     /// Packets for this session that were refused, by reason.
     pub rejected: RejectStats,
 }
@@ -289,6 +305,10 @@ pub struct SessionStatus {
     pub poll_in_progress: bool,
     /// Whether the session is passive (sends only once it knows the remote discriminator).
     pub passive: bool,
+    /// bfd.AuthType (`None`: no authentication). The keys themselves are never shown.
+    pub auth_type: Option<AuthType>,
+    /// bfd.AuthSeqKnown: whether a received sequence number is remembered.
+    pub auth_seq_known: bool,
     /// Counters.
     pub stats: SessionStats,
 }
@@ -331,6 +351,39 @@ fn jitter_permille(rng: &mut Rng, detect_mult: u8) -> u32 {
     750 + (rng.next_u64() % span) as u32
 }
 
+/// Authentication state: bfd.AuthType (from the keys), bfd.RcvAuthSeq / bfd.AuthSeqKnown (the
+/// window) and bfd.XmitAuthSeq.
+#[derive(Debug, Clone)]
+struct AuthState {
+    keys: BfdKeys,
+    window: SequenceWindow,
+    /// The sequence number of the last packet sent (the first packet uses one more, or the
+    /// same for a keyed type whose content did not change).
+    xmit_seq: u32,
+    /// The last packet sent, without its section: keyed types bump the sequence when the
+    /// content changes.
+    last_sent: Option<ControlPacket>,
+}
+
+impl AuthState {
+    fn meticulous(&self) -> bool {
+        self.keys.auth_type().is_meticulous()
+    }
+
+    fn keyed(&self) -> bool {
+        self.keys.auth_type().is_keyed()
+    }
+
+    /// The sequence number for `packet` (sent without a section).
+    fn sequence_for(&self, packet: &ControlPacket) -> u32 {
+        if self.meticulous() || self.last_sent.is_some_and(|last| last != *packet) {
+            self.xmit_seq.wrapping_add(1)
+        } else {
+            self.xmit_seq
+        }
+    }
+}
+
 /// One BFD session (see the [module documentation](self)).
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -371,6 +424,7 @@ pub struct Session {
     /// The detection timer runs (an accepted packet since the last expiry).
     detect_armed: bool,
     last_rx: Option<Instant>,
+    auth: Option<AuthState>,
     /// The latest `now` the session was given (time going backwards counts as no progress).
     clock: Instant,
     rng: Rng,
@@ -379,10 +433,24 @@ pub struct Session {
 
 impl Session {
     /// A session in state Down with local discriminator `local_discriminator` (nonzero, unique
-    /// on this system: the caller's duty), started at `now`. `seed` drives its jitter.
-    pub fn new(local_discriminator: u32, timing: Timing, passive: bool, seed: u64, now: Instant) -> Self {
+    /// on this system: the caller's duty), started at `now`. `keys` set bfd.AuthType (`None`:
+    /// no authentication). `seed` drives its jitter and the random start of bfd.XmitAuthSeq.
+    pub fn new(
+        local_discriminator: u32,
+        timing: Timing,
+        passive: bool,
+        keys: Option<BfdKeys>,
+        seed: u64,
+        now: Instant,
+    ) -> Self {
         let mut rng = Rng::new(seed);
         let jitter = jitter_permille(&mut rng, timing.detect_mult);
+        let auth = keys.map(|keys| AuthState {
+            keys,
+            window: SequenceWindow::new(),
+            xmit_seq: rng.next_u32(),
+            last_sent: None,
+        });
         let advertised = Advert {
             desired_min_tx_us: timing.desired_min_tx_us.max(SLOW_TX_US),
             required_min_rx_us: timing.required_min_rx_us,
@@ -411,6 +479,7 @@ impl Session {
             jitter,
             detect_armed: false,
             last_rx: None,
+            auth,
             clock: now,
             rng,
             stats: SessionStats::default(),
@@ -486,6 +555,8 @@ impl Session {
             advertised: (micros(self.advertised.desired_min_tx_us), micros(self.advertised.required_min_rx_us)),
             poll_in_progress: self.poll.is_some(),
             passive: self.passive,
+            auth_type: self.auth.as_ref().map(|a| a.keys.auth_type()),
+            auth_seq_known: self.auth.as_ref().is_some_and(|a| a.window.is_known()),
             stats: self.stats,
         }
     }
@@ -495,7 +566,7 @@ impl Session {
         match kind {
             SessionTimer::Transmit => self.tx_deadline(),
             SessionTimer::Detect => self.detect_deadline(),
-            SessionTimer::AuthSeqReset => None,
+            SessionTimer::AuthSeqReset => self.auth_reset_deadline(),
         }
     }
 
@@ -524,6 +595,19 @@ impl Session {
         Some(last + Duration::from_micros(jittered.max(1)))
     }
 
+    fn auth_reset_deadline(&self) -> Option<Instant> {
+        if !self.auth.as_ref()?.window.is_known() {
+            return None;
+        }
+        Some(self.last_rx? + 2 * self.detection_time()?)
+    }
+
+    /// The keys, for rotation (add the new key on both ends, select it, remove the old one).
+    /// `None` without authentication.
+    pub fn keys_mut(&mut self) -> Option<&mut BfdKeys> {
+        self.auth.as_mut().map(|a| &mut a.keys)
+    }
+
     fn detect_deadline(&self) -> Option<Instant> {
         if !self.detect_armed || self.state == State::AdminDown {
             return None;
@@ -532,16 +616,27 @@ impl Session {
     }
 
     /// Decides on a packet without changing anything: `Ok` if [`apply`](Self::apply) may take
-    /// it. Checks the P-and-F rule and the authentication presence (§6.8.6 steps 10–11).
+    /// it. Checks the P-and-F rule, then authentication (§6.8.6 steps 10–11): the A bit
+    /// against bfd.AuthType, the password or digest over `bytes` (the packet as received), and
+    /// for keyed types the sequence window.
     pub fn judge(&self, packet: &ControlPacket, bytes: &[u8]) -> Result<(), Rejected> {
-        let _ = bytes;
         if packet.poll && packet.final_ {
             return Err(Rejected::PollAndFinal);
         }
-        if packet.auth.is_some() {
-            return Err(Rejected::AuthUnexpected);
+        match (&packet.auth, &self.auth) {
+            (None, None) => Ok(()),
+            (Some(_), None) => Err(Rejected::AuthUnexpected),
+            (None, Some(_)) => Err(Rejected::AuthMissing),
+            (Some(section), Some(auth)) => {
+                auth.keys.verify(bytes, section).map_err(Rejected::Auth)?;
+                if auth.keyed() {
+                    auth.window
+                        .check(section.sequence, packet.detect_mult, auth.meticulous())
+                        .map_err(Rejected::Auth)?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Judges the packet (see [`judge`](Self::judge)) and, if it passes, applies it at `now`. A
@@ -563,6 +658,11 @@ impl Session {
     pub fn apply(&mut self, now: Instant, packet: &ControlPacket) {
         let now = self.advance(now);
         self.stats.received = self.stats.received.saturating_add(1);
+        if let (Some(auth), Some(section)) = (&mut self.auth, &packet.auth)
+            && auth.keyed()
+        {
+            auth.window.accept(section.sequence);
+        }
         self.remote_discr = packet.my_discriminator;
         self.remote_state = packet.state;
         self.remote_demand = packet.demand;
@@ -618,7 +718,13 @@ impl Session {
                     self.retime();
                 }
             }
-            SessionTimer::AuthSeqReset => {}
+            SessionTimer::AuthSeqReset => {
+                if self.auth_reset_deadline().is_some_and(|at| at <= now)
+                    && let Some(auth) = &mut self.auth
+                {
+                    auth.window.forget();
+                }
+            }
         }
     }
 
@@ -682,22 +788,54 @@ impl Session {
         })
     }
 
-    /// Writes the next packet into `buf` and returns its length; `None` if nothing waits. A
-    /// too-small buffer leaves the packet waiting and the session unchanged.
+    /// Writes the next packet into `buf`, signed when the session has keys, and returns its
+    /// length; `None` if nothing waits. A too-small buffer leaves the packet waiting and the
+    /// session unchanged.
     pub fn write_transmit(&mut self, buf: &mut [u8]) -> Option<Result<usize, BufferTooSmall>> {
-        let packet = self.peek_transmit()?;
-        let len = match packet.emit(buf) {
-            Ok(len) => len,
-            Err(e) => return Some(Err(e)),
-        };
+        loop {
+            let plain = self.peek_transmit()?;
+            let mut packet = plain;
+            let sequence = self.auth.as_ref().map(|auth| {
+                let sequence = auth.sequence_for(&plain);
+                packet.auth = Some(auth.keys.section(sequence));
+                sequence
+            });
+            let len = match packet.emit(buf) {
+                Ok(len) => len,
+                Err(e) => return Some(Err(e)),
+            };
+            let signed = match (&mut self.auth, sequence) {
+                (Some(auth), Some(sequence)) => {
+                    let signed = auth.keys.sign(&mut buf[..len]);
+                    if signed.is_ok() {
+                        auth.xmit_seq = sequence;
+                        auth.last_sent = Some(plain);
+                    }
+                    signed.is_ok()
+                }
+                _ => true,
+            };
+            self.dequeue(&packet);
+            if signed {
+                self.stats.transmitted = self.stats.transmitted.saturating_add(1);
+                if packet.final_ {
+                    self.stats.finals_sent = self.stats.finals_sent.saturating_add(1);
+                }
+                return Some(Ok(len));
+            }
+            // Cannot happen for packets the session builds; drop it rather than send it unsigned.
+            buf[..len].fill(0);
+            self.stats.sign_failures = self.stats.sign_failures.saturating_add(1);
+        }
+    }
+
+    /// Takes a written (or dropped) packet off the queue.
+    fn dequeue(&mut self, packet: &ControlPacket) {
         if packet.final_ {
             self.want_final = false;
-            self.stats.finals_sent = self.stats.finals_sent.saturating_add(1);
         } else {
             self.want_periodic = false;
         }
-        self.stats.transmitted = self.stats.transmitted.saturating_add(1);
-        Some(Ok(len))
     }
 
     fn advance(&mut self, now: Instant) -> Instant {
