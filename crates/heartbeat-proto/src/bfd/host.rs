@@ -8,7 +8,9 @@ use heapless::Deque;
 use super::auth::BfdKeys;
 use super::packet::{ControlPacket, Diag, State};
 use super::session::{ConfigError, RejectStats, Rejected, Rng, Session, SessionStatus, SessionTimer, Timing};
-use crate::engine::{BufferTooSmall, RecvMeta, SendMeta, SessionHandle, SessionTable, TimerKind, TimerTable};
+use crate::engine::{
+    AddressIndex, BufferTooSmall, RecvMeta, SendMeta, SessionHandle, SessionTable, TimerKind, TimerTable,
+};
 use crate::peers::LinkId;
 use crate::storage::Storage;
 use crate::time::{Clock, Instant};
@@ -260,10 +262,9 @@ impl Snapshot {
 ///
 /// # Cost
 ///
-/// Every operation is O(log n) in the number of sessions (timer filing), except the lookup of a
-/// packet with Your Discriminator 0, which compares the sessions' addresses one by one (such
-/// packets only come while sessions start), and [`add_session`](Self::add_session), which
-/// checks the new session against the others.
+/// Every operation is O(log n) in the number of sessions (timer filing) or better: a packet is
+/// found its session by Your Discriminator in O(1), or when that is 0 through a keyed hash
+/// index of peer addresses (O(1) expected, whatever addresses the wire brings).
 ///
 /// Local discriminators are random in their high 16 bits (from the host's seed) and carry the
 /// session's slot number plus one in their low 16: unique and nonzero by construction, and
@@ -271,6 +272,8 @@ impl Snapshot {
 pub struct BfdHost<S: Storage> {
     sessions: SessionTable<Entry, S>,
     timers: TimerTable<SessionTimer, S>,
+    /// Sessions by peer address, for packets without Your Discriminator.
+    peers: AddressIndex<S>,
     events: Deque<BfdEvent, BFD_EVENT_QUEUE_LEN>,
     out_head: Option<SessionHandle>,
     out_tail: Option<SessionHandle>,
@@ -289,6 +292,7 @@ impl<S: Storage> BfdHost<S> {
         BfdHost {
             sessions: SessionTable::new(),
             timers: TimerTable::new(),
+            peers: AddressIndex::new(seed ^ 0x0ADD_12E5_5EED_0002),
             events: Deque::new(),
             out_head: None,
             out_tail: None,
@@ -328,7 +332,12 @@ impl<S: Storage> BfdHost<S> {
     /// at once.
     pub fn add_session(&mut self, mut config: SessionConfig) -> Result<SessionHandle, ConfigError> {
         let timing = Timing::new(config.desired_min_tx, config.required_min_rx, config.detect_mult)?;
-        if self.sessions.iter().any(|(_, e)| e.config.clashes(&config)) {
+        let clash = self
+            .peers
+            .find(config.peer)
+            .filter_map(|slot| self.sessions.get_by_index(slot))
+            .any(|(_, e)| e.config.clashes(&config));
+        if clash {
             return Err(ConfigError::Duplicate);
         }
         let handle = self.sessions.next_handle().ok_or(ConfigError::TableFull)?;
@@ -345,8 +354,13 @@ impl<S: Storage> BfdHost<S> {
         let now = self.clock.now();
         let keys = config.keys.take();
         let session = Session::new(discriminator, timing, config.passive, keys, self.rng.next_u64(), now);
+        let peer = config.peer;
         let entry = Entry { config, session, out_prev: None, out_next: None, queued: false };
         let handle = self.sessions.insert(entry).map_err(|_| ConfigError::TableFull)?;
+        if self.peers.insert(handle.index(), peer).is_err() {
+            self.sessions.remove(handle);
+            return Err(ConfigError::TableFull);
+        }
         self.after_change(handle, now);
         Ok(handle)
     }
@@ -359,6 +373,7 @@ impl<S: Storage> BfdHost<S> {
         }
         self.unqueue(handle);
         self.timers.remove_session(handle);
+        self.peers.remove(handle.index());
         self.sessions.remove(handle);
         true
     }
@@ -502,8 +517,9 @@ impl<S: Storage> BfdHost<S> {
         if !matches!(packet.state, State::Down | State::AdminDown) {
             return Err((Rejected::ZeroDiscriminatorNotDown(packet.state), None));
         }
-        self.sessions
-            .iter()
+        self.peers
+            .find(meta.source.ip())
+            .filter_map(|slot| self.sessions.get_by_index(slot))
             .find(|(_, e)| e.config.matches(meta))
             .map(|(h, _)| h)
             .ok_or((Rejected::NoSessionForSource, None))

@@ -45,8 +45,11 @@
 //! # Ok::<(), heartbeat_proto::engine::TableFull>(())
 //! ```
 
+mod address_index;
 mod sessions;
 mod timers;
+
+pub(crate) use address_index::AddressIndex;
 
 pub use sessions::{SessionHandle, SessionTable, TableFull};
 pub use timers::{MAX_TIMER_KINDS, TimerKind, TimerTable};
