@@ -144,7 +144,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn addr(n: u8) -> IpAddr {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             IpAddr::V4(Ipv4Addr::new(198, 18, 0, n / 4))
         } else {
             IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(n / 4)))
