@@ -12,7 +12,7 @@ use crate::engine::{
     AddressIndex, BufferTooSmall, RecvMeta, SendMeta, SessionHandle, SessionTable, TimerKind, TimerTable,
 };
 use crate::peers::LinkId;
-use crate::storage::Storage;
+use crate::storage::{Buffer, Storage};
 use crate::time::{Clock, Instant};
 
 /// UDP destination port of single-hop control packets (RFC 5881 §4).
@@ -266,14 +266,18 @@ impl Snapshot {
 /// found its session by Your Discriminator in O(1), or when that is 0 through a keyed hash
 /// index of peer addresses (O(1) expected, whatever addresses the wire brings).
 ///
-/// Local discriminators are random in their high 16 bits (from the host's seed) and carry the
-/// session's slot number plus one in their low 16: unique and nonzero by construction, and
-/// found in O(1). A host holds at most [`MAX_SESSIONS`].
+/// Local discriminators are random in their high 16 bits (from the host's seed; never the
+/// previous value for the same slot) and carry the session's slot number plus one in their low
+/// 16: unique among live sessions and nonzero by construction, never reused by the next session
+/// in a slot, and found in O(1). A host holds at most [`MAX_SESSIONS`].
 pub struct BfdHost<S: Storage> {
     sessions: SessionTable<Entry, S>,
     timers: TimerTable<SessionTimer, S>,
     /// Sessions by peer address, for packets without Your Discriminator.
     peers: AddressIndex<S>,
+    /// Per slot: the random half of the discriminator its latest session had, so that a new
+    /// session in a reused slot never takes over its predecessor's discriminator.
+    previous_high: S::Vec<u16>,
     events: Deque<BfdEvent, BFD_EVENT_QUEUE_LEN>,
     out_head: Option<SessionHandle>,
     out_tail: Option<SessionHandle>,
@@ -293,6 +297,7 @@ impl<S: Storage> BfdHost<S> {
             sessions: SessionTable::new(),
             timers: TimerTable::new(),
             peers: AddressIndex::new(seed ^ 0x0ADD_12E5_5EED_0002),
+            previous_high: Default::default(),
             events: Deque::new(),
             out_head: None,
             out_tail: None,
@@ -344,12 +349,18 @@ impl<S: Storage> BfdHost<S> {
         if handle.index() >= MAX_SESSIONS {
             return Err(ConfigError::TableFull);
         }
+        while self.previous_high.len() <= handle.index() {
+            self.previous_high.try_push(0).map_err(|_| ConfigError::TableFull)?;
+        }
+        let previous = u32::from(self.previous_high[handle.index()]);
+        // Random, nonzero, and not the previous occupant's: skip collisions.
         let high = loop {
             let r = self.rng.next_u32() >> SLOT_BITS;
-            if r != 0 {
+            if r != 0 && r != previous {
                 break r;
             }
         };
+        self.previous_high[handle.index()] = high as u16;
         let discriminator = (high << SLOT_BITS) | (handle.index() as u32 + 1);
         let now = self.clock.now();
         let keys = config.keys.take();
