@@ -4,6 +4,19 @@
 //!   where a datagram came from and where one goes.
 //! - [`BufferTooSmall`]: every `poll_transmit` writes into a caller-owned `&mut [u8]` and says how
 //!   many bytes it needs when that is too short, writing nothing.
+//! - [`SessionTable`]: a slab of per-session records with stable, generation-checked
+//!   [`SessionHandle`]s; O(1) insert, lookup and removal.
+//! - [`TimerTable`]: a few timers per session (one per [`TimerKind`]), exact deadlines, the
+//!   earliest first, O(log n) per change.
+//!
+//! All of it is `no_std`, needs no allocator with `Fixed` storage, and is public so that a
+//! protocol of your own can be built on the same pieces the BFD profile uses.
+
+mod sessions;
+mod timers;
+
+pub use sessions::{SessionHandle, SessionTable, TableFull};
+pub use timers::{MAX_TIMER_KINDS, TimerKind, TimerTable};
 
 use core::net::{IpAddr, SocketAddr};
 
