@@ -5,7 +5,7 @@
 //!   (`IP_RECVTTL` / `IPV6_RECVHOPLIMIT`), and the local address and interface it was sent to
 //!   (`IP_PKTINFO` / `IPV6_RECVPKTINFO`): what the core needs for the GTSM check (RFC 5881 §5)
 //!   and to tie a session to its interface and addresses.
-//! - [`TxSocket`]: bound to a source port in 49152–65535 (see [`source_port`](super::source_port)),
+//! - [`TxSocket`]: bound to a source port in 49152–65535 (see [`source_port`]),
 //!   with TTL / hop limit 255 and traffic class CS6 (`0xC0`). Each datagram can carry its own
 //!   TTL, source address and outgoing interface as ancillary data, so one socket per family
 //!   serves every session.
@@ -27,12 +27,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::source_port;
 
-/// UDP destination port of single-hop control packets (RFC 5881 §4).
-pub const SINGLE_HOP_PORT: u16 = 3784;
-/// UDP destination port of multihop control packets (RFC 5883 §5).
-pub const MULTI_HOP_PORT: u16 = 4784;
+pub use heartbeat_proto::bfd::{MULTI_HOP_PORT, SINGLE_HOP_PORT};
+
 /// The TTL / hop limit every BFD control packet is sent with (RFC 5881 §5, RFC 5883 §5).
-pub const TTL: u8 = 255;
+pub const TTL: u8 = heartbeat_proto::bfd::TX_TTL;
 /// IP TOS / IPv6 traffic class of every sent packet: CS6, network control, as FRR and BIRD.
 pub const TOS: u8 = 0xC0;
 
@@ -167,7 +165,7 @@ pub struct TxSocket {
 impl TxSocket {
     /// A socket on `ip` (usually a family's unspecified address) and the first free port of
     /// 49152–65535, starting from a point derived from `seed` (see
-    /// [`source_port::bind`](super::source_port::bind)).
+    /// [`source_port::bind`]).
     pub fn bind(ip: IpAddr, seed: u64) -> io::Result<Self> {
         TxSocket::bind_in(ip, source_port::RANGE, seed)
     }
