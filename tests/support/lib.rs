@@ -1,9 +1,13 @@
 //! Shared helpers for the workspace's cross-crate integration tests and the adapters' benches:
 //! simulated clusters of real nodes and the questions tests ask of their timelines, real-socket
-//! clusters, an impairment relay, and bench helpers.
+//! clusters, an impairment relay, bench helpers, and network namespaces with real FRR and BIRD
+//! BFD daemons in them (`netns`, `frr`, `bird`).
 
 pub mod bench;
+pub mod bird;
 pub mod cluster;
+pub mod frr;
+pub mod netns;
 pub mod relay;
 
 use std::time::Duration;
