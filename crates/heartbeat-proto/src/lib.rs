@@ -121,6 +121,9 @@
 //! - `bytes`: `Message::put`/`Message::get` for `BufMut`/`Buf`.
 //! - `auth` (default): HMAC-SHA256 frame authentication ([`Authentication::Hmac`],
 //!   [`KeyRing`]) with RustCrypto's `hmac` and `sha2`; no_std and no allocator, like the rest.
+//! - `bfd-auth` (default): BFD authentication keys ([`bfd::auth::BfdKey`]): simple password and
+//!   (meticulous) keyed MD5 / SHA1 with RustCrypto's `md-5` and `sha1`. Without it no BFD key
+//!   can be made, so a BFD session cannot be configured for authentication at all.
 //!
 //! Without default features the crate is `no_std` with no allocator: use [`Fixed`] storage.
 

@@ -492,6 +492,24 @@ impl fmt::Debug for BfdKeys {
     }
 }
 
+/// The authentication steps of §6.8.6 for a parsed packet: `keys` is the session's
+/// (`None` for bfd.AuthType = 0), `bytes` the payload `packet` was parsed from.
+///
+/// - A clear and no keys: accepted.
+/// - A set and no keys: [`AuthFailure::Unexpected`]; A clear with keys: [`AuthFailure::Missing`].
+/// - Both: [`BfdKeys::verify`].
+///
+/// The sequence window is not checked here: for a keyed type, also
+/// [`SequenceWindow::check`] the packet's sequence number before accepting it.
+pub fn authenticate(keys: Option<&BfdKeys>, bytes: &[u8], packet: &super::ControlPacket) -> Result<(), AuthFailure> {
+    match (keys, &packet.auth) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(AuthFailure::Unexpected),
+        (Some(_), None) => Err(AuthFailure::Missing),
+        (Some(keys), Some(section)) => keys.verify(bytes, section),
+    }
+}
+
 /// A copy of a packet with the key in it, wiped when dropped.
 struct Scratch([u8; MAX_PACKET_LEN]);
 

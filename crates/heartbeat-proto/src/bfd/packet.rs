@@ -777,4 +777,4 @@ impl ControlPacket {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

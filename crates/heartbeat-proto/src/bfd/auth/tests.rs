@@ -354,3 +354,59 @@ fn auth_types_round_trip_their_wire_values() {
         }
     }
 }
+
+#[test]
+fn authenticate_sorts_presence_before_verifying() {
+    let v = &vectors()[2];
+    let keys = keys_for(v);
+    let signed = hex(v.wire);
+    let signed_packet = ControlPacket::parse(&signed).unwrap();
+    let mut plain = v.packet;
+    plain.auth = None;
+    let mut buf = [0u8; MAX_PACKET_LEN];
+    let len = plain.emit(&mut buf).unwrap();
+    assert_eq!(authenticate(None, &buf[..len], &plain), Ok(()));
+    assert_eq!(authenticate(Some(&keys), &buf[..len], &plain), Err(AuthFailure::Missing));
+    assert_eq!(authenticate(None, &signed, &signed_packet), Err(AuthFailure::Unexpected));
+    assert_eq!(authenticate(Some(&keys), &signed, &signed_packet), Ok(()));
+    let mut forged = signed.clone();
+    forged[35] ^= 4;
+    assert_eq!(authenticate(Some(&keys), &forged, &signed_packet), Err(AuthFailure::BadDigest));
+}
+
+mod properties {
+    use super::*;
+    use crate::bfd::packet::tests::arb_packet;
+    use proptest::prelude::*;
+
+    fn arb_key() -> impl Strategy<Value = BfdKey> {
+        (1u8..=5, any::<u8>(), proptest::collection::vec(any::<u8>(), 1..=20)).prop_map(|(t, id, mut secret)| {
+            let auth_type = AuthType::from_wire(t).unwrap();
+            secret.truncate(auth_type.max_secret_len());
+            BfdKey::new(auth_type, id, &secret).unwrap()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn signed_packets_verify_and_tampered_ones_do_not(
+            packet in arb_packet(),
+            key in arb_key(),
+            sequence in any::<u32>(),
+            flip in (0usize..MAX_PACKET_LEN, 0u8..8),
+        ) {
+            let keys = BfdKeys::new(key);
+            let mut p = packet;
+            p.auth = Some(keys.section(sequence));
+            let wire = sealed(&keys, &p);
+            prop_assert_eq!(receive(&keys, &wire), Ok(p));
+            let keyed = keys.auth_type().is_keyed();
+            // A keyed digest covers every byte; a password only itself.
+            let first = if keyed { 0 } else { 27 };
+            let at = first + flip.0 % (wire.len() - first);
+            let mut bad = wire.clone();
+            bad[at] ^= 1 << flip.1;
+            prop_assert!(receive(&keys, &bad).is_err(), "byte {} bit {} accepted", at, flip.1);
+        }
+    }
+}

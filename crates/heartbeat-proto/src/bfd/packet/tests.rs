@@ -455,3 +455,5 @@ proptest! {
         }
     }
 }
+
+mod captures;
