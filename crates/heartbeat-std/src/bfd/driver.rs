@@ -23,6 +23,7 @@ const RECV_BATCH: usize = 64;
 
 /// Where the driver listens and sends, and its randomness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// Port single-hop control packets are received on (RFC 5881: 3784).
     pub single_hop_port: u16,
@@ -86,9 +87,9 @@ pub enum AddSessionError {
         /// Why it failed.
         err: io::Error,
     },
-    /// The core refused the configuration.
+    /// The core refused the configuration (the sockets it needed stay open, unused).
     #[error("{0}")]
-    Refused(String),
+    Refused(#[from] ConfigError),
     /// The driver thread has stopped.
     #[error("the driver has stopped")]
     Stopped,
@@ -117,6 +118,7 @@ struct Receiver {
 
 /// A snapshot of every session and the socket counters.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BfdStatus {
     /// When it was taken, on the driver's clock.
     pub now: Instant,
@@ -200,7 +202,7 @@ impl BfdDriver {
         let v4 = config.peer.is_ipv4();
         self.open(kind, v4)?;
         let local = config.local;
-        let handle = self.host.add_session(config).map_err(|err| AddSessionError::Refused(format!("{err:?}")))?;
+        let handle = self.host.add_session(config)?;
         self.routes.push(Route { handle, local });
         Ok(handle)
     }

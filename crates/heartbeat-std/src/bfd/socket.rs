@@ -36,6 +36,7 @@ pub const TOS: u8 = 0xC0;
 
 /// One received datagram's length and how it arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Datagram {
     /// Bytes written to the buffer.
     pub len: usize,
