@@ -12,7 +12,8 @@
 //!   Poll (one at a time: a change during a Poll starts the next when it ends); while Up an
 //!   increased Desired Min TX and a reduced Required Min RX wait for the F that ends the Poll;
 //! - detection expiry in Init/Up → Down, diag 1; any expiry forgets RemoteDiscr;
-//! - every accepted P is owed exactly one F packet (P clear); AdminDown answers nothing.
+//! - every accepted P is owed exactly one F packet (P clear); AdminDown answers nothing;
+//! - periodic packets run unless RemoteMinRx = 0, or the session is passive and RemoteDiscr 0.
 //!
 //! After every step the two must agree on the state, diag, discriminators, Poll, timings and
 //! deadlines, and every periodic interval must be jittered into 75–100 % (75–90 % for Detect
@@ -257,6 +258,10 @@ fn packet(rx: &Rx) -> ControlPacket {
 
 fn agree(s: &Session, m: &Model) -> Result<(), TestCaseError> {
     let status = s.status();
+    // Periodic packets run while the peer wants them, and a passive session waits for the
+    // remote discriminator.
+    let sends = m.tx_interval().is_some() && !(status.passive && m.remote_discr == 0);
+    prop_assert_eq!(s.deadline(SessionTimer::Transmit).is_some(), sends);
     prop_assert_eq!(status.state, m.state);
     prop_assert_eq!(status.local_diag, m.diag);
     prop_assert_eq!(status.remote_discriminator, m.remote_discr);
@@ -324,10 +329,11 @@ proptest! {
         desired in interval(),
         required in prop_oneof![Just(100_000u32), Just(300_000)],
         detect_mult in prop_oneof![Just(1u8), Just(3)],
+        passive in any::<bool>(),
         ops in proptest::collection::vec(op(), 1..80),
     ) {
         let timing = Timing::new(us(desired), us(required), detect_mult).unwrap();
-        let mut s = Session::new(LOCAL_DISCR, timing, false, None, 99, Instant::ZERO);
+        let mut s = Session::new(LOCAL_DISCR, timing, passive, None, 99, Instant::ZERO);
         let mut m = Model::new(desired, required, detect_mult);
         let mut now = Instant::ZERO;
         let mut latest = now;

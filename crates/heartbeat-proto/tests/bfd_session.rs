@@ -557,3 +557,138 @@ fn a_replayed_meticulous_packet_is_refused_and_the_window_is_forgotten_after_two
     assert!(!net.a.status().auth_seq_known, "bfd.AuthSeqKnown back to 0");
     assert_eq!(net.a.state(), State::Down);
 }
+
+fn down_packet(my_discriminator: u32, your_discriminator: u32) -> ControlPacket {
+    ControlPacket {
+        diag: Diag::NONE,
+        state: State::Down,
+        poll: false,
+        final_: false,
+        control_plane_independent: false,
+        demand: false,
+        detect_mult: 3,
+        my_discriminator,
+        your_discriminator,
+        desired_min_tx: 1_000_000,
+        required_min_rx: 300_000,
+        required_min_echo_rx: 0,
+        auth: None,
+    }
+}
+
+#[test]
+fn multihop_goes_to_port_4784_and_applies_its_minimum_ttl() {
+    let mut host = BfdHost::<Growable>::new(3, Instant::ZERO);
+    let h = host.add_session(config(B).multi_hop(254)).unwrap();
+    let mut buf = [0u8; MAX_PACKET_LEN];
+    let (_, send) = host.poll_transmit(&mut buf).unwrap().unwrap();
+    assert_eq!(send.destination, SocketAddr::new(B, heartbeat_proto::bfd::MULTI_HOP_PORT));
+    assert_eq!(send.ttl, Some(255));
+    let len = down_packet(77, 0).emit(&mut buf).unwrap();
+    for (ttl, ok) in [(Some(253), false), (None, false), (Some(254), true)] {
+        let m = RecvMeta { ttl, ..meta(B, 0) };
+        let got = host.on_message(Instant::ZERO, &m, &buf[..len]);
+        assert_eq!(got.is_ok(), ok, "{ttl:?}: {got:?}");
+        if !ok {
+            assert_eq!(got, Err(Rejected::Ttl(ttl)));
+        }
+    }
+    assert_eq!(host.session(h).unwrap().state, State::Init);
+    assert_eq!(host.session(h).unwrap().stats.rejected.ttl, 2);
+    // A single-hop session needs 255, and refuses an unknown TTL.
+    let mut single = BfdHost::<Growable>::new(3, Instant::ZERO);
+    single.add_session(config(B)).unwrap();
+    let m = RecvMeta { ttl: None, ..meta(B, 0) };
+    assert_eq!(single.on_message(Instant::ZERO, &m, &buf[..len]), Err(Rejected::Ttl(None)));
+}
+
+#[test]
+fn sessions_are_validated_unique_and_their_handles_go_stale() {
+    let mut host = BfdHost::<heartbeat_proto::Fixed<2>>::new(3, Instant::ZERO);
+    use heartbeat_proto::bfd::ConfigError;
+    assert_eq!(host.add_session(config(B).timing(Duration::ZERO, MS, 3)).err(), Some(ConfigError::ZeroInterval));
+    assert_eq!(host.add_session(config(B).timing(MS, MS, 0)).err(), Some(ConfigError::ZeroDetectMult));
+    let too_long = Duration::from_micros(u64::from(u32::MAX) + 1);
+    assert_eq!(host.add_session(config(B).timing(too_long, MS, 3)).err(), Some(ConfigError::IntervalTooLong));
+    let b = host.add_session(config(B)).unwrap();
+    assert_eq!(host.add_session(config(B)).err(), Some(ConfigError::Duplicate));
+    // Multihop to the same peer is told apart by its port.
+    let c = host.add_session(config(B).multi_hop(254)).unwrap();
+    assert_eq!(host.add_session(config(A)).err(), Some(ConfigError::TableFull));
+    let (db, dc) = (host.session(b).unwrap().local_discriminator, host.session(c).unwrap().local_discriminator);
+    assert!(db != 0 && dc != 0 && db != dc);
+    assert!(host.remove_session(b));
+    assert!(host.session(b).is_none());
+    assert!(!host.remove_session(b));
+    assert_eq!(host.admin_down(b, Instant::ZERO), Err(ConfigError::NoSuchSession));
+    // The removed session's discriminator is no longer accepted, even once its slot is reused.
+    let d = host.add_session(config(A)).unwrap();
+    assert_eq!(d.index(), b.index());
+    assert_ne!(host.session(d).unwrap().local_discriminator, db);
+    let mut buf = [0u8; MAX_PACKET_LEN];
+    let len = down_packet(5, db).emit(&mut buf).unwrap();
+    assert_eq!(host.on_message(Instant::ZERO, &meta(B, 255), &buf[..len]), Err(Rejected::UnknownDiscriminator(db)));
+    // Keys never show in a configuration.
+    let mut keyed = config(C_ADDR);
+    keyed.keys = Some(keys(AuthType::KeyedSha1, b"hidden-key"));
+    let mut other = BfdHost::<Growable>::new(4, Instant::ZERO);
+    let k = other.add_session(keyed).unwrap();
+    assert!(other.config(k).unwrap().keys.is_none());
+    assert!(other.keys_mut(k).is_some());
+}
+
+const C_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 3));
+
+#[test]
+fn a_full_event_queue_refuses_packets_and_defers_timers_without_losing_events() {
+    use heartbeat_proto::bfd::BFD_EVENT_QUEUE_LEN;
+    let mut host = BfdHost::<Growable>::new(5, Instant::ZERO);
+    let peers: Vec<IpAddr> = (1..=40).map(|i| IpAddr::V4(Ipv4Addr::new(198, 18, 1, i))).collect();
+    let handles: Vec<SessionHandle> = peers.iter().map(|p| host.add_session(config(*p)).unwrap()).collect();
+    let mut buf = [0u8; MAX_PACKET_LEN];
+    while host.poll_transmit(&mut buf).is_some() {}
+    // Each Down packet takes its session to Init: a state change and a timing change.
+    let mut events = Vec::new();
+    let mut refused = 0;
+    for (i, peer) in peers.iter().enumerate() {
+        let len = down_packet(100 + i as u32, 0).emit(&mut buf).unwrap();
+        loop {
+            match host.on_message(Instant::ZERO, &meta(*peer, 255), &buf[..len]) {
+                Ok(_) => break,
+                Err(Rejected::EventQueueFull) => {
+                    refused += 1;
+                    while let Some(e) = host.poll_event() {
+                        events.push(e);
+                    }
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    }
+    assert!(refused >= 1);
+    assert_eq!(host.stats().rejected.event_queue_full, refused);
+    while let Some(e) = host.poll_event() {
+        events.push(e);
+    }
+    assert_eq!(events.len(), 80);
+    while host.poll_transmit(&mut buf).is_some() {}
+    // Every session's detection time runs out at once: more Down events than the queue holds.
+    let expiry = Instant::ZERO + Duration::from_secs(3);
+    assert!(handles.iter().all(|h| host.session(*h).unwrap().state == State::Init));
+    host.tick(expiry);
+    assert_eq!(host.poll_timeout(), Some(expiry), "output waits");
+    let mut downs = Vec::new();
+    while let Some(e) = host.poll_event() {
+        assert_eq!(e.at, expiry, "a deferred timer fires as of its tick");
+        if matches!(e.kind, BfdEventKind::StateChanged { to: State::Down, .. }) {
+            downs.push(e.session);
+        }
+    }
+    assert!(downs.len() > BFD_EVENT_QUEUE_LEN);
+    downs.sort();
+    let mut all = handles.clone();
+    all.sort();
+    assert_eq!(downs, all);
+    while host.poll_transmit(&mut buf).is_some() {}
+    assert!(host.poll_timeout().is_some_and(|t| t > expiry));
+}

@@ -8,9 +8,11 @@ use heapless::Deque;
 use super::auth::BfdKeys;
 use super::packet::{ControlPacket, Diag, State};
 use super::session::{ConfigError, RejectStats, Rejected, Rng, Session, SessionStatus, SessionTimer, Timing};
-use crate::engine::{BufferTooSmall, RecvMeta, SendMeta, SessionHandle, SessionTable, TimerKind, TimerTable};
+use crate::engine::{
+    AddressIndex, BufferTooSmall, RecvMeta, SendMeta, SessionHandle, SessionTable, TimerKind, TimerTable,
+};
 use crate::peers::LinkId;
-use crate::storage::Storage;
+use crate::storage::{Buffer, Storage};
 use crate::time::{Clock, Instant};
 
 /// UDP destination port of single-hop control packets (RFC 5881 §4).
@@ -260,17 +262,22 @@ impl Snapshot {
 ///
 /// # Cost
 ///
-/// Every operation is O(log n) in the number of sessions (timer filing), except the lookup of a
-/// packet with Your Discriminator 0, which compares the sessions' addresses one by one (such
-/// packets only come while sessions start), and [`add_session`](Self::add_session), which
-/// checks the new session against the others.
+/// Every operation is O(log n) in the number of sessions (timer filing) or better: a packet is
+/// found its session by Your Discriminator in O(1), or when that is 0 through a keyed hash
+/// index of peer addresses (O(1) expected, whatever addresses the wire brings).
 ///
-/// Local discriminators are random in their high 16 bits (from the host's seed) and carry the
-/// session's slot number plus one in their low 16: unique and nonzero by construction, and
-/// found in O(1). A host holds at most [`MAX_SESSIONS`].
+/// Local discriminators are random in their high 16 bits (from the host's seed; never the
+/// previous value for the same slot) and carry the session's slot number plus one in their low
+/// 16: unique among live sessions and nonzero by construction, never reused by the next session
+/// in a slot, and found in O(1). A host holds at most [`MAX_SESSIONS`].
 pub struct BfdHost<S: Storage> {
     sessions: SessionTable<Entry, S>,
     timers: TimerTable<SessionTimer, S>,
+    /// Sessions by peer address, for packets without Your Discriminator.
+    peers: AddressIndex<S>,
+    /// Per slot: the random half of the discriminator its latest session had, so that a new
+    /// session in a reused slot never takes over its predecessor's discriminator.
+    previous_high: S::Vec<u16>,
     events: Deque<BfdEvent, BFD_EVENT_QUEUE_LEN>,
     out_head: Option<SessionHandle>,
     out_tail: Option<SessionHandle>,
@@ -289,6 +296,8 @@ impl<S: Storage> BfdHost<S> {
         BfdHost {
             sessions: SessionTable::new(),
             timers: TimerTable::new(),
+            peers: AddressIndex::new(seed ^ 0x0ADD_12E5_5EED_0002),
+            previous_high: Default::default(),
             events: Deque::new(),
             out_head: None,
             out_tail: None,
@@ -328,25 +337,41 @@ impl<S: Storage> BfdHost<S> {
     /// at once.
     pub fn add_session(&mut self, mut config: SessionConfig) -> Result<SessionHandle, ConfigError> {
         let timing = Timing::new(config.desired_min_tx, config.required_min_rx, config.detect_mult)?;
-        if self.sessions.iter().any(|(_, e)| e.config.clashes(&config)) {
+        let clash = self
+            .peers
+            .find(config.peer)
+            .filter_map(|slot| self.sessions.get_by_index(slot))
+            .any(|(_, e)| e.config.clashes(&config));
+        if clash {
             return Err(ConfigError::Duplicate);
         }
         let handle = self.sessions.next_handle().ok_or(ConfigError::TableFull)?;
         if handle.index() >= MAX_SESSIONS {
             return Err(ConfigError::TableFull);
         }
+        while self.previous_high.len() <= handle.index() {
+            self.previous_high.try_push(0).map_err(|_| ConfigError::TableFull)?;
+        }
+        let previous = u32::from(self.previous_high[handle.index()]);
+        // Random, nonzero, and not the previous occupant's: skip collisions.
         let high = loop {
             let r = self.rng.next_u32() >> SLOT_BITS;
-            if r != 0 {
+            if r != 0 && r != previous {
                 break r;
             }
         };
+        self.previous_high[handle.index()] = high as u16;
         let discriminator = (high << SLOT_BITS) | (handle.index() as u32 + 1);
         let now = self.clock.now();
         let keys = config.keys.take();
         let session = Session::new(discriminator, timing, config.passive, keys, self.rng.next_u64(), now);
+        let peer = config.peer;
         let entry = Entry { config, session, out_prev: None, out_next: None, queued: false };
         let handle = self.sessions.insert(entry).map_err(|_| ConfigError::TableFull)?;
+        if self.peers.insert(handle.index(), peer).is_err() {
+            self.sessions.remove(handle);
+            return Err(ConfigError::TableFull);
+        }
         self.after_change(handle, now);
         Ok(handle)
     }
@@ -359,6 +384,7 @@ impl<S: Storage> BfdHost<S> {
         }
         self.unqueue(handle);
         self.timers.remove_session(handle);
+        self.peers.remove(handle.index());
         self.sessions.remove(handle);
         true
     }
@@ -502,8 +528,9 @@ impl<S: Storage> BfdHost<S> {
         if !matches!(packet.state, State::Down | State::AdminDown) {
             return Err((Rejected::ZeroDiscriminatorNotDown(packet.state), None));
         }
-        self.sessions
-            .iter()
+        self.peers
+            .find(meta.source.ip())
+            .filter_map(|slot| self.sessions.get_by_index(slot))
             .find(|(_, e)| e.config.matches(meta))
             .map(|(h, _)| h)
             .ok_or((Rejected::NoSessionForSource, None))

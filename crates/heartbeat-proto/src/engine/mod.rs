@@ -10,10 +10,46 @@
 //!   earliest first, O(log n) per change.
 //!
 //! All of it is `no_std`, needs no allocator with `Fixed` storage, and is public so that a
-//! protocol of your own can be built on the same pieces the BFD profile uses.
+//! protocol of your own can be built on the same pieces the BFD profile uses:
+//!
+//! ```
+//! use heartbeat_proto::engine::{SessionTable, TimerKind, TimerTable};
+//! use heartbeat_proto::{Fixed, Instant};
+//!
+//! #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+//! enum Timer { Retry, Expire }
+//!
+//! impl TimerKind for Timer {
+//!     const COUNT: usize = 2;
+//!     fn index(self) -> usize { self as usize }
+//!     fn from_index(i: usize) -> Option<Self> { [Timer::Retry, Timer::Expire].get(i).copied() }
+//! }
+//!
+//! let mut sessions = SessionTable::<&str, Fixed<8>>::new();
+//! let mut timers = TimerTable::<Timer, Fixed<8>>::new();
+//! let alice = sessions.insert("alice")?;
+//! let bob = sessions.insert("bob")?;
+//! timers.set(alice, Timer::Expire, Instant::from_millis(30))?;
+//! timers.set(bob, Timer::Retry, Instant::from_millis(10))?;
+//!
+//! // Removing a session never renumbers another; its handle goes stale.
+//! sessions.remove(bob);
+//! timers.remove_session(bob);
+//! assert_eq!(sessions.get(bob), None);
+//!
+//! // Fire what is due, earliest first, with exact deadlines.
+//! assert_eq!(timers.next_timeout(), Some(Instant::from_millis(30)));
+//! let (who, kind, at) = timers.pop_expired(Instant::from_millis(50)).unwrap();
+//! assert_eq!((sessions.get(who), kind, at), (Some(&"alice"), Timer::Expire, Instant::from_millis(30)));
+//! assert_eq!(timers.pop_expired(Instant::from_millis(50)), None);
+//! # Ok::<(), heartbeat_proto::engine::TableFull>(())
+//! ```
 
+mod address_index;
 mod sessions;
 mod timers;
+
+pub(crate) use address_index::AddressIndex;
 
 pub use sessions::{SessionHandle, SessionTable, TableFull};
 pub use timers::{MAX_TIMER_KINDS, TimerKind, TimerTable};

@@ -1,17 +1,4 @@
-//! Per-session timers of a few kinds, with exact deadlines and O(log n) filing.
-//!
-//! A [`TimerTable`] holds, for every session of a [`SessionTable`](super::SessionTable), one
-//! optional deadline per timer kind `K` (BFD: transmit, detection, sequence-window reset). The
-//! sessions form an indexed binary min-heap keyed by their own earliest deadline, so:
-//!
-//! - [`set`](TimerTable::set), [`stop`](TimerTable::stop) and
-//!   [`pop_expired`](TimerTable::pop_expired) cost O(K::COUNT + log n);
-//! - [`next_timeout`](TimerTable::next_timeout) and [`get`](TimerTable::get) cost O(1);
-//! - deadlines are kept exactly as given (no bucket rounding), and nothing scans all sessions.
-//!
-//! The heap holds at most one entry per session, so a table over `Fixed<N>` storage needs no
-//! more room than the session table it serves. Expired timers come out earliest first; ties
-//! go to the lower session index, then to the lower kind index, so a run is deterministic.
+//! Per-session timers of a few kinds, with exact deadlines and O(log n) filing: [`TimerTable`].
 
 use core::marker::PhantomData;
 
@@ -65,7 +52,20 @@ impl Row {
     const EMPTY: Row = Row { generation: 0, deadlines: [None; MAX_TIMER_KINDS], earliest: None, position: NOT_QUEUED };
 }
 
-/// Deadlines keyed by (session, timer kind); see the [module documentation](self).
+/// Deadlines keyed by (session, timer kind).
+///
+/// It holds, for every session of a [`SessionTable`](super::SessionTable), one
+/// optional deadline per timer kind `K` (BFD: transmit, detection, sequence-window reset). The
+/// sessions form an indexed binary min-heap keyed by their own earliest deadline, so:
+///
+/// - [`set`](Self::set), [`stop`](Self::stop) and
+///   [`pop_expired`](Self::pop_expired) cost O(K::COUNT + log n);
+/// - [`next_timeout`](Self::next_timeout) and [`get`](Self::get) cost O(1);
+/// - deadlines are kept exactly as given (no bucket rounding), and nothing scans all sessions.
+///
+/// The heap holds at most one entry per session, so a table over `Fixed<N>` storage needs no
+/// more room than the session table it serves. Expired timers come out earliest first; ties
+/// go to the lower session index, then to the lower kind index, so a run is deterministic.
 pub struct TimerTable<K: TimerKind, S: Storage> {
     rows: S::Vec<Row>,
     /// Row numbers, a binary min-heap by (earliest, row number).
