@@ -20,12 +20,18 @@ const SECRET: &[u8] = b"fuzz-bfd-key";
 
 /// One set per type, each with keys 1 (signing) and 2.
 fn key_sets() -> [BfdKeys; 5] {
-    [AuthType::SimplePassword, AuthType::KeyedMd5, AuthType::MeticulousKeyedMd5, AuthType::KeyedSha1, AuthType::MeticulousKeyedSha1]
-        .map(|t| {
-            let mut keys = BfdKeys::new(BfdKey::new(t, 1, SECRET).unwrap());
-            keys.add(BfdKey::new(t, 2, b"second").unwrap()).unwrap();
-            keys
-        })
+    [
+        AuthType::SimplePassword,
+        AuthType::KeyedMd5,
+        AuthType::MeticulousKeyedMd5,
+        AuthType::KeyedSha1,
+        AuthType::MeticulousKeyedSha1,
+    ]
+    .map(|t| {
+        let mut keys = BfdKeys::new(BfdKey::new(t, 1, SECRET).unwrap());
+        keys.add(BfdKey::new(t, 2, b"second").unwrap()).unwrap();
+        keys
+    })
 }
 
 fuzz_target!(|data: &[u8]| {

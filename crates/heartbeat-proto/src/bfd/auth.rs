@@ -2,12 +2,14 @@
 //! side's sequence window.
 //!
 //! A session holds one [`BfdKeys`]: up to [`MAX_KEYS`] keys of one [`AuthType`], one of them
-//! selected for sending. To send, put [`BfdKeys::section`] in the [`ControlPacket`](super::ControlPacket)'s `auth`,
-//! [`emit`](super::ControlPacket::emit) it, then [`BfdKeys::sign`] the emitted bytes. To receive,
-//! [`ControlPacket::parse`](super::ControlPacket::parse) the payload, then [`BfdKeys::verify`] the bytes against the parsed
-//! section, then [`SequenceWindow::check`] the sequence (keyed types), and only once the whole
-//! packet is accepted, [`SequenceWindow::accept`] it. A packet that fails any step changes
-//! nothing.
+//! selected for sending.
+//!
+//! - To send: put [`BfdKeys::section`] in the [`ControlPacket`](super::ControlPacket)'s `auth`,
+//!   [`emit`](super::ControlPacket::emit) it, then [`BfdKeys::sign`] the emitted bytes.
+//! - To receive: [`parse`](super::ControlPacket::parse) the payload, then [`authenticate`] it
+//!   (or [`BfdKeys::verify`] the bytes against the parsed section), then, for a keyed type,
+//!   [`SequenceWindow::check`] its sequence number, and only once the whole packet is
+//!   accepted, [`SequenceWindow::accept`] it. A packet that fails any step changes nothing.
 //!
 //! # The digests
 //!
@@ -408,9 +410,12 @@ impl BfdKeys {
         AuthSection { auth_type: key.auth_type, len: key.section_len(), key_id: key.id, sequence }
     }
 
-    /// Fills in the password or digest of `packet`, the bytes [`ControlPacket::emit`](super::ControlPacket::emit) wrote
-    /// for a packet whose `auth` came from [`section`](Self::section) (or names another key of
-    /// the set). Fails, leaving the bytes as they were, if they are not such a packet.
+    /// Fills in the password or digest of `packet`: the bytes
+    /// [`ControlPacket::emit`](super::ControlPacket::emit) wrote for a packet whose `auth` came
+    /// from [`section`](Self::section) (or names another key of the set). Fails, leaving the
+    /// bytes as they were, if they are not such a packet: [`AuthFailure::Malformed`] if they do
+    /// not parse, [`AuthFailure::Missing`] without an authentication section, and the errors of
+    /// [`verify`](Self::verify) for a section that does not fit the set.
     pub fn sign(&self, packet: &mut [u8]) -> Result<(), AuthFailure> {
         let view = Packet::new_checked(&*packet).map_err(AuthFailure::Malformed)?;
         let section = view.auth_section().ok_or(AuthFailure::Missing)?;
@@ -427,10 +432,10 @@ impl BfdKeys {
     }
 
     /// Checks a received packet's authentication: `packet` is the payload
-    /// [`ControlPacket::parse`](super::ControlPacket::parse) accepted and `section` its `auth`. Checks, in the order of
-    /// §6.7: the type is the set's, the key id names a key, the Auth Len fits that key, and
-    /// the password or digest matches (in constant time). The sequence window is separate:
-    /// see [`SequenceWindow`].
+    /// [`ControlPacket::parse`](super::ControlPacket::parse) accepted and `section` its `auth`.
+    /// Checks, in the order of §6.7: the type is the set's, the key id names a key, the Auth Len
+    /// fits that key, and the password or digest matches (in constant time). The sequence
+    /// window is separate: see [`SequenceWindow`]. Reads only; bytes after Length are ignored.
     pub fn verify(&self, packet: &[u8], section: &AuthSection) -> Result<(), AuthFailure> {
         let key = self.key_for(section)?;
         let view = Packet::new_checked(packet).map_err(AuthFailure::Malformed)?;

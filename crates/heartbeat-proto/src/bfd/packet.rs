@@ -288,7 +288,8 @@ pub struct ControlPacket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PacketError {
-    /// The payload is too short to hold even the Length field (4 bytes).
+    /// The payload is too short to hold even the Length field (4 bytes). A payload of 1 to 3
+    /// bytes has its version checked first.
     #[error("truncated: {len} bytes, no Length field")]
     Truncated {
         /// Bytes given.
@@ -665,8 +666,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Writes an authentication section's header: type, length and key id, and for the keyed
     /// types the reserved byte (0) and the sequence number. The password or digest bytes are
-    /// zeroed, for a signer to fill through [`auth_data_mut`](Self::auth_data_mut). The buffer
-    /// must hold `24 + section.len` bytes.
+    /// zeroed, for a signer to fill through [`auth_data_mut`](Self::auth_data_mut).
+    ///
+    /// # Panics
+    ///
+    /// If the buffer is shorter than `24 + section.len` bytes, like every setter of a view made
+    /// with [`new_unchecked`](Self::new_unchecked) over a short buffer.
     pub fn set_auth_section(&mut self, section: &AuthSection) {
         let end = HEADER_LEN + usize::from(section.len);
         let [s0, s1, s2, s3] = section.sequence.to_be_bytes();
@@ -702,26 +707,27 @@ impl ControlPacket {
     /// Length are ignored. Never panics.
     pub fn parse(bytes: &[u8]) -> Result<ControlPacket, PacketError> {
         let packet = Packet::new_checked(bytes)?;
-        Ok(ControlPacket::from_checked(&packet))
-    }
-
-    /// Reads a packet out of a view that passed [`Packet::check`].
-    fn from_checked<T: AsRef<[u8]>>(packet: &Packet<T>) -> ControlPacket {
-        ControlPacket {
-            diag: packet.diag(),
-            state: packet.state(),
-            poll: packet.poll(),
-            final_: packet.final_(),
-            control_plane_independent: packet.control_plane_independent(),
-            demand: packet.demand(),
-            detect_mult: packet.detect_mult(),
-            my_discriminator: packet.my_discriminator(),
-            your_discriminator: packet.your_discriminator(),
-            desired_min_tx: packet.desired_min_tx(),
-            required_min_rx: packet.required_min_rx(),
-            required_min_echo_rx: packet.required_min_echo_rx(),
+        // `check` guarantees the mandatory section; reading it through a fixed-size array lets
+        // the compiler drop every bounds check below.
+        let Some(head) = bytes.first_chunk::<HEADER_LEN>() else {
+            return Err(PacketError::Truncated { len: bytes.len() });
+        };
+        let head = Packet::new_unchecked(head);
+        Ok(ControlPacket {
+            diag: head.diag(),
+            state: head.state(),
+            poll: head.poll(),
+            final_: head.final_(),
+            control_plane_independent: head.control_plane_independent(),
+            demand: head.demand(),
+            detect_mult: head.detect_mult(),
+            my_discriminator: head.my_discriminator(),
+            your_discriminator: head.your_discriminator(),
+            desired_min_tx: head.desired_min_tx(),
+            required_min_rx: head.required_min_rx(),
+            required_min_echo_rx: head.required_min_echo_rx(),
             auth: packet.auth_section(),
-        }
+        })
     }
 
     /// The flag bits this packet carries.
@@ -756,21 +762,23 @@ impl ControlPacket {
         let Some(out) = buf.get_mut(..len) else {
             return Err(BufferTooSmall { need: len, have: buf.len() });
         };
-        let mut packet = Packet::new_unchecked(out);
-        packet.set_version_diag(VERSION, self.diag);
-        packet.set_state_flags(self.state, self.flag_bits());
-        packet.set_detect_mult(self.detect_mult);
-        // At most 24 + 255 would not fit, but Auth Len is a byte and Length too: the packet's
-        // Length field is the low byte of 24 + Auth Len, as a sender with such an Auth Len
-        // would write it; `parse` refuses every Auth Len above 28 anyway.
-        packet.set_length(len as u8);
-        packet.set_my_discriminator(self.my_discriminator);
-        packet.set_your_discriminator(self.your_discriminator);
-        packet.set_desired_min_tx(self.desired_min_tx);
-        packet.set_required_min_rx(self.required_min_rx);
-        packet.set_required_min_echo_rx(self.required_min_echo_rx);
+        // `len` ≥ 24; a fixed-size array for the mandatory section drops its bounds checks.
+        if let Some(head) = out.first_chunk_mut::<HEADER_LEN>() {
+            let mut head = Packet::new_unchecked(head);
+            head.set_version_diag(VERSION, self.diag);
+            head.set_state_flags(self.state, self.flag_bits());
+            head.set_detect_mult(self.detect_mult);
+            // Auth Len is a byte, so 24 + Auth Len can exceed one; `len as u8` is then what
+            // such a sender would write, and `parse` refuses every Auth Len above 28 anyway.
+            head.set_length(len as u8);
+            head.set_my_discriminator(self.my_discriminator);
+            head.set_your_discriminator(self.your_discriminator);
+            head.set_desired_min_tx(self.desired_min_tx);
+            head.set_required_min_rx(self.required_min_rx);
+            head.set_required_min_echo_rx(self.required_min_echo_rx);
+        }
         if let Some(section) = &self.auth {
-            packet.set_auth_section(section);
+            Packet::new_unchecked(out).set_auth_section(section);
         }
         Ok(len)
     }

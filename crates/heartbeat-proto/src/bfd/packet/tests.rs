@@ -442,7 +442,12 @@ proptest! {
     }
 
     #[test]
-    fn parsing_mutated_packets_never_panics(which in 0usize..4, pos in 0usize..52, value in any::<u8>(), cut in 0usize..=52) {
+    fn parsing_mutated_packets_never_panics(
+        which in 0usize..4,
+        pos in 0usize..52,
+        value in any::<u8>(),
+        cut in 0usize..=52,
+    ) {
         let (_, golden) = goldens()[which];
         let mut bytes = [0u8; 52];
         bytes[..golden.len()].copy_from_slice(golden);
