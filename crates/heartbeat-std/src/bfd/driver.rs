@@ -126,7 +126,8 @@ pub struct BfdStatus {
     pub sessions: Vec<(SessionHandle, SessionStatus)>,
     /// What the sockets did.
     pub io: IoStats,
-    /// Datagrams longer than any BFD packet, handed to the core cut short (it refuses them).
+    /// Datagrams longer than the receive buffer (the largest BFD packet plus one byte), handed
+    /// to the core cut to that length: it judges them by their Length field like any other.
     pub truncated: u64,
 }
 
@@ -155,7 +156,7 @@ pub struct BfdDriver {
     io: IoStats,
     truncated: u64,
     tx: [u8; MAX_PACKET_LEN],
-    // Room for more than the largest packet, so that an oversized datagram stays oversized.
+    // One byte more than the largest packet, so that an oversized datagram stays oversized.
     rx: [u8; MAX_PACKET_LEN + 1],
 }
 
