@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bfd;
 mod control;
 mod demo;
 mod duration;
@@ -44,6 +45,14 @@ enum Command {
     Run(run::Args),
     /// Ask a running node (over its control socket) for its peer table.
     Status(status::Args),
+    /// Run BFD sessions (RFC 5880/5881/5883) with routers' BFD daemons and log every state
+    /// change; Ctrl-C or SIGTERM puts every session admin-down, then exits.
+    #[command(after_help = "Example, a single-hop session on veth0 with keyed SHA1:\n  \
+        heartbeat bfd --peer 198.18.0.2%veth0 --interval 300ms --multiplier 3 \
+        --auth keyed-sha1 --key-id 1 --key-file bfd.key --control /tmp/bfd.sock")]
+    Bfd(bfd::Args),
+    /// Ask a running `heartbeat bfd` (over its control socket) for its session table.
+    BfdStatus(bfd::StatusArgs),
     /// Measure failure detectors on seeded or recorded heartbeat traces (the QoS lab): writes
     /// DIR/report.md and one SVG plot per scenario, and prints the tables.
     Qos(heartbeat_qos::QosArgs),
@@ -58,6 +67,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::main(&args),
         Command::Run(args) => run::main(args),
         Command::Status(args) => status::main(&args),
+        Command::Bfd(args) => bfd::main(args),
+        Command::BfdStatus(args) => bfd::status_main(&args),
         Command::Qos(args) => qos(&args),
     }
 }

@@ -63,6 +63,8 @@
 #![forbid(unsafe_code)]
 #![cfg(unix)]
 
+#[cfg(target_os = "linux")]
+pub mod bfd;
 mod clock;
 mod driver;
 mod io_stats;
