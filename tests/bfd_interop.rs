@@ -14,12 +14,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use heartbeat_proto::bfd::auth::{AuthType, BfdKey, BfdKeys};
-use heartbeat_proto::bfd::{BfdEvent, BfdEventKind, Diag, SessionConfig, State};
+use heartbeat_proto::bfd::{BfdEvent, BfdEventKind, Diag, SessionConfig, SessionStatus, State};
 use heartbeat_std::Clock;
 use heartbeat_std::bfd::{BfdDriver, BfdHandle, Options, links, source_port};
 use heartbeat_tests::bird::{AuthKind, Bird, BirdAuth, BirdConfig, BirdInterface, BirdNeighbor, BirdSessionOptions};
 use heartbeat_tests::frr::{Frr, FrrConfig, FrrPeer, Status, diag};
 use heartbeat_tests::netns::{Error, Namespace, Pair};
+use heartbeat_tests::pcap;
 
 /// Bound for a session to come Up (every side starts at the 1 s slow rate).
 const UP_WITHIN: Duration = Duration::from_secs(10);
@@ -251,6 +252,89 @@ fn frr_multihop_comes_up_and_accepts_our_ttl() -> TestResult {
     Ok(())
 }
 
+/// Waits until our one session's status satisfies `want`.
+fn wait_status(ours: &Ours, what: &str, want: impl Fn(&SessionStatus) -> bool) -> Result<SessionStatus, Error> {
+    let end = Instant::now() + UP_WITHIN;
+    loop {
+        let (_, s) = ours.handle().status().map_err(|_| failed("driver stopped"))?.sessions[0];
+        if want(&s) {
+            return Ok(s);
+        }
+        if Instant::now() > end {
+            return Err(failed(format!("never {what}: {s:?}")));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// In the capture: a packet from `poller` with P set that advertises `desired_min_tx_us`, and
+/// after it a packet from the other side with F set.
+fn assert_poll_then_final(packets: &[pcap::Packet], poller: IpAddr, desired_min_tx_us: u32) {
+    let poll = packets
+        .iter()
+        .position(|p| p.src == poller && p.bfd.is_some_and(|b| b.poll && b.desired_min_tx == desired_min_tx_us));
+    let Some(poll) = poll else { panic!("no Poll from {poller} advertising {desired_min_tx_us} us: {packets:#?}") };
+    let answered = packets[poll..].iter().any(|p| p.src != poller && p.bfd.is_some_and(|b| b.final_));
+    assert!(answered, "the Poll from {poller} was never answered with Final: {:#?}", &packets[poll..]);
+}
+
+#[test]
+fn a_timing_change_by_frr_goes_through_poll_final_and_sets_our_detection_time() -> TestResult {
+    let net = Pair::new()?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bfd.pcap");
+    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 3784")?;
+    let frr = Frr::start(&net.b, FrrConfig { peers: vec![frr_peer()] })?;
+    let mut ours = Ours::start(&net.a, Pair::B_V4.into(), Pair::A_DEV, None)?;
+    ours.wait_up()?;
+    ours.wait_fast()?;
+    frr.wait_peer(Pair::A_V4.into(), Status::Up, UP_WITHIN)?;
+    // FRR slows down to 600 ms / 600 ms / 5: we must send every max(300, 600) ms and detect
+    // after 5 × max(our 300, its 600) ms.
+    frr.set_timers(&frr_peer(), 600, 600, 5)?;
+    let s = wait_status(&ours, "at FRR's new timing", |s| {
+        s.tx_interval == Some(Duration::from_millis(600)) && s.detection_time == Some(Duration::from_secs(3))
+    })?;
+    assert_eq!(s.state, State::Up, "{s:?}");
+    std::thread::sleep(Duration::from_millis(700)); // a packet or two at the new rate
+    capture.stop();
+    assert_poll_then_final(&pcap::read(&file), Pair::B_V4.into(), 600_000);
+    assert!(!ours.seen.iter().any(is_down), "{:#?}", ours.seen);
+    Ok(())
+}
+
+#[test]
+fn our_timing_change_goes_through_poll_final_and_frr_applies_it() -> TestResult {
+    let net = Pair::new()?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bfd.pcap");
+    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 3784")?;
+    let frr = Frr::start(&net.b, FrrConfig { peers: vec![frr_peer()] })?;
+    let mut ours = Ours::start(&net.a, Pair::B_V4.into(), Pair::A_DEV, None)?;
+    ours.wait_up()?;
+    ours.wait_fast()?;
+    frr.wait_peer(Pair::A_V4.into(), Status::Up, UP_WITHIN)?;
+    let (session, _) = ours.handle().status().map_err(|_| failed("driver stopped"))?.sessions[0];
+    let slow = Duration::from_millis(600);
+    ours.handle()
+        .with_host(move |host, now| host.set_timing(session, now, slow, slow, 5))
+        .map_err(|_| failed("driver stopped"))?
+        .map_err(|e| failed(format!("set_timing refused: {e}")))?;
+    let state = frr.wait_peer_where(Pair::A_V4.into(), "at our new timing", UP_WITHIN, |p| {
+        (p.remote_transmit_interval, p.remote_receive_interval, p.remote_detect_multiplier) == (600, 600, 5)
+    })?;
+    assert_eq!(state.status, Status::Up, "{state:?}");
+    // Ours now: tx max(600, FRR's 300) ms; detection FRR's 3 × max(our 600, its 300) ms.
+    wait_status(&ours, "at our new timing", |s| {
+        s.tx_interval == Some(slow) && s.detection_time == Some(Duration::from_millis(1800)) && !s.poll_in_progress
+    })?;
+    std::thread::sleep(Duration::from_millis(700));
+    capture.stop();
+    assert_poll_then_final(&pcap::read(&file), Pair::A_V4.into(), 600_000);
+    assert_eq!(frr.peer(Pair::A_V4.into())?.status, Status::Up);
+    Ok(())
+}
+
 // ----- BIRD ----------------------------------------------------------------------------------
 
 fn bird_config(auth: Option<BirdAuth>) -> BirdConfig {
@@ -305,8 +389,8 @@ fn a_killed_bird_is_detected_with_diag_1_at_the_detection_time() -> TestResult {
 fn our_graceful_stop_reaches_bird_as_admin_down_and_our_packets_carry_ttl_255() -> TestResult {
     let net = Pair::new()?;
     let dir = tempfile::tempdir().expect("temp dir");
-    let pcap = dir.path().join("bfd.pcap");
-    let mut capture = net.b.capture(Pair::B_DEV, &pcap, "udp port 3784")?;
+    let file = dir.path().join("bfd.pcap");
+    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 3784")?;
     let bird = Bird::start(&net.b, bird_config(None))?;
     let mut ours = Ours::start(&net.a, Pair::B_V4.into(), Pair::A_DEV, None)?;
     ours.wait_up()?;
@@ -325,19 +409,64 @@ fn our_graceful_stop_reaches_bird_as_admin_down_and_our_packets_carry_ttl_255() 
     drop(ours);
     capture.stop();
 
-    let packets = pcap::read(&pcap);
+    let packets = pcap::read(&file);
     let ours: Vec<_> = packets.iter().filter(|p| p.src == IpAddr::from(Pair::A_V4)).collect();
     let theirs: Vec<_> = packets.iter().filter(|p| p.src == IpAddr::from(Pair::B_V4)).collect();
     assert!(ours.len() >= 5 && theirs.len() >= 5, "{packets:#?}");
     for p in &ours {
         assert_eq!((p.ttl, p.tos, p.dport), (255, 0xC0, 3784), "{p:?}");
+        assert!(p.bfd.is_some(), "not a valid control packet: {p:?}");
         assert!(source_port::RANGE.contains(&p.sport), "{p:?}");
         assert_eq!(p.sport, ours[0].sport, "one source port per session: {p:?}");
     }
     // We said AdminDown with diag 7; BIRD answered Down with diag 3 and never diag 1.
-    assert!(ours.iter().any(|p| p.state == 0 && p.diag == 7), "{ours:#?}");
-    assert!(theirs.iter().any(|p| p.state == 1 && p.diag == 3), "{theirs:#?}");
-    assert!(!theirs.iter().any(|p| p.diag == 1), "{theirs:#?}");
+    assert!(ours.iter().any(|p| p.state() == Some(0) && p.diag() == Some(7)), "{ours:#?}");
+    assert!(theirs.iter().any(|p| p.state() == Some(1) && p.diag() == Some(3)), "{theirs:#?}");
+    assert!(!theirs.iter().any(|p| p.diag() == Some(1)), "{theirs:#?}");
+    Ok(())
+}
+
+#[test]
+fn timing_changes_with_bird_go_through_poll_final_both_ways() -> TestResult {
+    let net = Pair::new()?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bfd.pcap");
+    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 3784")?;
+    let mut bird = Bird::start(&net.b, bird_config(None))?;
+    let mut ours = Ours::start(&net.a, Pair::B_V4.into(), Pair::A_DEV, None)?;
+    ours.wait_up()?;
+    ours.wait_fast()?;
+    bird.wait_session(Pair::A_V4.into(), Status::Up, UP_WITHIN)?;
+    // BIRD slows down to 600 ms / 600 ms / 5: we send every 600 ms and detect after 3 s.
+    let slow = BirdSessionOptions { min_rx_ms: 600, min_tx_ms: 600, multiplier: 5, ..BirdSessionOptions::default() };
+    bird.reconfigure(
+        BirdConfig::new(Pair::B_V4)
+            .interface(BirdInterface::new(Pair::B_DEV).options(slow))
+            .neighbor(BirdNeighbor::single_hop(Pair::A_V4.into(), Pair::B_DEV)),
+    )?;
+    wait_status(&ours, "at BIRD's new timing", |s| {
+        s.tx_interval == Some(Duration::from_millis(600)) && s.detection_time == Some(Duration::from_secs(3))
+    })?;
+    // We slow down to 900 ms / 900 ms / 4: BIRD's detection time becomes 4 × 900 ms.
+    let (session, _) = ours.handle().status().map_err(|_| failed("driver stopped"))?.sessions[0];
+    let slower = Duration::from_millis(900);
+    ours.handle()
+        .with_host(move |host, now| host.set_timing(session, now, slower, slower, 4))
+        .map_err(|_| failed("driver stopped"))?
+        .map_err(|e| failed(format!("set_timing refused: {e}")))?;
+    let theirs = bird.wait_session_where(Pair::A_V4.into(), "at our new timing", UP_WITHIN, |s| {
+        s.status == Status::Up && s.timeout == Duration::from_millis(3600)
+    })?;
+    assert_eq!(theirs.interval, slower, "{theirs:?}");
+    wait_status(&ours, "settled at our new timing", |s| {
+        s.tx_interval == Some(slower) && s.detection_time == Some(5 * slower) && !s.poll_in_progress
+    })?;
+    std::thread::sleep(Duration::from_millis(1000));
+    capture.stop();
+    let packets = pcap::read(&file);
+    assert_poll_then_final(&packets, Pair::B_V4.into(), 600_000);
+    assert_poll_then_final(&packets, Pair::A_V4.into(), 900_000);
+    assert!(!ours.seen.iter().any(is_down), "{:#?}", ours.seen);
     Ok(())
 }
 
@@ -402,74 +531,4 @@ fn bird_keyed_sha1() -> TestResult {
 #[test]
 fn bird_meticulous_keyed_sha1() -> TestResult {
     bird_auth(AuthKind::MeticulousKeyedSha1)
-}
-
-/// Just enough pcap (Ethernet, IPv4/IPv6, UDP, BFD's first two bytes) to check what went out.
-mod pcap {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    use std::path::Path;
-
-    #[derive(Debug)]
-    pub(crate) struct Packet {
-        pub(crate) src: IpAddr,
-        pub(crate) ttl: u8,
-        pub(crate) tos: u8,
-        pub(crate) sport: u16,
-        pub(crate) dport: u16,
-        pub(crate) state: u8,
-        pub(crate) diag: u8,
-    }
-
-    fn be16(b: &[u8], at: usize) -> u16 {
-        u16::from_be_bytes([b[at], b[at + 1]])
-    }
-
-    pub(crate) fn read(path: &Path) -> Vec<Packet> {
-        let bytes = std::fs::read(path).expect("the capture file");
-        assert!(bytes.len() >= 24 && bytes[..4] == [0xd4, 0xc3, 0xb2, 0xa1], "not a little-endian pcap");
-        assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 1, "not Ethernet");
-        let mut packets = Vec::new();
-        let mut at = 24;
-        while at + 16 <= bytes.len() {
-            let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-            let frame = &bytes[at + 16..(at + 16 + len).min(bytes.len())];
-            at += 16 + len;
-            if let Some(p) = parse(frame) {
-                packets.push(p);
-            }
-        }
-        packets
-    }
-
-    fn parse(frame: &[u8]) -> Option<Packet> {
-        let ip = frame.get(14..)?;
-        let (src, ttl, tos, udp) = match be16(frame, 12) {
-            0x0800 => {
-                let ihl = usize::from(ip[0] & 0x0f) * 4;
-                if ip[9] != 17 {
-                    return None;
-                }
-                let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-                (IpAddr::V4(src), ip[8], ip[1], ip.get(ihl..)?)
-            }
-            0x86dd => {
-                if ip[6] != 17 {
-                    return None;
-                }
-                let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
-                (IpAddr::V6(Ipv6Addr::from(src)), ip[7], (ip[0] << 4) | (ip[1] >> 4), ip.get(40..)?)
-            }
-            _ => return None,
-        };
-        let bfd = udp.get(8..10)?;
-        Some(Packet {
-            src,
-            ttl,
-            tos,
-            sport: be16(udp, 0),
-            dport: be16(udp, 2),
-            state: bfd[1] >> 6,
-            diag: bfd[0] & 0x1f,
-        })
-    }
 }

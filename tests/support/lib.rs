@@ -1,13 +1,14 @@
 //! Shared helpers for the workspace's cross-crate integration tests and the adapters' benches:
 //! simulated clusters of real nodes and the questions tests ask of their timelines, real-socket
 //! clusters, an impairment relay, bench helpers, and network namespaces with real FRR and BIRD
-//! BFD daemons in them (`netns`, `frr`, `bird`).
+//! BFD daemons in them (`netns`, `frr`, `bird`), and a reader for their captures (`pcap`).
 
 pub mod bench;
 pub mod bird;
 pub mod cluster;
 pub mod frr;
 pub mod netns;
+pub mod pcap;
 pub mod relay;
 
 use std::time::Duration;

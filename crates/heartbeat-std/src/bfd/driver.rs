@@ -239,6 +239,13 @@ impl BfdDriver {
         &self.host
     }
 
+    /// The core, to command it: [`admin_down`](BfdHost::admin_down),
+    /// [`set_timing`](BfdHost::set_timing), key rotation. Pass it this driver's
+    /// [`clock`](Self::clock)`.now()`; what the command queues goes out on the next turn.
+    pub fn host_mut(&mut self) -> &mut BfdHost<Growable> {
+        &mut self.host
+    }
+
     /// The clock that dates everything.
     pub fn clock(&self) -> Clock {
         self.clock

@@ -6,8 +6,9 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use heartbeat_proto::bfd::{BfdEvent, SessionConfig};
+use heartbeat_proto::bfd::{BfdEvent, BfdHost, SessionConfig};
 use heartbeat_proto::engine::SessionHandle;
+use heartbeat_proto::{Growable, Instant};
 
 use super::driver::{AddSessionError, BfdDriver, BfdStatus};
 use crate::clock::Clock;
@@ -16,7 +17,11 @@ use crate::thread::Stopped;
 enum Command {
     AddSession(Box<SessionConfig>, Option<String>, mpsc::Sender<Result<SessionHandle, AddSessionError>>),
     Status(mpsc::Sender<BfdStatus>),
-    Stop { graceful: bool },
+    /// Runs on the driver's thread with the core and the clock's now.
+    Host(Box<dyn FnOnce(&mut BfdHost<Growable>, Instant) + Send>),
+    Stop {
+        graceful: bool,
+    },
 }
 
 /// Controls a [`BfdDriver`] running on its own thread. Dropping it shuts the sessions down
@@ -57,6 +62,10 @@ impl BfdDriver {
                     }
                     Ok(Command::Status(reply)) => {
                         let _ = reply.send(self.status());
+                    }
+                    Ok(Command::Host(command)) => {
+                        let now = self.clock().now();
+                        command(self.host_mut(), now);
                     }
                     Ok(Command::Stop { graceful }) => {
                         if graceful {
@@ -103,6 +112,19 @@ impl BfdHandle {
     /// Every session's status and the counters, as of now.
     pub fn status(&self) -> Result<BfdStatus, Stopped> {
         self.ask(Command::Status)
+    }
+
+    /// Runs `command` on the driver's thread with the core and the clock's now, and returns
+    /// its result: admin down, timing changes, key rotation (see [`BfdDriver::host_mut`]).
+    pub fn with_host<T: Send + 'static>(
+        &self,
+        command: impl FnOnce(&mut BfdHost<Growable>, Instant) -> T + Send + 'static,
+    ) -> Result<T, Stopped> {
+        self.ask(|reply| {
+            Command::Host(Box::new(move |host, now| {
+                let _ = reply.send(command(host, now));
+            }))
+        })
     }
 
     /// The clock that dates this driver's events.
