@@ -14,11 +14,14 @@ use super::driver::{AddSessionError, BfdDriver, BfdStatus};
 use crate::clock::Clock;
 use crate::thread::Stopped;
 
+/// A command for the core, run on the driver's thread with the clock's now.
+type HostCommand = Box<dyn FnOnce(&mut BfdHost<Growable>, Instant) + Send>;
+
 enum Command {
     AddSession(Box<SessionConfig>, Option<String>, mpsc::Sender<Result<SessionHandle, AddSessionError>>),
     Status(mpsc::Sender<BfdStatus>),
     /// Runs on the driver's thread with the core and the clock's now.
-    Host(Box<dyn FnOnce(&mut BfdHost<Growable>, Instant) + Send>),
+    Host(HostCommand),
     Stop {
         graceful: bool,
     },
