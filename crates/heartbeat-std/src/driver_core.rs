@@ -258,3 +258,211 @@ impl<T: DatagramSocket, D: Detector> DriverCore<T, D> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::time::Duration;
+
+    use heartbeat_proto::{Authentication, ClusterId, EventKind, Fixed, MAX_FRAME_LEN, Node, NodeId};
+
+    use super::*;
+    use crate::command::Reply;
+
+    /// A socket with scripted receives and sends.
+    #[derive(Default)]
+    struct Script {
+        inbox: RefCell<VecDeque<io::Result<(Vec<u8>, SocketAddr)>>>,
+        send_results: RefCell<VecDeque<io::Error>>,
+        sent: RefCell<Vec<SocketAddr>>,
+    }
+
+    impl DatagramSocket for Script {
+        fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+            let (bytes, from) = self.inbox.borrow_mut().pop_front().unwrap_or(Err(io::ErrorKind::WouldBlock.into()))?;
+            buf[..bytes.len()].copy_from_slice(&bytes);
+            Ok((bytes.len(), from))
+        }
+
+        fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+            if let Some(err) = self.send_results.borrow_mut().pop_front() {
+                return Err(err);
+            }
+            self.sent.borrow_mut().push(target);
+            Ok(buf.len())
+        }
+
+        fn local_addr(&self) -> io::Result<SocketAddr> {
+            Ok("127.0.0.1:1".parse().unwrap())
+        }
+    }
+
+    fn id(n: u64) -> NodeId {
+        NodeId::new(n).unwrap()
+    }
+
+    fn config(me: u64) -> Config {
+        Config::builder(ClusterId(9), id(me))
+            .authentication(Authentication::None)
+            .interval(Duration::from_millis(100))
+            .timeout(Duration::from_millis(500))
+            .seed(me)
+            .build()
+            .unwrap()
+    }
+
+    fn core() -> DriverCore<Script> {
+        DriverCore::new(config(1), FixedTimeout::new(), vec![Script::default()], Clock::new()).unwrap()
+    }
+
+    /// `n` consecutive heartbeats from node 2 to node 1.
+    fn heartbeats(n: usize) -> Vec<Vec<u8>> {
+        let mut peer: Node<FixedTimeout, Fixed<1>> =
+            Node::new(config(2), FixedTimeout::new(), heartbeat_proto::Instant::ZERO);
+        peer.add_peer(id(1)).unwrap();
+        let mut buf = [0; MAX_FRAME_LEN];
+        (0..n as u64)
+            .map(|i| {
+                peer.tick(heartbeat_proto::Instant::from_secs(i));
+                let t = peer.poll_transmit(&mut buf).unwrap().unwrap();
+                buf[..t.len].to_vec()
+            })
+            .collect()
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn too_many_sockets_or_too_few_are_refused() {
+        let two = vec![Script::default(), Script::default()];
+        let refused = DriverCore::<_, FixedTimeout>::new(config(1), FixedTimeout::new(), two, Clock::new());
+        assert_eq!(refused.err(), Some(LinkCountError { sockets: 2, links: 1 }));
+    }
+
+    #[test]
+    fn a_received_source_becomes_the_address_frames_are_sent_to() {
+        let mut core = core();
+        core.add_peer(id(2), &[]).unwrap();
+        let from = addr("192.0.2.2:7000");
+        core.sockets[0].inbox.borrow_mut().push_back(Ok((heartbeats(1).remove(0), from)));
+        let mut events = Vec::new();
+        core.receive(0, &mut |e| events.push(e.kind));
+        assert!(matches!(events[..], [EventKind::Up { .. }]), "{events:?}");
+        core.tick();
+        core.flush(&mut |_| {});
+        assert_eq!(*core.sockets[0].sent.borrow(), [from]);
+        assert_eq!((core.io.received, core.io.sent, core.io.unroutable), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_configured_address_keeps_its_frames_whatever_the_source_says() {
+        let mut core = core();
+        let configured = addr("192.0.2.2:7000");
+        core.add_peer(id(2), &[configured]).unwrap();
+        core.sockets[0].inbox.borrow_mut().push_back(Ok((heartbeats(1).remove(0), addr("203.0.113.9:9"))));
+        core.receive(0, &mut |_| {});
+        core.tick();
+        core.flush(&mut |_| {});
+        assert_eq!(*core.sockets[0].sent.borrow(), [configured]);
+    }
+
+    #[test]
+    fn a_frame_with_no_address_is_unroutable_and_an_interrupted_send_is_retried_once() {
+        let mut core = core();
+        core.add_peer(id(2), &[]).unwrap();
+        core.tick();
+        core.flush(&mut |_| {});
+        assert_eq!((core.io.sent, core.io.unroutable), (0, 1));
+        assert!(core.remove_peer(id(2)));
+        core.add_peer(id(3), &[addr("192.0.2.3:3")]).unwrap();
+        let errors = [io::ErrorKind::Interrupted, io::ErrorKind::Interrupted, io::ErrorKind::Interrupted];
+        core.sockets[0].send_results.borrow_mut().extend(errors.map(io::Error::from));
+        // Two rounds: the first retries once and fails again, the second retries and succeeds.
+        for round in 1..=2 {
+            core.node.tick(core.node.poll_timeout().unwrap());
+            core.flush(&mut |_| {});
+            assert_eq!(core.io.sent, round - 1, "round {round}");
+        }
+        assert_eq!((core.io.interrupted, core.io.send_errors), (3, 3));
+    }
+
+    #[test]
+    fn receiving_skips_interruptions_and_refusals_and_stops_at_other_errors() {
+        let mut core = core();
+        core.add_peer(id(2), &[]).unwrap();
+        let from = addr("192.0.2.2:7000");
+        let mut frames = heartbeats(3).into_iter();
+        let inbox = [
+            Err(io::ErrorKind::Interrupted.into()),
+            Ok((frames.next().unwrap(), from)),
+            Err(io::ErrorKind::ConnectionRefused.into()),
+            Ok((frames.next().unwrap(), from)),
+            Err(io::ErrorKind::PermissionDenied.into()),
+            Ok((frames.next().unwrap(), from)),
+        ];
+        core.sockets[0].inbox.borrow_mut().extend(inbox);
+        core.receive(0, &mut |_| {});
+        assert_eq!((core.io.received, core.io.recv_errors, core.io.interrupted, core.io.refused), (2, 3, 1, 1));
+        assert_eq!(core.node.stats().accepted, 2);
+        // The next batch takes up where the error stopped it.
+        core.receive(0, &mut |_| {});
+        assert_eq!(core.io.received, 3);
+    }
+
+    static CLOCK_READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    fn counted_now() -> std::time::Instant {
+        CLOCK_READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::time::Instant::now()
+    }
+
+    #[test]
+    fn the_clock_is_read_once_per_clock_every_datagrams() {
+        let clock = Clock::with_source(std::time::Instant::now(), counted_now);
+        let mut core = DriverCore::new(config(1), FixedTimeout::new(), vec![Script::default()], clock).unwrap();
+        let garbage = (vec![0u8; 4], addr("192.0.2.2:7000"));
+        core.sockets[0].inbox.borrow_mut().extend((0..3 * CLOCK_EVERY).map(|_| Ok(garbage.clone())));
+        let before = CLOCK_READS.load(std::sync::atomic::Ordering::Relaxed);
+        core.receive(0, &mut |_| {});
+        let reads = CLOCK_READS.load(std::sync::atomic::Ordering::Relaxed) - before;
+        assert_eq!(core.io.received, 3 * CLOCK_EVERY as u64);
+        // One reading to start, then one per further CLOCK_EVERY datagrams.
+        assert_eq!(reads, 1 + 3);
+    }
+
+    #[test]
+    fn a_batch_ends_after_recv_batch_datagrams() {
+        let mut core = core();
+        let garbage = (vec![0u8; 4], addr("192.0.2.2:7000"));
+        core.sockets[0].inbox.borrow_mut().extend((0..RECV_BATCH + 5).map(|_| Ok(garbage.clone())));
+        core.receive(0, &mut |_| {});
+        assert_eq!(core.io.received, RECV_BATCH as u64);
+        assert_eq!(core.node.stats().rejected_malformed, RECV_BATCH as u64);
+        core.receive(0, &mut |_| {});
+        assert_eq!(core.io.received, RECV_BATCH as u64 + 5);
+    }
+
+    #[test]
+    fn commands_answer_through_their_reply_and_stop_ends_the_driver() {
+        let mut core = core();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let three = vec![addr("192.0.2.1:1"), addr("192.0.2.1:2")];
+        let reply = Reply::new(move |r| tx.send(r).unwrap());
+        assert!(core.command(Command::AddPeer { id: id(2), addrs: three, reply }, &mut |_| {}));
+        assert_eq!(rx.recv().unwrap(), Err(AddPeerError::TooManyAddresses { given: 2, links: 1 }));
+        assert_eq!(core.node.peers().count(), 0, "a refused peer changes nothing");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reply = Reply::new(move |r| tx.send(r).unwrap());
+        assert!(core.command(Command::SetGroup { link: LinkId(1), addr: addr("239.0.0.1:1"), reply }, &mut |_| {}));
+        assert!(!rx.recv().unwrap(), "no link 1");
+        let (tx, rx) = std::sync::mpsc::channel();
+        assert!(core.command(Command::Status(Reply::new(move |s| tx.send(s).unwrap())), &mut |_| {}));
+        assert!(!rx.recv().unwrap().leaving);
+        assert!(core.command(Command::Leave, &mut |_| {}));
+        assert!(core.node.is_leaving());
+        assert!(!core.command(Command::Stop { goodbye: false }, &mut |_| {}));
+    }
+}
