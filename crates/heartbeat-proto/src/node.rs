@@ -98,9 +98,20 @@ impl<D: Detector, S: Storage> Node<D, S> {
     /// ([`Destination::All`], sent when the configuration says `broadcast`) go to on `link`.
     /// Returns `false`, changing nothing, if there is no such link.
     pub fn set_group(&mut self, link: LinkId, addr: SocketAddr) -> bool {
-        match self.groups.get_mut(usize::from(link.0)).filter(|_| link.0 < self.monitor.config().links) {
+        self.put_group(link, Some(addr))
+    }
+
+    /// Forgets the group address of `link`: frames for every node then have nowhere to go on
+    /// it. Returns whether there is such a link.
+    pub fn clear_group(&mut self, link: LinkId) -> bool {
+        self.put_group(link, None)
+    }
+
+    fn put_group(&mut self, link: LinkId, addr: Option<SocketAddr>) -> bool {
+        let links = self.monitor.config().links;
+        match self.groups.get_mut(usize::from(link.0)).filter(|_| link.0 < links) {
             Some(group) => {
-                *group = Some(addr);
+                *group = addr;
                 true
             }
             None => false,
