@@ -270,10 +270,13 @@ mod tests {
     use super::*;
     use crate::command::Reply;
 
+    /// What one scripted receive returns.
+    type Received = io::Result<(Vec<u8>, SocketAddr)>;
+
     /// A socket with scripted receives and sends.
     #[derive(Default)]
     struct Script {
-        inbox: RefCell<VecDeque<io::Result<(Vec<u8>, SocketAddr)>>>,
+        inbox: RefCell<VecDeque<Received>>,
         send_results: RefCell<VecDeque<io::Error>>,
         sent: RefCell<Vec<SocketAddr>>,
     }
