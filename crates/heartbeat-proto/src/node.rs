@@ -5,14 +5,14 @@
 use core::net::SocketAddr;
 
 use crate::beacon::{Beacon, Destination, Transmit};
-use crate::config::{Config, MAX_LINKS, MAX_WIRE_DURATION};
+use crate::config::{Config, MAX_WIRE_DURATION};
 use crate::detector::Detector;
 use crate::engine::{BufferTooSmall, RecvMeta, SendMeta};
 use crate::event::Event;
 use crate::monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected, Watermark};
 use crate::peers::{LinkId, PeerStatus};
 use crate::sender::outgoing;
-use crate::storage::Storage;
+use crate::storage::{Buffer, Storage};
 use crate::time::Instant;
 use crate::wire::{Echo, NodeId};
 
@@ -39,15 +39,26 @@ use crate::wire::{Echo, NodeId};
 pub struct Node<D: Detector, S: Storage> {
     monitor: Monitor<D, S>,
     beacon: Beacon,
-    /// The multicast group or broadcast address of each link, for [`Destination::All`].
-    groups: [Option<SocketAddr>; MAX_LINKS as usize],
+    /// The multicast group or broadcast address of link 0, for [`Destination::All`].
+    group: Option<SocketAddr>,
+    /// Those of links `1..links`, kept with the per-link records: a single-link [`Fixed`] node
+    /// pays for one group address, not [`MAX_LINKS`](crate::MAX_LINKS).
+    ///
+    /// [`Fixed`]: crate::Fixed
+    more_groups: S::LinkVec<Option<SocketAddr>>,
 }
 
 impl<D: Detector, S: Storage> Node<D, S> {
     /// A node with no peers yet; its first heartbeat round is due at `now`.
     pub fn new(config: Config, detector: D, now: Instant) -> Self {
         let beacon = Beacon::new(&config, now);
-        Node { monitor: Monitor::new(config, detector, now), beacon, groups: [None; MAX_LINKS as usize] }
+        let mut more_groups = S::LinkVec::default();
+        for _ in 1..config.links {
+            // Storage with fewer (peer, link) rows than links has no room: those links' groups
+            // cannot be set (`set_group` says so).
+            let _ = more_groups.try_push(None);
+        }
+        Node { monitor: Monitor::new(config, detector, now), beacon, group: None, more_groups }
     }
 
     /// The configuration, without its keys (see [`Config::keys`]).
@@ -108,8 +119,11 @@ impl<D: Detector, S: Storage> Node<D, S> {
     }
 
     fn put_group(&mut self, link: LinkId, addr: Option<SocketAddr>) -> bool {
-        let links = self.monitor.config().links;
-        match self.groups.get_mut(usize::from(link.0)).filter(|_| link.0 < links) {
+        let slot = match link.0 {
+            0 => Some(&mut self.group),
+            l => self.more_groups.get_mut(usize::from(l) - 1),
+        };
+        match slot {
             Some(group) => {
                 *group = addr;
                 true
@@ -120,7 +134,10 @@ impl<D: Detector, S: Storage> Node<D, S> {
 
     /// The group address of `link`, if set.
     pub fn group(&self, link: LinkId) -> Option<SocketAddr> {
-        self.groups.get(usize::from(link.0)).copied().flatten()
+        match link.0 {
+            0 => self.group,
+            l => self.more_groups.get(usize::from(l) - 1).copied().flatten(),
+        }
     }
 
     /// Every (link, address) a peer is reached at, configured or learned, in link order.
@@ -140,7 +157,7 @@ impl<D: Detector, S: Storage> Node<D, S> {
         (0..self.monitor.config().links).filter_map(move |l| {
             let destination = match transmit.destination {
                 Destination::Peer(_) => self.monitor.slot_address(slot?, usize::from(l)),
-                Destination::All => self.groups[usize::from(l)],
+                Destination::All => self.group(LinkId(l)),
             }?;
             Some(SendMeta { link: LinkId(l), destination, ttl: None, len: transmit.len })
         })

@@ -190,3 +190,21 @@ fn frames_for_every_node_go_to_the_group_of_each_link_that_has_one() {
     let (t, _, targets) = &frames[0];
     assert_eq!(targets, &[SendMeta { link: LinkId(1), destination: group, ttl: None, len: t.len }]);
 }
+
+#[test]
+fn fixed_storage_keeps_the_groups_of_further_links_with_the_link_records() {
+    let config = || Config::builder(ClusterId(3), id(1)).links(2).broadcast(true).authentication(keys()).build();
+    let group = addr("239.1.2.3:7000");
+    let mut roomy: Node<FixedTimeout, heartbeat_proto::Fixed<2, 4>> =
+        Node::new(config().unwrap(), FixedTimeout::new(), Instant::ZERO);
+    assert!(roomy.set_group(LinkId(0), group) && roomy.set_group(LinkId(1), group));
+    assert_eq!((roomy.group(LinkId(0)), roomy.group(LinkId(1))), (Some(group), Some(group)));
+    assert!(roomy.clear_group(LinkId(1)));
+    assert_eq!(roomy.group(LinkId(1)), None);
+    // No (peer, link) rows: link 1 has no room for a group, and says so.
+    let mut cramped: Node<FixedTimeout, heartbeat_proto::Fixed<2>> =
+        Node::new(config().unwrap(), FixedTimeout::new(), Instant::ZERO);
+    assert!(cramped.set_group(LinkId(0), group));
+    assert!(!cramped.set_group(LinkId(1), group));
+    assert_eq!(cramped.group(LinkId(1)), None);
+}
