@@ -1,5 +1,6 @@
 //! Learned peers over real loopback sockets: the node records a peer's source address from its
-//! authenticated frames and sends to it, with no address table in the driver.
+//! authenticated frames and sends to it, with no address table in the driver; and the handle's
+//! commands that the shared driver core added (set a group, leave and keep running).
 
 mod common;
 
@@ -58,5 +59,21 @@ fn a_learned_peer_becomes_reachable_and_is_sent_to() {
     assert_eq!(b.local_addrs(), [addr_b]);
     b.shutdown();
     assert!(log.wait_until(PATIENCE, |seen| seen.iter().any(|s| s.observer == 1 && s.event.kind == EventKind::Left)));
+    a.shutdown();
+}
+
+#[test]
+fn a_handle_sets_groups_and_leaves_without_stopping() {
+    let mut log = Log::new();
+    let (mut nodes, _) = converged_cluster(&mut log, 2);
+    let a = nodes[0].take().unwrap();
+    assert_eq!(a.set_group(heartbeat_proto::LinkId(1), "239.0.0.1:7000".parse().unwrap()), Ok(false));
+    assert_eq!(a.set_group(heartbeat_proto::LinkId(0), "239.0.0.1:7000".parse().unwrap()), Ok(true));
+    let mark = log.seen.len();
+    a.leave().unwrap();
+    let left = |k: &EventKind| *k == EventKind::Left;
+    assert!(log.wait_until(PATIENCE, |seen| all_saw(seen, mark, &[2], 1, left)), "{:#?}", log.seen);
+    // Still running: it answers, and says it is leaving.
+    assert!(a.status().unwrap().leaving);
     a.shutdown();
 }

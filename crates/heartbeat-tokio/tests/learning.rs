@@ -1,5 +1,6 @@
 //! Learned peers over real loopback sockets: the node records a peer's source address from its
-//! authenticated frames and sends to it, with no address table in the driver.
+//! authenticated frames and sends to it, with no address table in the driver; and the handle's
+//! commands that the shared driver core added (set a group, leave and keep running).
 
 mod common;
 
@@ -50,4 +51,26 @@ async fn a_learned_peer_becomes_reachable_and_is_sent_to() {
     assert_eq!(heard.io.unroutable, 0);
     b.shutdown().await;
     a.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_handle_sets_groups_and_leaves_without_stopping() {
+    let mut log = Log::new();
+    let mut s = sockets(2).await;
+    let (sb, sa) = (s.pop().unwrap(), s.pop().unwrap());
+    let addrs = [sa.local_addr().unwrap(), sb.local_addr().unwrap()];
+    let a = log.start(1, 1, vec![sa], &mesh(1, &addrs));
+    let b = log.start(2, 1, vec![sb], &mesh(2, &addrs));
+    assert!(log.wait_until(PATIENCE, |seen| converged(seen, 2)).await, "{:#?}", log.seen);
+    let group = "239.0.0.1:7000".parse().unwrap();
+    assert_eq!(a.set_group(heartbeat_proto::LinkId(1), group).await, Ok(false));
+    assert_eq!(a.set_group(heartbeat_proto::LinkId(0), group).await, Ok(true));
+    let mark = log.seen.len();
+    a.leave().await.unwrap();
+    let left = |k: &heartbeat_proto::EventKind| *k == heartbeat_proto::EventKind::Left;
+    assert!(log.wait_until(PATIENCE, |seen| all_saw(seen, mark, &[2], 1, left)).await, "{:#?}", log.seen);
+    // Still running: it answers, and says it is leaving.
+    assert!(a.status().await.unwrap().leaving);
+    a.shutdown().await;
+    b.shutdown().await;
 }
