@@ -1,6 +1,7 @@
 //! [`Heartbeat`]: one core [`Node`] driven by an embassy-net UDP socket and embassy-time.
 
 use core::cell::RefCell;
+use core::net::SocketAddr;
 
 use embassy_futures::select::select;
 use embassy_net::IpEndpoint;
@@ -11,12 +12,10 @@ use embassy_sync::channel::DynamicSender;
 use embassy_sync::signal::Signal;
 use embassy_time::with_deadline;
 use heartbeat_proto::{
-    Config, Destination, Detector, Event, Fixed, LinkId, MAX_FRAME_LEN, MonitorStats, Node, NodeId, PeerError,
-    PeerStatus,
+    Config, Detector, Event, Fixed, LinkId, MAX_FRAME_LEN, MonitorStats, Node, NodeId, PeerError, PeerStatus, RecvMeta,
 };
 
 use crate::clock;
-use crate::routes::Routes;
 
 /// Why [`Heartbeat::new`] refused a configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -42,14 +41,15 @@ pub struct AdapterStats {
     /// Frames the socket refused: no route to the peer, socket not bound, or larger than its
     /// send buffer.
     pub send_errors: u64,
-    /// Frames with nowhere to go: for a peer without an address (one the node learned from
-    /// the wire) or for every node while no broadcast address is set.
+    /// Frames with nowhere to go: for a peer without an address yet, for every node while no
+    /// broadcast address is set, or to an address of an IP version this build leaves out.
     pub unroutable: u64,
 }
 
 /// A heartbeat node on embassy: the core's [`Node`] with a fixed-capacity table of up to
-/// `PEERS` peers and their UDP endpoints, shared between the task that [`run`](Self::run)s it
-/// and any task that adds peers or asks for status.
+/// `PEERS` peers and their UDP endpoints (the node's own address book: configured, or learned
+/// from the source of their frames), shared between the task that [`run`](Self::run)s it and
+/// any task that adds peers or asks for status.
 ///
 /// `M` is the mutex kind that guards the state ([`NoopRawMutex`] when every user runs on one
 /// executor, [`CriticalSectionRawMutex`] otherwise); `D` is the failure detector.
@@ -66,15 +66,7 @@ pub struct Heartbeat<M: RawMutex, D: Detector, const PEERS: usize> {
 
 struct State<D: Detector, const PEERS: usize> {
     node: Node<D, Fixed<PEERS>>,
-    routes: Routes<PEERS>,
-    broadcast: Option<IpEndpoint>,
     stats: AdapterStats,
-}
-
-/// Where the frame just written goes.
-enum Route {
-    To(IpEndpoint),
-    Nowhere,
 }
 
 impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
@@ -83,12 +75,7 @@ impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
         if config.links() != 1 {
             return Err(SetupError::MultipleLinks { links: config.links() });
         }
-        let state = State {
-            node: Node::new(config, detector, clock::now()),
-            routes: Routes::new(),
-            broadcast: None,
-            stats: AdapterStats::default(),
-        };
+        let state = State { node: Node::new(config, detector, clock::now()), stats: AdapterStats::default() };
         Ok(Heartbeat { state: Mutex::new(RefCell::new(state)), changed: Signal::new() })
     }
 
@@ -103,17 +90,8 @@ impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
     /// `max_peers`) are already in the table, and with [`PeerError::AlreadyPresent`] or
     /// [`PeerError::IsSelf`] as the core does; a refused peer changes nothing.
     pub fn add_peer(&self, id: NodeId, address: impl Into<IpEndpoint>) -> Result<(), PeerError> {
-        let address = address.into();
-        let added = self.with(|s| {
-            s.node.add_peer(id)?;
-            if s.routes.insert(id, address).is_err() {
-                // Only peers the node learned by itself can fill the route table's room; undo
-                // the add rather than keep a peer that can never be sent to.
-                s.node.remove_peer(id);
-                return Err(PeerError::TableFull);
-            }
-            Ok(())
-        });
+        let address = SocketAddr::from(address.into());
+        let added = self.with(|s| s.node.add_peer_at(id, &[address]));
         if added.is_ok() {
             self.changed.signal(());
         }
@@ -122,10 +100,7 @@ impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
 
     /// Removes a peer silently; returns whether it was present.
     pub fn remove_peer(&self, id: NodeId) -> bool {
-        let removed = self.with(|s| {
-            s.routes.remove(id);
-            s.node.remove_peer(id)
-        });
+        let removed = self.with(|s| s.node.remove_peer(id));
         self.changed.signal(());
         removed
     }
@@ -134,7 +109,10 @@ impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
     /// configuration asks for broadcast heartbeats. Unset, such frames are counted as
     /// [`unroutable`](AdapterStats::unroutable).
     pub fn set_broadcast(&self, address: Option<IpEndpoint>) {
-        self.with(|s| s.broadcast = address);
+        self.with(|s| match address {
+            Some(address) => s.node.set_group(LinkId(0), address.into()),
+            None => s.node.clear_group(LinkId(0)),
+        });
     }
 
     /// Says goodbye: the next frames sent are goodbyes to every peer, and no heartbeat
@@ -184,13 +162,13 @@ impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
     pub async fn run(&self, socket: &mut UdpSocket<'_>, events: DynamicSender<'_, Event>) -> ! {
         let mut frame = [0u8; MAX_FRAME_LEN];
         loop {
-            while let Some((route, len)) = self.with(|s| s.poll_transmit(&mut frame)) {
-                match route {
-                    Route::To(address) => {
+            while let Some((to, len)) = self.with(|s| s.poll_transmit(&mut frame)) {
+                match to {
+                    Some(address) => {
                         let sent = socket.send_to(&frame[..len], address).await;
                         self.with(|s| s.stats.count_send(sent.is_ok()));
                     }
-                    Route::Nowhere => self.with(|s| bump(&mut s.stats.unroutable)),
+                    None => self.with(|s| bump(&mut s.stats.unroutable)),
                 }
             }
             while let Some(event) = self.with(|s| s.node.poll_event()) {
@@ -199,12 +177,13 @@ impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
 
             // No deadline (nothing scheduled) is a timer that never fires.
             let deadline = self.with(|s| s.node.poll_timeout()).map_or(embassy_time::Instant::MAX, clock::to_embassy);
-            let receive = socket.recv_from_with(|datagram, _from| {
+            let receive = socket.recv_from_with(|datagram, meta| {
                 let now = clock::now();
+                let from = RecvMeta::new(LinkId(0), SocketAddr::from(meta.endpoint));
                 self.with(|s| {
                     bump(&mut s.stats.received);
                     // The node counts what it rejects; the adapter has nothing to add.
-                    let _ = s.node.on_message(now, LinkId(0), datagram);
+                    let _ = s.node.on_message(now, from, datagram);
                 });
             });
             // Whatever ends the wait — a datagram (already fed to the node), a change, or the
@@ -217,21 +196,31 @@ impl<M: RawMutex, D: Detector, const PEERS: usize> Heartbeat<M, D, PEERS> {
 }
 
 impl<D: Detector, const PEERS: usize> State<D, PEERS> {
-    /// Writes the node's next frame into `frame` and says where it goes.
-    fn poll_transmit(&mut self, frame: &mut [u8; MAX_FRAME_LEN]) -> Option<(Route, usize)> {
+    /// Writes the node's next frame into `frame` and says where it goes (`None`: nowhere).
+    fn poll_transmit(&mut self, frame: &mut [u8; MAX_FRAME_LEN]) -> Option<(Option<IpEndpoint>, usize)> {
         // `frame` holds MAX_FRAME_LEN bytes, the longest frame: it is never too small.
         let transmit = self.node.poll_transmit(frame)?.ok()?;
-        let address = match transmit.destination {
-            Destination::Peer(peer) => self.routes.get(peer),
-            Destination::All => self.broadcast,
-        };
-        Some((address.map_or(Route::Nowhere, Route::To), transmit.len))
+        // One socket, one link: a frame has at most one target.
+        let to = self.node.targets(transmit).next().and_then(|target| endpoint(target.destination));
+        Some((to, transmit.len))
     }
 }
 
 impl AdapterStats {
     fn count_send(&mut self, ok: bool) {
         bump(if ok { &mut self.sent } else { &mut self.send_errors });
+    }
+}
+
+/// `addr` as an embassy-net endpoint, if this build has its IP version.
+fn endpoint(addr: SocketAddr) -> Option<IpEndpoint> {
+    match addr {
+        #[cfg(feature = "proto-ipv4")]
+        SocketAddr::V4(v4) => Some(v4.into()),
+        #[cfg(feature = "proto-ipv6")]
+        SocketAddr::V6(v6) => Some(v6.into()),
+        #[allow(unreachable_patterns)]
+        _ => None,
     }
 }
 

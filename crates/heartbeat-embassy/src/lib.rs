@@ -11,9 +11,10 @@
 //! - **Time**: the core's [`Instant`](heartbeat_proto::Instant) is embassy time since boot, in
 //!   nanoseconds; deadlines are rounded up to whole embassy ticks so a timer never fires early
 //!   (see [`clock`]).
-//! - **Peers**: [`Heartbeat::add_peer`] takes a node id and its UDP endpoint. A full table
-//!   refuses with [`PeerError::TableFull`](heartbeat_proto::PeerError::TableFull) and changes
-//!   nothing.
+//! - **Peers**: [`Heartbeat::add_peer`] takes a node id and its UDP endpoint, which the core's
+//!   address book keeps (a peer learned from the wire is reached at the source of its frames).
+//!   A full table refuses with [`PeerError::TableFull`](heartbeat_proto::PeerError::TableFull)
+//!   and changes nothing.
 //! - **Status**: [`Heartbeat::peer`], [`Heartbeat::peer_ids`], [`Heartbeat::node_stats`] and
 //!   [`Heartbeat::stats`] may be called from any task while another runs the node.
 //! - **One socket, one link**: every datagram arrives on link 0; configurations with more
@@ -74,7 +75,6 @@ pub mod clock;
 mod heartbeat;
 #[cfg(any(test, feature = "link"))]
 pub mod link;
-mod routes;
 #[cfg(test)]
 mod tests;
 

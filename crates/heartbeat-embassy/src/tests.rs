@@ -279,3 +279,32 @@ fn configurations_with_more_links_than_one_socket_are_refused() {
     let refused = Node::new(config, FixedTimeout::new()).err();
     assert_eq!(refused, Some(SetupError::MultipleLinks { links: 2 }));
 }
+
+#[test]
+fn a_peer_learned_from_the_wire_is_sent_to_at_its_source() {
+    use heartbeat_proto::{Key, KeyId, KeyRing, Learning};
+    let keyed = |me| {
+        let keys = KeyRing::new(Key::new(KeyId(1), &[0x3c; 32]).unwrap());
+        config(me, 1).authentication(Authentication::Hmac(keys))
+    };
+    on_two_stacks(async |stack_a, stack_b| {
+        let (mut buffers_a, mut buffers_b) = (Buffers::new(), Buffers::new());
+        let (mut socket_a, mut socket_b) = (buffers_a.socket(stack_a), buffers_b.socket(stack_b));
+        // Node 1 knows nobody; node 2 knows where node 1 is.
+        let a = Node::new(keyed(1).learning(Learning::Enabled).build().unwrap(), FixedTimeout::new()).unwrap();
+        let b = Node::new(keyed(2).build().unwrap(), FixedTimeout::new()).unwrap();
+        b.add_peer(id(1), address(1)).unwrap();
+        let (events_a, events_b) = (Events::new(), Events::new());
+        let check = async {
+            // Node 2 hears node 1 only if node 1 sends to the source of node 2's frames.
+            let up = next(&events_b, "node 2 to hear the node that learned it").await;
+            assert_eq!((up.peer, up.kind), (id(1), EventKind::Up { generation: Generation(1) }), "{}", describe(&up));
+            let learned = a.peer(id(2)).unwrap();
+            assert!(learned.learned);
+            assert_eq!(a.stats().unroutable, 0, "{:?}", a.stats());
+            assert!(a.stats().sent >= 1);
+        };
+        let run_a = run_unwatched(&a, &mut socket_a, &events_a);
+        let Either3::Third(()) = select3(run_a, b.run(&mut socket_b, events_b.dyn_sender()), check).await;
+    });
+}

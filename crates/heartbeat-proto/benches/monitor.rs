@@ -236,10 +236,11 @@ fn main() {
     }
     let f = PeerFootprint::of::<()>();
     println!(
-        "\nstate per peer, fixed-timeout detector: {} bytes = record {} + id index {} + timers {} (goal <= 96)",
+        "\nstate per peer, fixed-timeout detector: {} bytes = record {} + id index {} + timers {} + address {} (goal <= 96)",
         f.total(),
         f.record,
         f.index,
-        f.timer
+        f.timer,
+        f.address
     );
 }

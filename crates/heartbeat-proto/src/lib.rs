@@ -16,13 +16,17 @@
 //!
 //! # Driving the state machine
 //!
-//! Inputs are [`Node::on_message`] (a datagram, with the [`LinkId`] it arrived on) and
-//! [`Node::tick`] (time passes). Outputs are pulled: [`Node::poll_transmit`] writes the next
-//! frame into your buffer, [`Node::poll_event`] returns the next liveness change, and
-//! [`Node::poll_timeout`] says when to call `tick` next. A driver loop is:
+//! Inputs are [`Node::on_message`] (a datagram, with the [`LinkId`] it arrived on and, when the
+//! adapter has it, its source address: a [`RecvMeta`]) and [`Node::tick`] (time passes).
+//! Outputs are pulled: [`Node::poll_transmit`] writes the next frame into your buffer,
+//! [`Node::poll_event`] returns the next liveness change, and [`Node::poll_timeout`] says when
+//! to call `tick` next. The node keeps the address book: [`Node::targets`] says where each
+//! frame goes (configured addresses, addresses learned from accepted frames, group addresses).
+//! A driver loop is:
 //!
 //! 1. send every [`Transmit`] from `poll_transmit` until `None` (into a buffer of
-//!    [`MAX_FRAME_LEN`] bytes, it never reports [`BufferTooSmall`]);
+//!    [`MAX_FRAME_LEN`] bytes, it never reports [`BufferTooSmall`]) to each of its
+//!    [`Node::targets`];
 //! 2. handle every [`Event`] from `poll_event` until `None`;
 //! 3. wait for a datagram or for `poll_timeout`, whichever comes first;
 //! 4. feed the datagram (if any) to `on_message`, then **always** call `tick` with the clock's

@@ -2,15 +2,17 @@
 //! monitors every other. Its heartbeats carry what the monitor learned: echoes for round-trip
 //! times, whether it hears the peer, and the timeout it applies to the peer.
 
+use core::net::SocketAddr;
+
 use crate::beacon::{Beacon, Destination, Transmit};
 use crate::config::{Config, MAX_WIRE_DURATION};
 use crate::detector::Detector;
-use crate::engine::BufferTooSmall;
+use crate::engine::{BufferTooSmall, RecvMeta, SendMeta};
 use crate::event::Event;
 use crate::monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected, Watermark};
 use crate::peers::{LinkId, PeerStatus};
 use crate::sender::outgoing;
-use crate::storage::Storage;
+use crate::storage::{Buffer, Storage};
 use crate::time::Instant;
 use crate::wire::{Echo, NodeId};
 
@@ -18,22 +20,45 @@ use crate::wire::{Echo, NodeId};
 ///
 /// # Driving it
 ///
-/// 1. Feed every datagram to [`on_message`](Self::on_message) with the link it arrived on.
+/// 1. Feed every datagram to [`on_message`](Self::on_message) with the link it arrived on
+///    and, when the adapter has it, its source address.
 /// 2. Call [`tick`](Self::tick) when [`poll_timeout`](Self::poll_timeout) is reached.
 /// 3. After each input, drain [`poll_transmit`](Self::poll_transmit) and
-///    [`poll_event`](Self::poll_event) until both return `None`.
+///    [`poll_event`](Self::poll_event) until both return `None`; send each frame to every
+///    [`targets`](Self::targets) of its [`Transmit`].
 ///
 /// See the crate documentation for a complete loop.
+///
+/// # The address book
+///
+/// The node knows where its peers are: each peer has at most one address per link, given to
+/// [`add_peer_at`](Self::add_peer_at) or learned from the source of its accepted frames (never
+/// over a configured one), and each link may have a group address ([`set_group`](Self::set_group))
+/// for frames to every node. An adapter asks [`targets`](Self::targets) where a frame goes and
+/// keeps no address table of its own.
 pub struct Node<D: Detector, S: Storage> {
     monitor: Monitor<D, S>,
     beacon: Beacon,
+    /// The multicast group or broadcast address of link 0, for [`Destination::All`].
+    group: Option<SocketAddr>,
+    /// Those of links `1..links`, kept with the per-link records: a single-link [`Fixed`] node
+    /// pays for one group address, not [`MAX_LINKS`](crate::MAX_LINKS).
+    ///
+    /// [`Fixed`]: crate::Fixed
+    more_groups: S::LinkVec<Option<SocketAddr>>,
 }
 
 impl<D: Detector, S: Storage> Node<D, S> {
     /// A node with no peers yet; its first heartbeat round is due at `now`.
     pub fn new(config: Config, detector: D, now: Instant) -> Self {
         let beacon = Beacon::new(&config, now);
-        Node { monitor: Monitor::new(config, detector, now), beacon }
+        let mut more_groups = S::LinkVec::default();
+        for _ in 1..config.links {
+            // Storage with fewer (peer, link) rows than links has no room: those links' groups
+            // cannot be set (`set_group` says so).
+            let _ = more_groups.try_push(None);
+        }
+        Node { monitor: Monitor::new(config, detector, now), beacon, group: None, more_groups }
     }
 
     /// The configuration, without its keys (see [`Config::keys`]).
@@ -68,9 +93,74 @@ impl<D: Detector, S: Storage> Node<D, S> {
         self.monitor.key_ring_mut()
     }
 
-    /// Adds a configured peer (monitored, and sent to).
+    /// Adds a configured peer without an address: monitored, reached by group frames, and
+    /// by unicast once its address is learned from its frames. See [`Monitor::add_peer`].
     pub fn add_peer(&mut self, id: NodeId) -> Result<(), PeerError> {
         self.monitor.add_peer(id)
+    }
+
+    /// Adds a configured peer at `addrs` (address `i` on link `i`; more addresses than links
+    /// is refused and changes nothing). See [`Monitor::add_peer_at`].
+    pub fn add_peer_at(&mut self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), PeerError> {
+        self.monitor.add_peer_at(id, addrs)
+    }
+
+    /// Sets the multicast group or broadcast address that frames for every node
+    /// ([`Destination::All`], sent when the configuration says `broadcast`) go to on `link`.
+    /// Returns `false`, changing nothing, if there is no such link.
+    pub fn set_group(&mut self, link: LinkId, addr: SocketAddr) -> bool {
+        self.put_group(link, Some(addr))
+    }
+
+    /// Forgets the group address of `link`: frames for every node then have nowhere to go on
+    /// it. Returns whether there is such a link.
+    pub fn clear_group(&mut self, link: LinkId) -> bool {
+        self.put_group(link, None)
+    }
+
+    fn put_group(&mut self, link: LinkId, addr: Option<SocketAddr>) -> bool {
+        let slot = match link.0 {
+            0 => Some(&mut self.group),
+            l => self.more_groups.get_mut(usize::from(l) - 1),
+        };
+        match slot {
+            Some(group) => {
+                *group = addr;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The group address of `link`, if set.
+    pub fn group(&self, link: LinkId) -> Option<SocketAddr> {
+        match link.0 {
+            0 => self.group,
+            l => self.more_groups.get(usize::from(l) - 1).copied().flatten(),
+        }
+    }
+
+    /// Every (link, address) a peer is reached at, configured or learned, in link order.
+    pub fn addresses(&self, id: NodeId) -> impl Iterator<Item = (LinkId, SocketAddr)> + '_ {
+        self.monitor.addresses(id)
+    }
+
+    /// Where the frame `transmit` describes goes: one [`SendMeta`] per link that has an address
+    /// for its destination (the peer's address on that link, or the link's group address), in
+    /// link order. The frame is the same for each: written and signed once. No item means the
+    /// frame has nowhere to go (a peer with no address yet, or no group set).
+    pub fn targets(&self, transmit: Transmit) -> impl Iterator<Item = SendMeta> + '_ {
+        let slot = match transmit.destination {
+            Destination::Peer(id) => self.monitor.find(id),
+            Destination::All => None,
+        };
+        (0..self.monitor.config().links).filter_map(move |l| {
+            let destination = match transmit.destination {
+                Destination::Peer(_) => self.monitor.slot_address(slot?, usize::from(l)),
+                Destination::All => self.group(LinkId(l)),
+            }?;
+            Some(SendMeta { link: LinkId(l), destination, ttl: None, len: transmit.len })
+        })
     }
 
     /// Adds a peer with replay protection resumed from an earlier run. See
@@ -102,9 +192,10 @@ impl<D: Detector, S: Storage> Node<D, S> {
         self.monitor.peers()
     }
 
-    /// Handles one datagram that arrived on `link` at `now`. See [`Monitor::on_message`].
-    pub fn on_message(&mut self, now: Instant, link: LinkId, bytes: &[u8]) -> Result<Accepted, Rejected> {
-        self.monitor.on_message(now, link, bytes)
+    /// Handles one datagram that arrived at `now` `from` a link (and source address, if
+    /// known). See [`Monitor::on_message`].
+    pub fn on_message(&mut self, now: Instant, from: impl Into<RecvMeta>, bytes: &[u8]) -> Result<Accepted, Rejected> {
+        self.monitor.on_message(now, from, bytes)
     }
 
     /// Advances time to `now`: fires due deadlines and starts a heartbeat round if one is due.

@@ -7,11 +7,22 @@ use heartbeat_proto::Instant;
 /// Maps [`std::time::Instant`] to the core's [`Instant`] through a fixed epoch.
 ///
 /// Every reading is `now - epoch` in nanoseconds, so the mapping is monotonic and the same for
-/// every driver sharing the clock: nodes built with one `Clock` report comparable times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// every driver sharing the clock: nodes built with one `Clock` report comparable times. The
+/// current time comes from a source, `std::time::Instant::now` unless another is given
+/// ([`with_source`](Self::with_source)): an async runtime's clock, which tests may pause.
+#[derive(Debug, Clone, Copy)]
 pub struct Clock {
     epoch: std::time::Instant,
+    source: fn() -> std::time::Instant,
 }
+
+impl PartialEq for Clock {
+    fn eq(&self, other: &Self) -> bool {
+        self.epoch == other.epoch && std::ptr::fn_addr_eq(self.source, other.source)
+    }
+}
+
+impl Eq for Clock {}
 
 impl Default for Clock {
     fn default() -> Self {
@@ -27,7 +38,12 @@ impl Clock {
 
     /// A clock with the given epoch (share one epoch to compare several drivers' events).
     pub fn with_epoch(epoch: std::time::Instant) -> Self {
-        Clock { epoch }
+        Clock::with_source(epoch, std::time::Instant::now)
+    }
+
+    /// A clock with the given epoch that reads the current time from `source`.
+    pub fn with_source(epoch: std::time::Instant, source: fn() -> std::time::Instant) -> Self {
+        Clock { epoch, source }
     }
 
     /// The epoch.
@@ -37,7 +53,7 @@ impl Clock {
 
     /// The current time.
     pub fn now(&self) -> Instant {
-        self.at(std::time::Instant::now())
+        self.at((self.source)())
     }
 
     /// A wall-clock instant as the core's time (the epoch if it is earlier).

@@ -1,24 +1,19 @@
-//! The blocking driver: moves datagrams between sockets and the core, and time into it.
+//! The blocking driver: the [`DriverCore`] plus a wait on `poll(2)` (and a `timerfd`).
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-use heartbeat_proto::{Config, Detector, Event, FixedTimeout, Growable, LinkId, MAX_FRAME_LEN, Node, NodeId, Transmit};
+use heartbeat_proto::{Config, Detector, Event, FixedTimeout, Growable, LinkId, Node, NodeId};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use crate::clock::Clock;
+use crate::command::AddPeerError;
+use crate::driver_core::DriverCore;
 use crate::io_stats::{Direction, IoStats, Status};
 #[cfg(target_os = "linux")]
 use crate::precise::PreciseTimer;
-use crate::routes::{AddPeerError, Routes};
-
-/// Datagrams read from one socket in a row before the driver ticks and looks at the others.
-const RECV_BATCH: usize = 256;
-
-/// Datagrams dated with one clock reading.
-const CLOCK_EVERY: usize = 16;
 
 /// Why a driver could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -38,23 +33,20 @@ pub enum SetupError {
 
 /// Drives a [`Node`] over one `UdpSocket` per link, on the calling thread.
 ///
-/// Socket `i` is link `i`: a datagram read from it is handed to the core as `LinkId(i)`, and a
-/// frame for a peer goes out of socket `i` to the peer's address on link `i`. With
+/// Socket `i` is link `i`: a datagram read from it is handed to the core as `LinkId(i)` with
+/// its source address, and a frame for a peer goes out of socket `i` to the peer's address on
+/// link `i` in the node's address book (configured, or learned from the peer's frames). With
 /// [`Config::links`] above 1 the core tracks each link and reports `LinkUp`/`LinkDown`.
+///
+/// Everything but the wait is the shared [`DriverCore`]; this type adds `poll` and, on Linux,
+/// a [`PreciseTimer`].
 pub struct Driver<D: Detector = FixedTimeout> {
-    node: Node<D, Growable>,
-    sockets: Vec<UdpSocket>,
-    routes: Routes,
-    clock: Clock,
-    io: IoStats,
+    core: DriverCore<UdpSocket, D>,
     /// Wakes the wait at the node's deadline; `armed` is the deadline it is set for.
     #[cfg(target_os = "linux")]
     timer: Option<PreciseTimer>,
     #[cfg(target_os = "linux")]
     armed: Option<heartbeat_proto::Instant>,
-    tx: [u8; MAX_FRAME_LEN],
-    // One spare byte so that an oversized datagram stays oversized and the core refuses it.
-    rx: [u8; MAX_FRAME_LEN + 1],
 }
 
 impl<D: Detector> Driver<D> {
@@ -67,68 +59,58 @@ impl<D: Detector> Driver<D> {
         for socket in &sockets {
             socket.set_nonblocking(true)?;
         }
+        let core = DriverCore::new(config, detector, sockets, clock)
+            .map_err(|e| SetupError::LinkCount { sockets: e.sockets, links: e.links })?;
         Ok(Driver {
-            node: Node::new(config, detector, clock.now()),
-            routes: Routes::new(sockets.len()),
-            sockets,
-            clock,
-            io: IoStats::default(),
+            core,
             // Without a timerfd the wait's own timeout carries the deadline.
             #[cfg(target_os = "linux")]
             timer: PreciseTimer::new().ok(),
             #[cfg(target_os = "linux")]
             armed: None,
-            tx: [0; MAX_FRAME_LEN],
-            rx: [0; MAX_FRAME_LEN + 1],
         })
     }
 
-    /// Monitors and sends to `id`, at `addrs[i]` on link `i` (no address: group traffic only).
+    /// Monitors and sends to `id`, at `addrs[i]` on link `i` (no address: group traffic only,
+    /// until the peer's address is learned from its frames).
     pub fn add_peer(&mut self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
-        self.routes.add_peer(&mut self.node, id, addrs)
+        self.core.add_peer(id, addrs)
     }
 
     /// Stops monitoring `id`, silently. Returns whether it was a peer.
     pub fn remove_peer(&mut self, id: NodeId) -> bool {
-        self.routes.remove_peer(&mut self.node, id)
+        self.core.remove_peer(id)
     }
 
     /// Where frames for every node go on `link` (a multicast group or broadcast address); used
     /// when the configuration says `broadcast`. Returns `false` if there is no such link.
     pub fn set_group(&mut self, link: LinkId, addr: SocketAddr) -> bool {
-        self.routes.set_group(link, addr)
+        self.core.set_group(link, addr)
     }
 
-    /// The node, for read access.
+    /// The node, for read access (its address book included: [`Node::addresses`]).
     pub fn node(&self) -> &Node<D, Growable> {
-        &self.node
+        self.core.node()
     }
 
     /// The clock that stamps events.
     pub fn clock(&self) -> Clock {
-        self.clock
+        self.core.clock()
     }
 
     /// Socket counters.
     pub fn io_stats(&self) -> IoStats {
-        self.io
+        self.core.io_stats()
     }
 
     /// The local address of each link.
     pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
-        self.sockets.iter().map(UdpSocket::local_addr).collect()
+        self.core.local_addrs()
     }
 
     /// Every peer's status and the counters.
     pub fn status(&self) -> Status {
-        Status {
-            config: self.node.config().clone(),
-            now: self.clock.now(),
-            leaving: self.node.is_leaving(),
-            peers: self.node.peers().collect(),
-            frames: *self.node.stats(),
-            io: self.io,
-        }
+        self.core.status()
     }
 
     /// One turn of the loop: send what is due, deliver events, wait for a datagram or the
@@ -147,8 +129,12 @@ impl<D: Detector> Driver<D> {
 
     /// Sends a goodbye to every peer; peers report `Left` instead of `Down`.
     pub fn leave(&mut self, on_event: &mut impl FnMut(Event)) {
-        self.node.leave(self.clock.now());
-        self.flush(on_event);
+        self.core.leave(on_event);
+    }
+
+    /// The shared core, for the thread that serves a [`Handle`](crate::Handle).
+    pub(crate) fn core_mut(&mut self) -> &mut DriverCore<UdpSocket, D> {
+        &mut self.core
     }
 
     /// A turn that also waits for `extra` to become readable; returns whether it did.
@@ -158,21 +144,22 @@ impl<D: Detector> Driver<D> {
         extra: Option<BorrowedFd<'_>>,
         on_event: &mut impl FnMut(Event),
     ) -> bool {
-        self.flush(on_event);
-        let deadline = self.node.poll_timeout();
-        let until_deadline = self.arm(deadline).then(|| deadline.map(|d| self.clock.until(d))).flatten();
+        self.core.flush(on_event);
+        let deadline = self.core.deadline();
+        let clock = self.core.clock();
+        let until_deadline = self.arm(deadline).then(|| deadline.map(|d| clock.until(d))).flatten();
         let wait = match (until_deadline, max_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         let (ready, extra_ready) = self.wait(wait, extra);
-        for link in 0..self.sockets.len() {
+        for link in 0..self.core.sockets().len() {
             if ready & (1 << link) != 0 {
-                self.receive(link, on_event);
+                self.core.receive(link, on_event);
             }
         }
-        self.node.tick(self.clock.now());
-        self.flush(on_event);
+        self.core.tick();
+        self.core.flush(on_event);
         extra_ready
     }
 
@@ -183,9 +170,9 @@ impl<D: Detector> Driver<D> {
         if let Some(timer) = &self.timer {
             if deadline != self.armed {
                 if let Some(d) = deadline
-                    && let Err(err) = timer.arm(self.clock.until(d))
+                    && let Err(err) = timer.arm(self.core.clock().until(d))
                 {
-                    self.io.record(Direction::Receive, &err);
+                    self.core.record(Direction::Receive, &err);
                     return true;
                 }
                 self.armed = deadline;
@@ -198,99 +185,31 @@ impl<D: Detector> Driver<D> {
     /// Blocks until a socket, `extra` or the timer is readable or `timeout` passes. Returns a
     /// bit mask of readable links and whether `extra` is readable.
     fn wait(&mut self, timeout: Option<Duration>, extra: Option<BorrowedFd<'_>>) -> (u64, bool) {
-        let mut fds: Vec<PollFd<'_>> = self.sockets.iter().map(|s| PollFd::new(s, PollFlags::IN)).collect();
+        let sockets = self.core.sockets();
+        let mut fds: Vec<PollFd<'_>> = sockets.iter().map(|s| PollFd::new(s, PollFlags::IN)).collect();
         fds.extend(extra.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)));
         #[cfg(target_os = "linux")]
         fds.extend(self.timer.as_ref().map(|t| PollFd::new(t, PollFlags::IN)));
         // Without a timer the deadline rides on ppoll's timeout (nanoseconds, plus timer slack).
         let timeout = timeout.map(|t| Timespec::try_from(t).unwrap_or(Timespec { tv_sec: i64::MAX, tv_nsec: 0 }));
-        if let Err(err) = poll(&mut fds, timeout.as_ref()) {
-            self.io.record(Direction::Receive, &err.into());
-            return (0, false);
-        }
-        let links = self.sockets.len();
+        let links = sockets.len();
+        let polled = poll(&mut fds, timeout.as_ref());
         let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
         let mask = fds.iter().take(links).enumerate().filter(|(_, fd)| ready(fd));
         let mask = mask.fold(0u64, |m, (i, _)| m | 1 << i);
         let extra_ready = extra.is_some() && fds.get(links).is_some_and(ready);
         #[cfg(target_os = "linux")]
-        if fds.last().is_some_and(ready)
-            && let Some(timer) = &self.timer
-            && timer.consume()
-        {
+        let timer_ready = self.timer.is_some() && fds.last().is_some_and(ready);
+        drop(fds);
+        if let Err(err) = polled {
+            self.core.record(Direction::Receive, &err.into());
+            return (0, false);
+        }
+        #[cfg(target_os = "linux")]
+        if timer_ready && self.timer.as_ref().is_some_and(PreciseTimer::consume) {
             // Fired: whatever the next deadline is, it must be armed afresh.
             self.armed = None;
         }
         (mask, extra_ready)
-    }
-
-    /// Reads what `link` holds (up to a batch) into the core. The clock is read once per
-    /// [`CLOCK_EVERY`] datagrams rather than for each: a datagram is dated at most that many
-    /// reads (a few microseconds) before it was read, and a busy socket is drained faster.
-    fn receive(&mut self, link: usize, on_event: &mut impl FnMut(Event)) {
-        let id = LinkId(u8::try_from(link).unwrap_or(u8::MAX));
-        let mut now = self.clock.now();
-        for n in 0..RECV_BATCH {
-            if n % CLOCK_EVERY == CLOCK_EVERY - 1 {
-                now = self.clock.now();
-            }
-            match self.sockets[link].recv_from(&mut self.rx) {
-                Ok((len, from)) => {
-                    self.io.received += 1;
-                    if let Err(rejected) = self.node.on_message(now, id, &self.rx[..len]) {
-                        tracing::trace!(%from, %rejected, "frame refused");
-                    }
-                    self.deliver(on_event);
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                Err(err) => {
-                    self.io.record(Direction::Receive, &err);
-                    // A refusal or an interruption is consumed by reporting it; keep reading.
-                    if !matches!(err.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted) {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sends every pending frame and delivers every pending event (the drain rule).
-    fn flush(&mut self, on_event: &mut impl FnMut(Event)) {
-        // The buffer holds MAX_FRAME_LEN bytes, the longest frame: it is never too small.
-        while let Some(Ok(transmit)) = self.node.poll_transmit(&mut self.tx) {
-            self.send(transmit);
-        }
-        self.deliver(on_event);
-    }
-
-    fn deliver(&mut self, on_event: &mut impl FnMut(Event)) {
-        while let Some(event) = self.node.poll_event() {
-            on_event(event);
-        }
-    }
-
-    fn send(&mut self, transmit: Transmit) {
-        let frame = &self.tx[..transmit.len];
-        let mut routed = false;
-        for (link, addr) in self.routes.targets(transmit.destination) {
-            routed = true;
-            let socket = &self.sockets[link];
-            // One retry after a signal; otherwise this heartbeat is lost, like any datagram.
-            let result = socket.send_to(frame, addr).or_else(|err| match err.kind() {
-                io::ErrorKind::Interrupted => {
-                    self.io.record(Direction::Send, &err);
-                    socket.send_to(frame, addr)
-                }
-                _ => Err(err),
-            });
-            match result {
-                Ok(_) => self.io.sent += 1,
-                Err(err) => self.io.record(Direction::Send, &err),
-            }
-        }
-        if !routed {
-            self.io.unroutable += 1;
-            tracing::debug!(destination = ?transmit.destination, "no address to send to");
-        }
     }
 }

@@ -1,11 +1,17 @@
 //! A blocking driver for the [`heartbeat_proto`] state machines over `std::net::UdpSocket`.
 //!
 //! The driver moves bytes and time and nothing else: it reads datagrams into
-//! [`Node::on_message`](heartbeat_proto::Node::on_message) with the link they arrived on, calls
-//! `tick` with the clock's time after every wake-up, sends what `poll_transmit` produces and
-//! hands every event to you. Every liveness decision is the core's.
+//! [`Node::on_message`](heartbeat_proto::Node::on_message) with the link they arrived on and
+//! their source address, calls `tick` with the clock's time after every wake-up, sends what
+//! `poll_transmit` produces to where the node's address book says
+//! ([`Node::targets`](heartbeat_proto::Node::targets)) and hands every event to you. Every
+//! liveness decision, and every address, is the core's.
 //!
-//! - **Links.** One socket per link (`Config::links`); a peer has one address per link.
+//! All of that is the [`DriverCore`], shared with `heartbeat-tokio`; [`Driver`] adds only its
+//! wait (`poll` and a `timerfd`).
+//!
+//! - **Links.** One socket per link (`Config::links`); a peer has one address per link,
+//!   configured or learned from the source of its accepted frames.
 //!   With several links the peer stays up while any link delivers, and each link's own
 //!   `LinkUp`/`LinkDown` is reported (Linux-HA's redundant heartbeat media).
 //! - **Addressing.** Unicast over IPv4 and IPv6, or, with `Config::broadcast`, one frame per
@@ -66,18 +72,20 @@
 #[cfg(target_os = "linux")]
 pub mod bfd;
 mod clock;
+mod command;
 mod driver;
+pub mod driver_core;
 mod io_stats;
 #[cfg(target_os = "linux")]
 mod precise;
-mod routes;
 pub mod socket;
 mod thread;
 
 pub use clock::Clock;
+pub use command::{AddPeerError, Command, Reply};
 pub use driver::{Driver, SetupError};
+pub use driver_core::{DatagramSocket, DriverCore, LinkCountError};
 pub use io_stats::{Direction, IoStats, Status};
 #[cfg(target_os = "linux")]
 pub use precise::PreciseTimer;
-pub use routes::{AddPeerError, Routes};
 pub use thread::{Handle, Stopped};

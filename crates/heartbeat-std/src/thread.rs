@@ -7,24 +7,17 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use heartbeat_proto::{Detector, Event, NodeId};
+use heartbeat_proto::{Detector, Event, LinkId, NodeId};
 
 use crate::clock::Clock;
+use crate::command::{AddPeerError, Command, Reply};
 use crate::driver::Driver;
 use crate::io_stats::Status;
-use crate::routes::AddPeerError;
 
 /// The driver thread has stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the driver has stopped")]
 pub struct Stopped;
-
-enum Command {
-    AddPeer(NodeId, Vec<SocketAddr>, mpsc::Sender<Result<(), AddPeerError>>),
-    RemovePeer(NodeId, mpsc::Sender<bool>),
-    Status(mpsc::Sender<Status>),
-    Stop { goodbye: bool },
-}
 
 /// Controls a driver running on its own thread. Dropping it shuts the driver down with a
 /// goodbye, like [`shutdown`](Self::shutdown).
@@ -65,20 +58,10 @@ where
             while wakee.recv(&mut [0; 8]).is_ok() {}
             loop {
                 match inbox.try_recv() {
-                    Ok(Command::AddPeer(id, addrs, reply)) => {
-                        let _ = reply.send(self.add_peer(id, &addrs));
-                    }
-                    Ok(Command::RemovePeer(id, reply)) => {
-                        let _ = reply.send(self.remove_peer(id));
-                    }
-                    Ok(Command::Status(reply)) => {
-                        let _ = reply.send(self.status());
-                    }
-                    Ok(Command::Stop { goodbye }) => {
-                        if goodbye {
-                            self.leave(on_event);
+                    Ok(command) => {
+                        if !self.core_mut().command(command, on_event) {
+                            return;
                         }
-                        return;
                     }
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => {
@@ -99,20 +82,34 @@ impl Handle {
         Ok(())
     }
 
-    fn ask<T>(&self, command: impl FnOnce(mpsc::Sender<T>) -> Command) -> Result<T, Stopped> {
+    fn ask<T: Send + 'static>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, Stopped> {
         let (reply, answer) = mpsc::channel();
-        self.send(command(reply))?;
+        self.send(command(Reply::new(move |value| {
+            let _ = reply.send(value);
+        })))?;
         answer.recv().map_err(|_| Stopped)
     }
 
     /// Monitors and sends to `id` at `addrs` (address `i` on link `i`).
     pub fn add_peer(&self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
-        self.ask(|reply| Command::AddPeer(id, addrs.to_vec(), reply)).unwrap_or(Err(AddPeerError::Stopped))
+        self.ask(|reply| Command::AddPeer { id, addrs: addrs.to_vec(), reply }).unwrap_or(Err(AddPeerError::Stopped))
     }
 
     /// Stops monitoring `id`; returns whether it was a peer.
     pub fn remove_peer(&self, id: NodeId) -> Result<bool, Stopped> {
-        self.ask(|reply| Command::RemovePeer(id, reply))
+        self.ask(|reply| Command::RemovePeer { id, reply })
+    }
+
+    /// Sends frames for every node on `link` to `addr` (multicast group or broadcast address);
+    /// returns whether there is such a link.
+    pub fn set_group(&self, link: LinkId, addr: SocketAddr) -> Result<bool, Stopped> {
+        self.ask(|reply| Command::SetGroup { link, addr, reply })
+    }
+
+    /// Says goodbye to every peer and keeps running: peers report `Left`, and this node keeps
+    /// monitoring them but sends nothing more.
+    pub fn leave(&self) -> Result<(), Stopped> {
+        self.send(Command::Leave)
     }
 
     /// Every peer's status and the counters, as of now.

@@ -3,17 +3,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use heartbeat_proto::{Event, NodeId};
-use heartbeat_std::{AddPeerError, Clock, Status, Stopped};
+use heartbeat_proto::{Event, LinkId, NodeId};
+use heartbeat_std::{AddPeerError, Clock, Command, Reply, Status, Stopped};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::AbortHandle;
-
-pub(crate) enum Command {
-    AddPeer(NodeId, Vec<SocketAddr>, oneshot::Sender<Result<(), AddPeerError>>),
-    RemovePeer(NodeId, oneshot::Sender<bool>),
-    Status(oneshot::Sender<Status>),
-    Stop { goodbye: bool },
-}
 
 /// Controls a driver task. Clone it freely; when the last clone is dropped the driver says
 /// goodbye and stops the next time it runs. A runtime that ends right after drops the task
@@ -43,20 +36,36 @@ impl Handle {
         Handle { commands, events, task, clock, local: local.into() }
     }
 
-    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Stopped> {
+    async fn ask<T: Send + 'static>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, Stopped> {
         let (reply, answer) = oneshot::channel();
+        let reply = Reply::new(move |value| {
+            let _ = reply.send(value);
+        });
         self.commands.send(command(reply)).await.map_err(|_| Stopped)?;
         answer.await.map_err(|_| Stopped)
     }
 
     /// Monitors and sends to `id` at `addrs` (address `i` on link `i`).
     pub async fn add_peer(&self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
-        self.ask(|reply| Command::AddPeer(id, addrs.to_vec(), reply)).await.unwrap_or(Err(AddPeerError::Stopped))
+        let added = self.ask(|reply| Command::AddPeer { id, addrs: addrs.to_vec(), reply }).await;
+        added.unwrap_or(Err(AddPeerError::Stopped))
     }
 
     /// Stops monitoring `id`, silently; returns whether it was a peer.
     pub async fn remove_peer(&self, id: NodeId) -> Result<bool, Stopped> {
-        self.ask(|reply| Command::RemovePeer(id, reply)).await
+        self.ask(|reply| Command::RemovePeer { id, reply }).await
+    }
+
+    /// Sends frames for every node on `link` to `addr` (multicast group or broadcast address);
+    /// returns whether there is such a link.
+    pub async fn set_group(&self, link: LinkId, addr: SocketAddr) -> Result<bool, Stopped> {
+        self.ask(|reply| Command::SetGroup { link, addr, reply }).await
+    }
+
+    /// Says goodbye to every peer and keeps running: peers report `Left`, and this node keeps
+    /// monitoring them but sends nothing more.
+    pub async fn leave(&self) -> Result<(), Stopped> {
+        self.commands.send(Command::Leave).await.map_err(|_| Stopped)
     }
 
     /// Every peer's status and the counters, as of now.

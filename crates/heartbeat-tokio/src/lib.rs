@@ -1,9 +1,12 @@
 //! An async driver for the [`heartbeat_proto`] state machines on tokio.
 //!
 //! One task owns the node and its sockets and moves bytes and time, nothing else: it reads
-//! datagrams into the core with the link they arrived on, calls `tick` after every wake-up,
-//! sends what `poll_transmit` produces (never waiting for socket room: a heartbeat that cannot
-//! leave now is dropped and counted), and publishes every event on a broadcast channel.
+//! datagrams into the core with the link they arrived on and their source address, calls `tick`
+//! after every wake-up, sends what `poll_transmit` produces to where the node's address book
+//! says (never waiting for socket room: a heartbeat that cannot leave now is dropped and
+//! counted), and publishes every event on a broadcast channel. All of that is
+//! `heartbeat_std`'s [`DriverCore`](heartbeat_std::DriverCore), shared with the blocking
+//! driver; this crate adds only the waiting.
 //!
 //! - Time is `tokio::time`, so tests can run under `tokio::time::pause()` or a simulator. The
 //!   task compares the clock with the node's deadline itself rather than trusting the sleep

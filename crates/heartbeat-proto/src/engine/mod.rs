@@ -64,12 +64,16 @@ pub use observation::{Observation, ObservationKind};
 use crate::peers::LinkId;
 
 /// How a datagram arrived: handed to a profile's `on_message` with the bytes.
+///
+/// Anything that says where a datagram came from converts into it: a [`LinkId`] alone (no
+/// source address, as in-memory tests and simulators have) or a [`SocketAddr`] alone (link 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvMeta {
     /// The link (socket) it arrived on.
     pub link: LinkId,
-    /// Its source address and port.
-    pub source: SocketAddr,
+    /// Its source address and port, when the adapter has one. The core records it as the
+    /// peer's address on `link` once the frame is accepted, unless one was configured.
+    pub source: Option<SocketAddr>,
     /// The local address it was sent to, when the adapter can tell (`IP_PKTINFO`).
     pub local: Option<IpAddr>,
     /// Its IPv4 TTL or IPv6 hop limit, when the adapter can tell (`IP_RECVTTL`).
@@ -77,9 +81,23 @@ pub struct RecvMeta {
 }
 
 impl RecvMeta {
-    /// Metadata with only the source known, on link 0.
-    pub const fn from(source: SocketAddr) -> Self {
-        RecvMeta { link: LinkId(0), source, local: None, ttl: None }
+    /// A datagram from `source` on `link`; nothing else known.
+    pub const fn new(link: LinkId, source: SocketAddr) -> Self {
+        RecvMeta { link, source: Some(source), local: None, ttl: None }
+    }
+}
+
+impl From<LinkId> for RecvMeta {
+    /// A datagram on `link` from an unknown source.
+    fn from(link: LinkId) -> Self {
+        RecvMeta { link, source: None, local: None, ttl: None }
+    }
+}
+
+impl From<SocketAddr> for RecvMeta {
+    /// A datagram from `source` on link 0.
+    fn from(source: SocketAddr) -> Self {
+        RecvMeta::new(LinkId(0), source)
     }
 }
 

@@ -12,12 +12,13 @@ mod due;
 mod outcome;
 mod v1;
 
+use core::net::SocketAddr;
 use core::time::Duration;
 
 use crate::auth::{AuthError, Authentication};
 use crate::config::{Config, Learning};
 use crate::detector::{Arrival, Detector, PeerTiming};
-use crate::engine::{Observation, ObservationKind};
+use crate::engine::{Observation, ObservationKind, RecvMeta};
 use crate::event::{Event, EventKind, EventQueue};
 use crate::peers::{LinkId, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqWindow};
 use crate::storage::Storage;
@@ -127,16 +128,56 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         self.peers.len() == 0
     }
 
-    /// Adds a configured peer. It starts `Waiting`, with the start-up deadline (`initdead`)
-    /// counted from the latest `now` seen.
+    /// Adds a configured peer with no address: it is monitored, and reached only by frames
+    /// for every node (a multicast group or broadcast address) until it is heard, when its
+    /// source address is learned (see [`add_peer_at`](Self::add_peer_at)). It starts
+    /// `Waiting`, with the start-up deadline (`initdead`) counted from the latest `now` seen.
     pub fn add_peer(&mut self, id: NodeId) -> Result<(), PeerError> {
+        self.add_peer_at(id, &[])
+    }
+
+    /// Adds a configured peer at `addrs`: `addrs[i]` is its address on link `i`, and a link
+    /// without one learns it from the peer's first accepted frame on that link. More addresses
+    /// than links is [`PeerError::TooManyAddresses`]; a refused peer changes nothing.
+    ///
+    /// A configured address is never overwritten from the wire: a datagram's source address
+    /// is not authenticated (only its bytes are), so anyone who can send to this node could
+    /// otherwise redirect a peer's heartbeats with one replayed frame from a spoofed source.
+    pub fn add_peer_at(&mut self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), PeerError> {
+        if addrs.len() > usize::from(self.config.links) {
+            return Err(PeerError::TooManyAddresses { given: addrs.len(), links: self.config.links });
+        }
         if id == self.config.node {
             return Err(PeerError::IsSelf);
         }
         if self.peers.find(id).is_some() {
             return Err(PeerError::AlreadyPresent);
         }
-        self.insert(id, false).map(|_| ()).ok_or(PeerError::TableFull)
+        let slot = self.insert(id, false).ok_or(PeerError::TableFull)?;
+        self.peers.configure_addresses(slot, addrs);
+        Ok(())
+    }
+
+    /// A peer's address on `link`: configured, or learned from its latest accepted frame
+    /// there. `None` for an unknown peer or a link without an address.
+    pub fn address(&self, id: NodeId, link: LinkId) -> Option<SocketAddr> {
+        self.peers.address(self.peers.find(id)?, usize::from(link.0))
+    }
+
+    /// Every (link, address) a peer is reached at, in link order; empty for an unknown peer.
+    pub fn addresses(&self, id: NodeId) -> impl Iterator<Item = (LinkId, SocketAddr)> + '_ {
+        let slot = self.peers.find(id);
+        (0..self.config.links).filter_map(move |l| Some((LinkId(l), self.slot_address(slot?, usize::from(l))?)))
+    }
+
+    /// The slot of peer `id`.
+    pub(crate) fn find(&self, id: NodeId) -> Option<usize> {
+        self.peers.find(id)
+    }
+
+    /// The address of the peer in `slot` on `link`.
+    pub(crate) fn slot_address(&self, slot: usize, link: usize) -> Option<SocketAddr> {
+        self.peers.address(slot, link)
     }
 
     /// Adds a configured peer whose [`Watermark`] an earlier run of this node persisted, so
@@ -184,17 +225,21 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         (0..self.peers.len()).filter_map(|slot| self.status(slot))
     }
 
-    /// Decodes, authenticates and handles one datagram that arrived on `link` at `now`.
+    /// Decodes, authenticates and handles one datagram that arrived at `now`, `from` a link
+    /// and, if the adapter knows it, a source address ([`RecvMeta`]; a bare [`LinkId`] or
+    /// `SocketAddr` converts into one). The source of an accepted frame becomes the peer's
+    /// address on that link unless one was configured (see [`add_peer_at`](Self::add_peer_at)).
     ///
     /// A rejected frame changes nothing but its counter — not even the monitor's notion of
-    /// the current time.
-    pub fn on_message(&mut self, now: Instant, link: LinkId, bytes: &[u8]) -> Result<Accepted, Rejected> {
+    /// the current time, nor the peer's address.
+    pub fn on_message(&mut self, now: Instant, from: impl Into<RecvMeta>, bytes: &[u8]) -> Result<Accepted, Rejected> {
+        let meta = from.into();
         // `parse` checks the structure, so the frame is checked by the time `verify` reads it.
         let frame = Frame::new_unchecked(bytes);
         let result = Message::parse(&frame)
             .map_err(Rejected::Malformed)
             .and_then(|msg| v1::observation(&self.config, &msg))
-            .and_then(|obs| self.handle(now, link, &obs, |auth| auth.verify(&frame)));
+            .and_then(|obs| self.handle(now, meta, &obs, |auth| auth.verify(&frame)));
         self.tally(&result);
         result
     }
@@ -203,9 +248,10 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     /// rules and counters as [`on_message`](Self::on_message), but a decoded message has no
     /// tag left to check: a monitor with keys refuses it as
     /// [`AuthError::Unverifiable`] (or [`AuthError::Missing`]); use `on_message` instead.
-    pub fn on_decoded(&mut self, now: Instant, link: LinkId, msg: &Message) -> Result<Accepted, Rejected> {
+    pub fn on_decoded(&mut self, now: Instant, from: impl Into<RecvMeta>, msg: &Message) -> Result<Accepted, Rejected> {
+        let meta = from.into();
         let result = v1::observation(&self.config, msg)
-            .and_then(|obs| self.handle(now, link, &obs, |auth| auth.verify_decoded(msg)));
+            .and_then(|obs| self.handle(now, meta, &obs, |auth| auth.verify_decoded(msg)));
         self.tally(&result);
         result
     }
@@ -214,9 +260,15 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     /// (this monitor's own [`Authentication`] is wire v1's and is not consulted). The engine's
     /// rules and counters are those of [`on_message`](Self::on_message) from the sender check on:
     /// not from this node, a known link, a configured or learnable sender, then the
-    /// generation/sequence verdict. A rejected observation changes nothing but its counter.
-    pub fn observe(&mut self, now: Instant, link: LinkId, obs: &Observation) -> Result<Accepted, Rejected> {
-        let result = self.handle(now, link, obs, |_| Ok(()));
+    /// generation/sequence verdict; the source address is learned as `on_message` learns it.
+    /// A rejected observation changes nothing but its counter.
+    pub fn observe(
+        &mut self,
+        now: Instant,
+        from: impl Into<RecvMeta>,
+        obs: &Observation,
+    ) -> Result<Accepted, Rejected> {
+        let result = self.handle(now, from.into(), obs, |_| Ok(()));
         self.tally(&result);
         result
     }
@@ -349,12 +401,13 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     fn handle(
         &mut self,
         now: Instant,
-        link: LinkId,
+        meta: RecvMeta,
         obs: &Observation,
         authenticate: impl FnOnce(&Authentication) -> Result<(), AuthError>,
     ) -> Result<Accepted, Rejected> {
         // Time only advances once the frame is accepted.
         let now = now.max(self.clock.now());
+        let link = meta.link;
         if obs.peer == self.config.node {
             return Err(Rejected::FromSelf);
         }
@@ -373,6 +426,11 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         };
         let verdict = self.judge(slot, link, obs)?;
         self.clock.advance(now);
+        // A frame that is news for its link (fresh, or the first copy over this link) shows
+        // where the peer is now reached on it.
+        if let (Verdict::Fresh { .. } | Verdict::Restart | Verdict::LinkCopy, Some(source)) = (verdict, meta.source) {
+            self.peers.learn_address(slot, usize::from(link.0), source);
+        }
         Ok(self.apply(slot, link, obs, verdict, now))
     }
 

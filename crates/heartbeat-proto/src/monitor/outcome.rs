@@ -181,4 +181,12 @@ pub enum PeerError {
     /// A node does not monitor itself.
     #[error("a node cannot be its own peer")]
     IsSelf,
+    /// More addresses than links: address `i` is the peer's address on link `i`.
+    #[error("{given} addresses for a node with {links} link(s)")]
+    TooManyAddresses {
+        /// Addresses given.
+        given: usize,
+        /// Links configured.
+        links: u8,
+    },
 }

@@ -7,6 +7,7 @@
 mod index;
 mod sequence;
 
+use core::net::SocketAddr;
 use core::time::Duration;
 
 use crate::storage::{Buffer, Storage, swap_remove};
@@ -121,6 +122,8 @@ const RESUMED: u8 = 8;
 pub(crate) struct Peer<P> {
     pub(crate) liveness: Liveness,
     flags: u8,
+    /// Bit `i` set: the address on link `i` was configured, and the wire never changes it.
+    configured: u8,
     pub(crate) generation: Generation,
     pub(crate) seq: SeqWindow,
     /// The arrival of the latest fresh frame; before the first one, when the record was made.
@@ -140,6 +143,7 @@ impl<P: Default> Peer<P> {
         Peer {
             liveness: Liveness::Waiting,
             flags: if learned { LEARNED } else { 0 },
+            configured: 0,
             generation: Generation::default(),
             seq: SeqWindow::default(),
             last_heard: now,
@@ -180,6 +184,11 @@ impl<P> Peer<P> {
         self.flags |= RESUMED;
     }
 
+    /// Whether the address on `link` was configured (and so is never learned over).
+    pub(crate) fn configured_on(&self, link: usize) -> bool {
+        self.configured & (1 << link) != 0
+    }
+
     pub(crate) fn set_heard(&mut self) {
         self.flags |= HEARD;
     }
@@ -214,6 +223,8 @@ impl<P> Peer<P> {
 /// One (peer, link) pair's record, kept only when the node uses several links.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct LinkState {
+    /// The peer's address on this link, configured or learned.
+    pub(crate) addr: Option<SocketAddr>,
     pub(crate) heard: Instant,
     /// One past the highest sequence number this link delivered in the current generation:
     /// each link moves forward on its own.
@@ -229,6 +240,8 @@ pub(crate) struct PeerTable<P, S: Storage> {
     timers: TimerWheel<S>,
     /// `links_per_peer` records per slot when `links_per_peer > 1`, else empty.
     links: S::LinkVec<LinkState>,
+    /// Each slot's address when `links_per_peer == 1` (else each link record holds its own).
+    addrs: S::Vec<Option<SocketAddr>>,
     links_per_peer: usize,
 }
 
@@ -245,6 +258,7 @@ impl<P: Default, S: Storage> PeerTable<P, S> {
             records: Default::default(),
             timers: TimerWheel::new(crate::time::duration_nanos(horizon)),
             links: Default::default(),
+            addrs: Default::default(),
             links_per_peer: usize::from(links_per_peer.max(1)),
         }
     }
@@ -281,9 +295,17 @@ impl<P: Default, S: Storage> PeerTable<P, S> {
             self.index.swap_remove(slot);
             return Err(TableFull);
         }
+        if !multi && self.addrs.try_push(None).is_err() {
+            self.index.swap_remove(slot);
+            self.records.pop_last();
+            return Err(TableFull);
+        }
         if self.timers.push_slot().is_err() {
             self.index.swap_remove(slot);
             self.records.pop_last();
+            if !multi {
+                self.addrs.pop_last();
+            }
             return Err(TableFull);
         }
         if multi {
@@ -302,6 +324,7 @@ impl<P: Default, S: Storage> PeerTable<P, S> {
         }
         self.index.swap_remove(slot);
         swap_remove(&mut self.records, slot);
+        swap_remove(&mut self.addrs, slot);
         self.timers.swap_remove_slot(slot);
         if self.links_per_peer > 1 {
             let n = self.links_per_peer;
@@ -327,6 +350,50 @@ impl<P: Default, S: Storage> PeerTable<P, S> {
     /// The link records of `slot`; empty in single-link setups.
     pub(crate) fn links(&self, slot: usize) -> &[LinkState] {
         self.links.get(self.link_range(slot)).unwrap_or(&[])
+    }
+
+    /// `slot`'s address on `link`, configured or learned.
+    pub(crate) fn address(&self, slot: usize, link: usize) -> Option<SocketAddr> {
+        if self.links_per_peer > 1 {
+            self.links(slot).get(link)?.addr
+        } else if link == 0 {
+            *self.addrs.get(slot)?
+        } else {
+            None
+        }
+    }
+
+    fn address_mut(&mut self, slot: usize, link: usize) -> Option<&mut Option<SocketAddr>> {
+        if self.links_per_peer > 1 {
+            let range = self.link_range(slot);
+            Some(&mut self.links.get_mut(range)?.get_mut(link)?.addr)
+        } else if link == 0 {
+            self.addrs.get_mut(slot)
+        } else {
+            None
+        }
+    }
+
+    /// Configures `slot`'s addresses: `addrs[i]` on link `i`. The caller checked there are
+    /// at most `links_per_peer` of them.
+    pub(crate) fn configure_addresses(&mut self, slot: usize, addrs: &[SocketAddr]) {
+        for (link, addr) in addrs.iter().enumerate() {
+            if let Some(entry) = self.address_mut(slot, link) {
+                *entry = Some(*addr);
+                if let Some(peer) = self.records.get_mut(slot) {
+                    peer.configured |= 1 << link;
+                }
+            }
+        }
+    }
+
+    /// Records `source` as `slot`'s address on `link`, unless the address there was configured.
+    pub(crate) fn learn_address(&mut self, slot: usize, link: usize, source: SocketAddr) {
+        if self.records.get(slot).is_some_and(|peer| !peer.configured_on(link))
+            && let Some(entry) = self.address_mut(slot, link)
+        {
+            *entry = Some(source);
+        }
     }
 
     /// The record and link records of `slot` together.
@@ -374,6 +441,8 @@ pub struct PeerFootprint {
     /// The timers: the filed deadline, two list links, one wheel bucket, and a slot in the
     /// heap of due-soon timers with its position.
     pub timer: usize,
+    /// The address book: where the peer is sent to (one optional socket address).
+    pub address: usize,
 }
 
 impl PeerFootprint {
@@ -384,11 +453,12 @@ impl PeerFootprint {
             record: size_of::<Peer<P>>(),
             index: size_of::<NodeId>() + 2 * size_of::<u32>(),
             timer: size_of::<Instant>() + 4 * size_of::<u32>() + crate::timer::HEAP_ENTRY_SIZE,
+            address: size_of::<Option<SocketAddr>>(),
         }
     }
 
     /// All parts together.
     pub fn total(&self) -> usize {
-        self.record + self.index + self.timer
+        self.record + self.index + self.timer + self.address
     }
 }
