@@ -70,7 +70,7 @@ struct Harness<S: Storage> {
 }
 
 fn meta(from: IpAddr, ttl: Option<u8>) -> RecvMeta {
-    RecvMeta { link: LinkId(0), source: SocketAddr::new(from, 49152), local: None, ttl }
+    RecvMeta { link: LinkId(0), source: Some(SocketAddr::new(from, 49152)), local: None, ttl }
 }
 
 impl<S: Storage> Harness<S> {

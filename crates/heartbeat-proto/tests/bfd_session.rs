@@ -19,7 +19,7 @@ const B: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
 const MS: Duration = Duration::from_millis(1);
 
 fn meta(from: IpAddr, ttl: u8) -> RecvMeta {
-    RecvMeta { link: LinkId(0), source: SocketAddr::new(from, 49152), local: None, ttl: Some(ttl) }
+    RecvMeta { link: LinkId(0), source: Some(SocketAddr::new(from, 49152)), local: None, ttl: Some(ttl) }
 }
 
 /// One side: its host, its session and what it saw.

@@ -115,7 +115,7 @@ impl SessionConfig {
             _ => true,
         };
         let link_ok = self.hop != Hop::SingleHop || self.link == meta.link;
-        self.peer == meta.source.ip() && local_ok && link_ok
+        meta.source.is_some_and(|s| s.ip() == self.peer) && local_ok && link_ok
     }
 
     /// Whether two sessions could not be told apart by packets without a discriminator.
@@ -528,8 +528,10 @@ impl<S: Storage> BfdHost<S> {
         if !matches!(packet.state, State::Down | State::AdminDown) {
             return Err((Rejected::ZeroDiscriminatorNotDown(packet.state), None));
         }
+        // Without a source address no session can be chosen by address (§6.8.6 step 9).
+        let source = meta.source.ok_or((Rejected::NoSessionForSource, None))?;
         self.peers
-            .find(meta.source.ip())
+            .find(source.ip())
             .filter_map(|slot| self.sessions.get_by_index(slot))
             .find(|(_, e)| e.config.matches(meta))
             .map(|(h, _)| h)

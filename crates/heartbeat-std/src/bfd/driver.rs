@@ -398,7 +398,8 @@ impl BfdDriver {
                         Kind::SingleHop => self.links.arrived_on(datagram.ifindex),
                         Kind::MultiHop => links::ANY,
                     };
-                    let meta = RecvMeta { link, source: datagram.source, local: datagram.local, ttl: datagram.ttl };
+                    let meta =
+                        RecvMeta { link, source: Some(datagram.source), local: datagram.local, ttl: datagram.ttl };
                     let now = self.clock.now();
                     if let Err(rejected) = self.host.on_message(now, &meta, &self.rx[..datagram.len]) {
                         tracing::trace!(from = %datagram.source, ?rejected, "bfd packet refused");
