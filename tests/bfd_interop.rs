@@ -267,15 +267,32 @@ fn wait_status(ours: &Ours, what: &str, want: impl Fn(&SessionStatus) -> bool) -
     }
 }
 
-/// In the capture: a packet from `poller` with P set that advertises `desired_min_tx_us`, and
-/// after it a packet from the other side with F set.
-fn assert_poll_then_final(packets: &[pcap::Packet], poller: IpAddr, desired_min_tx_us: u32) {
+/// Whether the packets hold one from `poller` with P set that advertises `desired_min_tx_us`,
+/// and after it one from the other side with F set.
+fn poll_then_final(packets: &[pcap::Packet], poller: IpAddr, desired_min_tx_us: u32) -> bool {
     let poll = packets
         .iter()
         .position(|p| p.src == poller && p.bfd.is_some_and(|b| b.poll && b.desired_min_tx == desired_min_tx_us));
-    let Some(poll) = poll else { panic!("no Poll from {poller} advertising {desired_min_tx_us} us: {packets:#?}") };
-    let answered = packets[poll..].iter().any(|p| p.src != poller && p.bfd.is_some_and(|b| b.final_));
-    assert!(answered, "the Poll from {poller} was never answered with Final: {:#?}", &packets[poll..]);
+    poll.is_some_and(|poll| packets[poll..].iter().any(|p| p.src != poller && p.bfd.is_some_and(|b| b.final_)))
+}
+
+/// Waits until the running capture in `file` shows `poller`'s Poll advertising
+/// `desired_min_tx_us` answered by a Final. (tcpdump writes each packet as it reads it, but
+/// may read late on a loaded machine, and drops what it has not read when stopped.)
+fn wait_poll_then_final(file: &std::path::Path, poller: IpAddr, desired_min_tx_us: u32) -> TestResult {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let packets = pcap::read(file);
+        if poll_then_final(&packets, poller, desired_min_tx_us) {
+            return Ok(());
+        }
+        if Instant::now() > end {
+            return Err(failed(format!(
+                "no Poll from {poller} advertising {desired_min_tx_us} us answered with Final: {packets:#?}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -296,9 +313,8 @@ fn a_timing_change_by_frr_goes_through_poll_final_and_sets_our_detection_time() 
         s.tx_interval == Some(Duration::from_millis(600)) && s.detection_time == Some(Duration::from_secs(3))
     })?;
     assert_eq!(s.state, State::Up, "{s:?}");
-    std::thread::sleep(Duration::from_millis(700)); // a packet or two at the new rate
+    wait_poll_then_final(&file, Pair::B_V4.into(), 600_000)?;
     capture.stop();
-    assert_poll_then_final(&pcap::read(&file), Pair::B_V4.into(), 600_000);
     assert!(!ours.seen.iter().any(is_down), "{:#?}", ours.seen);
     Ok(())
 }
@@ -328,9 +344,8 @@ fn our_timing_change_goes_through_poll_final_and_frr_applies_it() -> TestResult 
     wait_status(&ours, "at our new timing", |s| {
         s.tx_interval == Some(slow) && s.detection_time == Some(Duration::from_millis(1800)) && !s.poll_in_progress
     })?;
-    std::thread::sleep(Duration::from_millis(700));
+    wait_poll_then_final(&file, Pair::A_V4.into(), 600_000)?;
     capture.stop();
-    assert_poll_then_final(&pcap::read(&file), Pair::A_V4.into(), 600_000);
     assert_eq!(frr.peer(Pair::A_V4.into())?.status, Status::Up);
     Ok(())
 }
@@ -407,6 +422,17 @@ fn our_graceful_stop_reaches_bird_as_admin_down_and_our_packets_carry_ttl_255() 
     let ours = stopper.join().expect("shutdown thread");
     assert!(stopping.elapsed() >= DETECTION && bird_down < stopping.elapsed(), "{bird_down:?}");
     drop(ours);
+    // tcpdump may read late on a loaded machine: wait for the exchange to reach the file.
+    let said_admin_down = |packets: &[pcap::Packet]| {
+        let from = |ip: std::net::Ipv4Addr, state, diag| {
+            packets.iter().any(|p| p.src == IpAddr::from(ip) && p.state() == Some(state) && p.diag() == Some(diag))
+        };
+        from(Pair::A_V4, 0, 7) && from(Pair::B_V4, 1, 3)
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    while !said_admin_down(&pcap::read(&file)) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     capture.stop();
 
     let packets = pcap::read(&file);
@@ -461,11 +487,9 @@ fn timing_changes_with_bird_go_through_poll_final_both_ways() -> TestResult {
     wait_status(&ours, "settled at our new timing", |s| {
         s.tx_interval == Some(slower) && s.detection_time == Some(5 * slower) && !s.poll_in_progress
     })?;
-    std::thread::sleep(Duration::from_millis(1000));
+    wait_poll_then_final(&file, Pair::B_V4.into(), 600_000)?;
+    wait_poll_then_final(&file, Pair::A_V4.into(), 900_000)?;
     capture.stop();
-    let packets = pcap::read(&file);
-    assert_poll_then_final(&packets, Pair::B_V4.into(), 600_000);
-    assert_poll_then_final(&packets, Pair::A_V4.into(), 900_000);
     assert!(!ours.seen.iter().any(is_down), "{:#?}", ours.seen);
     Ok(())
 }
