@@ -8,6 +8,12 @@
 //! a socket and needs no allocator: adapters (std, tokio, embassy) move bytes and time in and
 //! out, nothing else.
 //!
+//! The core is one engine with several wire profiles. The [`engine`] module holds what they
+//! share: datagram metadata in and out, the [`Observation`] a liveness profile's decoder hands the
+//! [`Monitor`], and session and timer tables with stable handles. Wire v1 is the profile of
+//! [`Node`], [`Sender`] and [`Monitor::on_message`]; [`bfd`] is BFD (RFC 5880/5881/5883), which
+//! interoperates with routers' BFD daemons.
+//!
 //! The semantics follow two reference systems. From **Linux-HA Heartbeat**: a keepalive
 //! interval, a warntime (`Suspect`), a deadtime (`Down`), a longer `initdead` at start-up, a
 //! generation number that reveals restarts, goodbyes for graceful leaves, redundant links. From
