@@ -1,10 +1,9 @@
 //! `heartbeat bfd`: BFD sessions (RFC 5880/5881/5883) with routers' BFD daemons, on the std
 //! driver; and `heartbeat bfd-status`, its session table.
 
-mod control;
-mod settings;
+pub(crate) mod report;
+pub(crate) mod settings;
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,12 +14,13 @@ use heartbeat_proto::bfd::{BfdEvent, BfdEventKind, Hop, SessionConfig, State};
 use heartbeat_proto::engine::SessionHandle;
 use heartbeat_std::Clock;
 use heartbeat_std::bfd::{BfdDriver, BfdHandle, Options, links};
-use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
-use self::control::{BfdReport, Server, SessionReport, diag_name, state_name};
+use self::report::{BfdReport, diag_name, state_name};
 use self::settings::{AuthKind, AuthSettings, BfdSettings, Overrides, PeerArg, PeerSettings};
-use crate::settings::SettingsError;
+use crate::control::Server;
+use crate::daemon::{self, StopSignals, refuse};
+use crate::settings_file::SettingsError;
 use crate::{duration, logging};
 
 /// Settings come from `--config FILE`, from flags, or both (flags win).
@@ -111,17 +111,13 @@ impl Args {
 /// Validates everything and binds every socket before a session starts: a mistake stops it
 /// with one line naming the field, and nothing runs.
 pub(crate) fn main(args: Args) -> ExitCode {
-    let refuse = |message: String| {
-        eprintln!("error: {message}");
-        ExitCode::from(2)
-    };
     let settings = match settings::load(args.config.as_deref(), args.overrides()) {
         Ok(settings) => settings,
-        Err(err) => return refuse(err.to_string()),
+        Err(err) => return refuse(err),
     };
     let keys = match settings.auth.as_ref().map(keys).transpose() {
         Ok(keys) => keys,
-        Err(err) => return refuse(err.to_string()),
+        Err(err) => return refuse(err),
     };
     let mut seed = [0u8; 8];
     if let Err(err) = getrandom::fill(&mut seed) {
@@ -148,14 +144,14 @@ pub(crate) fn main(args: Args) -> ExitCode {
             Err(err) => return refuse(format!("invalid `peer`: {}: {err}", peer.addr)),
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match daemon::runtime() {
         Ok(runtime) => runtime,
-        Err(err) => return refuse(format!("cannot start the runtime: {err}")),
+        Err(err) => return refuse(err),
     };
     let _context = runtime.enter();
-    let control = match settings.control.as_deref().map(Server::bind).transpose() {
+    let control = match daemon::bind_control(settings.control.as_deref(), "daemon") {
         Ok(control) => control,
-        Err(err) => return refuse(format!("invalid `control`: {err}")),
+        Err(err) => return refuse(err),
     };
     let _logging = logging::init(args.json);
     let (v4_port, v6_port) = driver.source_ports();
@@ -216,34 +212,18 @@ fn keys(auth: &AuthSettings) -> Result<BfdKeys, SettingsError> {
 
 /// Runs until SIGINT or SIGTERM, answering the control socket.
 async fn serve(node: &BfdHandle, sessions: &[(SessionHandle, PeerSettings)], control: Option<Server>) -> ExitCode {
-    let (mut interrupt, mut terminate) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(err), _) | (_, Err(err)) => {
-            eprintln!("error: cannot handle signals: {err}");
+    let mut signals = match StopSignals::new() {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("error: {err}");
             return ExitCode::FAILURE;
         }
     };
-    let report = || node.status().ok().map(|status| BfdReport::new(&status, sessions));
-    loop {
-        tokio::select! {
-            () = answer(control.as_ref(), report) => {}
-            _ = interrupt.recv() => {
-                info!(signal = "SIGINT", "signal");
-                return ExitCode::SUCCESS;
-            }
-            _ = terminate.recv() => {
-                info!(signal = "SIGTERM", "signal");
-                return ExitCode::SUCCESS;
-            }
-        }
-    }
-}
-
-async fn answer(control: Option<&Server>, report: impl FnOnce() -> Option<BfdReport>) {
-    match control {
-        Some(server) => server.serve_one(report).await,
-        None => std::future::pending().await,
-    }
+    // The std driver answers at once: the report is taken before the reply task starts.
+    let answer = || std::future::ready(node.status().ok().map(|status| BfdReport::new(&status, sessions)));
+    let signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer).await;
+    info!(signal, "signal");
+    ExitCode::SUCCESS
 }
 
 /// Logs one event: `bfd peer 198.18.0.2 up`, `bfd peer 198.18.0.2 down
@@ -273,91 +253,4 @@ fn log_event(sessions: &[(SessionHandle, PeerSettings)], event: &BfdEvent) {
         }
         _ => {}
     }
-}
-
-/// Where to find the daemon: its control socket, directly or through its settings file.
-#[derive(Debug, clap::Args)]
-pub(crate) struct StatusArgs {
-    /// The daemon's control socket (`--control` of `heartbeat bfd`).
-    #[arg(long, value_name = "PATH", required_unless_present = "config")]
-    control: Option<PathBuf>,
-    /// The daemon's settings file, to read the control socket's path from.
-    #[arg(long, value_name = "FILE", conflicts_with = "control")]
-    config: Option<PathBuf>,
-    /// Print the status as one JSON object instead of a table.
-    #[arg(long)]
-    json: bool,
-}
-
-/// `heartbeat bfd-status`.
-pub(crate) fn status_main(args: &StatusArgs) -> ExitCode {
-    let fail = |message: String| {
-        eprintln!("error: {message}");
-        ExitCode::FAILURE
-    };
-    let path = match (&args.control, &args.config) {
-        (Some(path), _) => path.clone(),
-        (None, Some(file)) => match settings::control_path(file) {
-            Ok(Some(path)) => path,
-            Ok(None) => return fail(format!("{} sets no `control` socket", file.display())),
-            Err(err) => return fail(err.to_string()),
-        },
-        (None, None) => return fail("--control or --config is required".into()),
-    };
-    match control::fetch(&path) {
-        Ok((json, _)) if args.json => {
-            print!("{json}");
-            ExitCode::SUCCESS
-        }
-        Ok((_, report)) => {
-            print!("{}", table(&report));
-            ExitCode::SUCCESS
-        }
-        Err(err) => fail(format!("no bfd daemon answers on {}: {err}", path.display())),
-    }
-}
-
-fn show_ms(value: Option<f64>) -> String {
-    value.map_or("-".into(), |v| duration::show(Duration::from_secs_f64(v.max(0.0) / 1e3)))
-}
-
-/// The report as a table a person can read.
-fn table(r: &BfdReport) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<28} {:<10} {:<10} {:<32} {:<32} {:>10} {:>10} {:>8} {:>8}",
-        "PEER", "STATE", "REMOTE", "LOCAL DIAG", "REMOTE DIAG", "LOCAL DISC", "REMOTE DISC", "TX", "DETECT"
-    );
-    for s in &r.sessions {
-        let _ = writeln!(out, "{}", row(s));
-    }
-    let _ = writeln!(
-        out,
-        "datagrams sent {}, received {}; socket errors {}",
-        r.datagrams_sent, r.datagrams_received, r.socket_errors
-    );
-    out
-}
-
-fn row(s: &SessionReport) -> String {
-    let mut peer = s.peer.clone();
-    if let Some(iface) = &s.interface {
-        peer = format!("{peer}%{iface}");
-    }
-    if s.multihop {
-        peer.push_str(" (multihop)");
-    }
-    format!(
-        "{:<28} {:<10} {:<10} {:<32} {:<32} {:>10} {:>10} {:>8} {:>8}",
-        peer,
-        s.state,
-        s.remote_state,
-        s.local_diag,
-        s.remote_diag,
-        s.local_discriminator,
-        s.remote_discriminator,
-        show_ms(s.tx_interval_ms),
-        show_ms(s.detection_time_ms)
-    )
 }

@@ -10,32 +10,22 @@
 //! first on every node, then remove the old one. Generate a secret with
 //! `openssl rand -hex 32` or `head -c 32 /dev/urandom | xxd -p -c 64`.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use heartbeat_proto::{Key, KeyId, KeyRing};
 use zeroize::Zeroizing;
 
-use crate::settings::SettingsError;
+use crate::secret_file;
+use crate::settings_file::SettingsError;
 
 /// Reads a key file into a ring whose current key is the file's first.
 ///
 /// Like Linux-HA's `authkeys`, a file that anyone but its owner may read is refused.
 pub(crate) fn read(path: &Path) -> Result<KeyRing, SettingsError> {
-    let shown = format!("key_file {}", path.display());
-    let mode = std::fs::metadata(path)
-        .map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(SettingsError::new(
-            &shown,
-            format!("is readable by others (mode {:o}): chmod 600 it", mode & 0o777),
-        ));
-    }
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?,
-    );
+    let shown = secret_file::field(path);
+    let bytes = secret_file::read(path)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| SettingsError::new(&shown, "cannot read: stream did not contain valid UTF-8"))?;
     let mut ring: Option<KeyRing> = None;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -69,6 +59,8 @@ pub(crate) fn random(id: u8) -> Result<Key, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn file(text: &str) -> tempfile::NamedTempFile {

@@ -8,12 +8,15 @@
 
 mod bfd;
 mod control;
+mod daemon;
 mod demo;
 mod duration;
 mod keys;
 mod logging;
 mod run;
+mod secret_file;
 mod settings;
+mod settings_file;
 mod status;
 
 use std::process::ExitCode;
@@ -43,7 +46,8 @@ enum Command {
         --control /tmp/hb1.sock\n  \
         heartbeat run --id 2 --listen 127.0.0.1:7002 --peer 1@127.0.0.1:7001 --key-file keys")]
     Run(run::Args),
-    /// Ask a running node (over its control socket) for its peer table.
+    /// Ask a running node (over its control socket) for its peer table; against a
+    /// `heartbeat bfd` socket, prints that daemon's session table.
     Status(status::Args),
     /// Run BFD sessions (RFC 5880/5881/5883) with routers' BFD daemons and log every state
     /// change; Ctrl-C or SIGTERM puts every session admin-down, then exits.
@@ -51,8 +55,9 @@ enum Command {
         heartbeat bfd --peer 198.18.0.2%veth0 --interval 300ms --multiplier 3 \
         --auth keyed-sha1 --key-id 1 --key-file bfd.key --control /tmp/bfd.sock")]
     Bfd(bfd::Args),
-    /// Ask a running `heartbeat bfd` (over its control socket) for its session table.
-    BfdStatus(bfd::StatusArgs),
+    /// Ask a running `heartbeat bfd` (over its control socket) for its session table; against a
+    /// `heartbeat run` socket, prints that node's peer table.
+    BfdStatus(status::Args),
     /// Measure failure detectors on seeded or recorded heartbeat traces (the QoS lab): writes
     /// DIR/report.md and one SVG plot per scenario, and prints the tables.
     Qos(heartbeat_qos::QosArgs),
@@ -66,9 +71,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo(args) => demo::main(&args),
         Command::Run(args) => run::main(args),
-        Command::Status(args) => status::main(&args),
+        Command::Status(args) => status::main(&args, &status::NODE),
         Command::Bfd(args) => bfd::main(args),
-        Command::BfdStatus(args) => bfd::status_main(&args),
+        Command::BfdStatus(args) => status::main(&args, &status::BFD),
         Command::Qos(args) => qos(&args),
     }
 }

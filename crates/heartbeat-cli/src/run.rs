@@ -5,15 +5,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use heartbeat_proto::Event;
 use heartbeat_proto::FixedTimeout;
-use heartbeat_tokio::{Driver, Handle, tokio_clock};
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::broadcast::error::RecvError;
+use heartbeat_tokio::{Driver, tokio_clock};
+use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tracing::{info, warn};
 
+use self::report::StatusReport;
 use crate::control::Server;
+use crate::daemon::{self, StopSignals, refuse};
 use crate::settings::{self, NodeSettings, Overrides, PeerSpec};
 use crate::{duration, logging};
+
+pub(crate) mod report;
 
 /// Settings come from `--config FILE`, from flags, or both (flags win).
 ///
@@ -97,17 +101,13 @@ impl Args {
 /// Validates everything and binds every socket before the node starts: a mistake stops it
 /// with one line naming the field, and nothing runs.
 pub(crate) fn main(args: Args) -> ExitCode {
-    let refuse = |message: String| {
-        eprintln!("error: {message}");
-        ExitCode::from(2)
-    };
     let settings = match settings::load(args.config.as_deref(), args.overrides()) {
         Ok(settings) => settings,
-        Err(err) => return refuse(err.to_string()),
+        Err(err) => return refuse(err),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match daemon::runtime() {
         Ok(runtime) => runtime,
-        Err(err) => return refuse(format!("cannot start the runtime: {err}")),
+        Err(err) => return refuse(err),
     };
     let _context = runtime.enter();
     let mut sockets = Vec::new();
@@ -120,19 +120,19 @@ pub(crate) fn main(args: Args) -> ExitCode {
             Err(err) => return refuse(format!("invalid `listen`: cannot bind {addr}: {err}")),
         }
     }
-    let control = match settings.control.as_deref().map(Server::bind).transpose() {
+    let control = match daemon::bind_control(settings.control.as_deref(), "node") {
         Ok(control) => control,
-        Err(err) => return refuse(format!("invalid `control`: {err}")),
+        Err(err) => return refuse(err),
     };
     let _logging = logging::init(args.json);
     runtime.block_on(serve(settings, sockets, control))
 }
 
 async fn serve(settings: NodeSettings, sockets: Vec<tokio::net::UdpSocket>, control: Option<Server>) -> ExitCode {
-    let (mut interrupt, mut terminate) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(err), _) | (_, Err(err)) => {
-            eprintln!("error: cannot handle signals: {err}");
+    let mut signals = match StopSignals::new() {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("error: {err}");
             return ExitCode::FAILURE;
         }
     };
@@ -146,8 +146,7 @@ async fn serve(settings: NodeSettings, sockets: Vec<tokio::net::UdpSocket>, cont
     };
     for (id, addrs) in &settings.peers {
         if let Err(err) = driver.add_peer(*id, addrs) {
-            eprintln!("error: invalid `peer`: node {id}: {err}");
-            return ExitCode::from(2);
+            return refuse(format!("invalid `peer`: node {id}: {err}"));
         }
     }
     if let Err(err) = driver.precise_timer() {
@@ -165,22 +164,14 @@ async fn serve(settings: NodeSettings, sockets: Vec<tokio::net::UdpSocket>, cont
         control = ?settings.control,
         "node started"
     );
-    loop {
-        tokio::select! {
-            event = events.recv() => match event {
-                Ok(event) => logging::event(&event),
-                Err(RecvError::Lagged(missed)) => warn!(missed, "the log fell behind and missed events"),
-                Err(RecvError::Closed) => break,
-            },
-            () = answer(control.as_ref(), &node) => {}
-            _ = interrupt.recv() => {
-                info!(signal = "SIGINT", "stopping: saying goodbye to every peer");
-                break;
-            }
-            _ = terminate.recv() => {
-                info!(signal = "SIGTERM", "stopping: saying goodbye to every peer");
-                break;
-            }
+    let answer = || {
+        let node = node.clone();
+        async move { node.status().await.ok().map(|status| StatusReport::new(&status)) }
+    };
+    tokio::select! {
+        () = log_events(&mut events) => {}
+        signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer) => {
+            info!(signal, "stopping: saying goodbye to every peer");
         }
     }
     node.shutdown().await;
@@ -188,9 +179,13 @@ async fn serve(settings: NodeSettings, sockets: Vec<tokio::net::UdpSocket>, cont
     ExitCode::SUCCESS
 }
 
-async fn answer(control: Option<&Server>, node: &Handle) {
-    match control {
-        Some(server) => server.serve_one(node).await,
-        None => std::future::pending().await,
+/// Logs every event until the driver stops sending them.
+async fn log_events(events: &mut Receiver<Event>) {
+    loop {
+        match events.recv().await {
+            Ok(event) => logging::event(&event),
+            Err(RecvError::Lagged(missed)) => warn!(missed, "the log fell behind and missed events"),
+            Err(RecvError::Closed) => return,
+        }
     }
 }

@@ -17,7 +17,6 @@
 //! addr = ["127.0.0.1:7002"]       # the peer's address on each link
 //! ```
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -26,26 +25,8 @@ use std::time::{Duration, SystemTime};
 use heartbeat_proto::{Authentication, ClusterId, Config, Generation, NodeId};
 use serde::Deserialize;
 
-use crate::{duration, keys};
-
-/// A setting that cannot work: which one, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SettingsError {
-    pub(crate) field: String,
-    pub(crate) reason: String,
-}
-
-impl SettingsError {
-    pub(crate) fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        SettingsError { field: field.into(), reason: reason.into() }
-    }
-}
-
-impl fmt::Display for SettingsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid `{}`: {}", self.field, self.reason)
-    }
-}
+use crate::keys;
+use crate::settings_file::{self, SettingsError};
 
 /// A peer as given on the command line: `ID@ADDR`, or `ID@ADDR,ADDR` for several links.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,13 +103,7 @@ pub(crate) struct NodeSettings {
 
 /// Reads `file` (if any), applies `flags` on top, and validates the result.
 pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, SettingsError> {
-    let file = match file {
-        Some(path) => read_file(path)?,
-        None => File::default(),
-    };
-    let from_file = |field: &str, text: Option<String>| -> Result<Option<Duration>, SettingsError> {
-        text.map(|t| duration::parse(&t).map_err(|reason| SettingsError::new(field, reason))).transpose()
-    };
+    let file: File = file.map(settings_file::read).transpose()?.unwrap_or_default();
     let id = flags.id.or(file.id).ok_or_else(|| SettingsError::new("id", "is required (--id, or `id` in the file)"))?;
     let id = NodeId::new(id).ok_or_else(|| SettingsError::new("id", "must not be 0"))?;
     let listen = if flags.listen.is_empty() { file.listen } else { flags.listen };
@@ -161,13 +136,13 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
         .generation(Generation(generation))
         .links(u8::try_from(listen.len()).unwrap_or(u8::MAX))
         .seed(seed(id, generation));
-    if let Some(tick) = flags.tick.or(from_file("tick", file.tick)?) {
+    if let Some(tick) = flags.tick.or(settings_file::duration("tick", file.tick)?) {
         builder = builder.tick(tick);
     }
-    if let Some(timeout) = flags.timeout.or(from_file("timeout", file.timeout)?) {
+    if let Some(timeout) = flags.timeout.or(settings_file::duration("timeout", file.timeout)?) {
         builder = builder.timeout(timeout);
     }
-    if let Some(interval) = flags.interval.or(from_file("interval", file.interval)?) {
+    if let Some(interval) = flags.interval.or(settings_file::duration("interval", file.interval)?) {
         builder = builder.interval(interval);
     }
     let mut config = builder.clone().build().map_err(|e| SettingsError::new(e.field, e.reason))?;
@@ -195,7 +170,7 @@ fn authentication(key_file: Option<&Path>, insecure: bool) -> Result<Authenticat
 
 /// The control socket path named by a settings file, for `heartbeat status --config`.
 pub(crate) fn control_path(file: &Path) -> Result<Option<PathBuf>, SettingsError> {
-    Ok(read_file(file)?.control)
+    Ok(settings_file::read::<File>(file)?.control)
 }
 
 fn check_peers(
@@ -228,24 +203,6 @@ fn check_peers(
         out.push((id, peer.addrs));
     }
     Ok(out)
-}
-
-fn read_file(path: &Path) -> Result<File, SettingsError> {
-    let shown = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?;
-    toml::from_str(&text).map_err(|err| {
-        // Name the place: the line and its key, then toml's own one-line reason.
-        let line = err.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        let field = match line {
-            Some(n) => {
-                let key = text.lines().nth(n - 1).and_then(|l| l.split('=').next()).map(str::trim).unwrap_or("");
-                format!("{shown} line {n} `{key}`")
-            }
-            None => shown,
-        };
-        SettingsError::new(field, err.message().trim().to_string())
-    })
 }
 
 /// This start's generation from a persisted counter: `max(last + 1, clock)`, written and synced

@@ -1,28 +1,15 @@
 //! The `heartbeat` binary end to end: the demo, refusals of bad input, and two real nodes
 //! queried with `status` and stopped with signals.
 
-use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal, kill_process};
+use rustix::process::Signal;
 
-const PATIENCE: Duration = Duration::from_secs(15);
-
-fn heartbeat() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_heartbeat"))
-}
-
-fn run(args: &[&str]) -> Output {
-    heartbeat().args(args).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use self::common::{Daemon, PATIENCE, assert_refused, free_port, heartbeat, kind, run, text};
 
 #[test]
 fn the_demo_sees_every_expected_event_and_exits_zero() {
@@ -66,16 +53,6 @@ fn help_explains_every_subcommand() {
     }
 }
 
-/// Asserts a refusal: non-zero exit, exactly one line on stderr containing `needle`, nothing on
-/// stdout (the node never started, so it logged nothing).
-fn assert_refused(out: &Output, needle: &str) {
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "accepted: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
-    assert_eq!(text(&out.stdout), "", "something started");
-}
-
 #[test]
 fn a_bad_flag_is_refused_in_one_line_naming_it() {
     let out = run(&["run", "--id", "1", "--listen", "127.0.0.1:0", "--interval", "10xs"]);
@@ -114,62 +91,11 @@ fn a_bad_setting_names_its_field_and_starts_nothing() {
     assert_refused(&out, "unknown field `heartbeat`");
 }
 
-/// A `heartbeat run` child whose stdout lines are collected as they come.
-struct Node {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-}
-
-impl Node {
-    fn start(args: &[String]) -> Node {
-        let mut child =
-            heartbeat().arg("run").args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Node { child, lines, log: Vec::new() }
-    }
-
-    /// Collects lines until one satisfies `want`, within [`PATIENCE`]; returns it.
-    fn wait_for(&mut self, want: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let end = Instant::now() + PATIENCE;
-        loop {
-            let left = end.checked_duration_since(Instant::now()).unwrap_or_else(|| panic!("{:#?}", self.log));
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("{:#?}", self.log));
-            self.log.push(line.clone());
-            let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
-            if want(&value) {
-                return value;
-            }
-        }
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill_process(Pid::from_child(&self.child), signal).unwrap();
-    }
-
-    /// Waits for the exit (bounded) and returns the remaining log lines.
-    fn exit(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let end = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < end, "no exit");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        self.log.extend(self.lines.try_iter());
-        (status, self.log)
-    }
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A `heartbeat run` node logging JSON.
+fn node(args: &[String]) -> Daemon {
+    let mut command = heartbeat();
+    command.arg("run").args(args);
+    Daemon::spawn(command)
 }
 
 fn status(control: &Path, json: bool) -> Output {
@@ -189,7 +115,7 @@ fn two_nodes_report_status_and_stop_with_a_goodbye_on_signals() {
     let keys = dir.path().join("keys");
     std::fs::write(&keys, "# test key\n7 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n").unwrap();
     std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let node = |me: u16, port: u16, peer: u16, control: &Path| -> Vec<String> {
+    let args = |me: u16, port: u16, peer: u16, control: &Path| -> Vec<String> {
         [
             "--id",
             &me.to_string(),
@@ -212,8 +138,8 @@ fn two_nodes_report_status_and_stop_with_a_goodbye_on_signals() {
         .map(String::from)
         .to_vec()
     };
-    let mut n1 = Node::start(&node(1, p1, 2, &control1));
-    let mut n2 = Node::start(&node(2, p2, 1, &dir.path().join("n2.sock")));
+    let mut n1 = node(&args(1, p1, 2, &control1));
+    let mut n2 = node(&args(2, p2, 1, &dir.path().join("n2.sock")));
     let up = n1.wait_for(|v| v["kind"] == "up");
     assert_eq!(up["peer"], 2);
     assert!(up["timestamp"].is_string(), "{up}");
@@ -241,6 +167,11 @@ fn two_nodes_report_status_and_stop_with_a_goodbye_on_signals() {
     assert!(table.contains("PEER") && table.contains("LAST HEARD") && table.contains("0:up"), "{table}");
     let row = table.lines().find(|l| l.starts_with("2 ")).unwrap_or_else(|| panic!("{table}"));
     assert!(row.contains("up") && row.contains("300ms"), "{row}");
+    // `bfd-status` asked of a node's socket prints the same peer table.
+    let out = run(&["bfd-status", "--control", control1.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("node 1 ") && table.lines().any(|l| l.starts_with("2 ")), "{table}");
 
     // SIGTERM: node 2 says goodbye and exits 0; node 1 logs `left`, never `down`.
     n2.signal(Signal::TERM);
@@ -251,7 +182,7 @@ fn two_nodes_report_status_and_stop_with_a_goodbye_on_signals() {
     n1.signal(Signal::INT);
     let (code, log) = n1.exit();
     assert!(code.success(), "{code:?}");
-    assert!(!log.iter().any(|l| l.contains("\"kind\":\"down\"")), "{log:#?}");
+    assert!(!log.iter().any(|v| kind(v, "down")), "{log:#?}");
     assert!(!control1.exists(), "the control socket outlived its node");
     assert!(!status(&control1, true).status.success());
 }

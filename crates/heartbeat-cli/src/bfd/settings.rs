@@ -22,7 +22,6 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,8 +29,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::duration;
-use crate::settings::SettingsError;
+use crate::secret_file;
+use crate::settings_file::{self, SettingsError};
 
 /// Default desired min TX and required min RX: the interop defaults of FRR and BIRD.
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_millis(300);
@@ -200,15 +199,10 @@ pub(crate) struct BfdSettings {
 
 /// Reads `file` (if any), applies `flags` on top, and validates the result.
 pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<BfdSettings, SettingsError> {
-    let file = match file {
-        Some(path) => read_file(path)?,
-        None => File::default(),
-    };
-    let from_file = |field: &str, text: Option<String>| -> Result<Option<Duration>, SettingsError> {
-        text.map(|t| duration::parse(&t).map_err(|reason| SettingsError::new(field, reason))).transpose()
-    };
-    let interval = flags.interval.or(from_file("interval", file.interval)?).unwrap_or(DEFAULT_INTERVAL);
-    let rx_interval = flags.rx_interval.or(from_file("rx_interval", file.rx_interval)?).unwrap_or(interval);
+    let file: File = file.map(settings_file::read).transpose()?.unwrap_or_default();
+    let interval = flags.interval.or(settings_file::duration("interval", file.interval)?).unwrap_or(DEFAULT_INTERVAL);
+    let rx_interval =
+        flags.rx_interval.or(settings_file::duration("rx_interval", file.rx_interval)?).unwrap_or(interval);
     check_interval("interval", interval)?;
     check_interval("rx_interval", rx_interval)?;
     let multiplier = flags.multiplier.or(file.multiplier).unwrap_or(DEFAULT_MULTIPLIER);
@@ -284,7 +278,7 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<BfdSettings,
 
 /// The control socket path named by a settings file, for `heartbeat bfd-status --config`.
 pub(crate) fn control_path(file: &Path) -> Result<Option<PathBuf>, SettingsError> {
-    Ok(read_file(file)?.control)
+    Ok(settings_file::read::<File>(file)?.control)
 }
 
 /// BFD carries intervals in microseconds in 32 bits; zero is reserved.
@@ -328,19 +322,8 @@ fn check_peers(peers: &[PeerSettings]) -> Result<(), SettingsError> {
 /// Reads the secret: the file's whole content, less one trailing newline, from a file only
 /// its owner can read (like `heartbeat run`'s key file).
 fn read_secret(path: &Path, kind: AuthKind) -> Result<Zeroizing<Vec<u8>>, SettingsError> {
-    let shown = format!("key_file {}", path.display());
-    let mode = std::fs::metadata(path)
-        .map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(SettingsError::new(
-            &shown,
-            format!("is readable by others (mode {:o}): chmod 600 it", mode & 0o777),
-        ));
-    }
-    let mut secret =
-        Zeroizing::new(std::fs::read(path).map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?);
+    let shown = secret_file::field(path);
+    let mut secret = secret_file::read(path)?;
     if secret.last() == Some(&b'\n') {
         secret.pop();
         if secret.last() == Some(&b'\r') {
@@ -357,25 +340,10 @@ fn read_secret(path: &Path, kind: AuthKind) -> Result<Zeroizing<Vec<u8>>, Settin
     Ok(secret)
 }
 
-fn read_file(path: &Path) -> Result<File, SettingsError> {
-    let shown = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?;
-    toml::from_str(&text).map_err(|err| {
-        let line = err.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        let field = match line {
-            Some(n) => {
-                let key = text.lines().nth(n - 1).and_then(|l| l.split('=').next()).map(str::trim).unwrap_or("");
-                format!("{shown} line {n} `{key}`")
-            }
-            None => shown,
-        };
-        SettingsError::new(field, err.message().trim().to_string())
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn flags() -> Overrides {

@@ -1,19 +1,15 @@
-//! `heartbeat bfd`'s control socket: each connection is answered with every session's status
-//! as one JSON object, then closed. `heartbeat bfd-status` is the client.
+//! `heartbeat bfd`'s status report: every session's status as its control socket answers it,
+//! and the table `heartbeat bfd-status` prints of it.
 
-use std::io::{self, Read};
-use std::os::unix::fs::FileTypeExt;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use heartbeat_proto::bfd::{Diag, SessionStatus, State};
 use heartbeat_std::bfd::BfdStatus;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
-use tokio::net::UnixListener;
 
 use super::settings::PeerSettings;
+use crate::duration;
 
 /// Every session's status as it travels over the control socket.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,61 +110,47 @@ impl BfdReport {
     }
 }
 
-/// The daemon's side: a listening socket at `path`, removed again when dropped.
-pub(crate) struct Server {
-    listener: UnixListener,
-    path: PathBuf,
+fn show_ms(value: Option<f64>) -> String {
+    value.map_or("-".into(), |v| duration::show(Duration::from_secs_f64(v.max(0.0) / 1e3)))
 }
 
-impl Server {
-    /// Listens at `path`; a stale socket file is replaced, a live one is not, and anything that
-    /// is not a socket is left alone (refused). Needs a tokio runtime entered.
-    pub(crate) fn bind(path: &Path) -> io::Result<Server> {
-        if let Ok(meta) = std::fs::symlink_metadata(path) {
-            if !meta.file_type().is_socket() {
-                return Err(io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a socket"));
-            }
-            if UnixStream::connect(path).is_ok() {
-                return Err(io::Error::new(io::ErrorKind::AddrInUse, "another daemon answers on it"));
-            }
-            std::fs::remove_file(path)?;
-        }
-        Ok(Server { listener: UnixListener::bind(path)?, path: path.to_path_buf() })
+/// The report as a table a person can read.
+pub(crate) fn table(r: &BfdReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<28} {:<10} {:<10} {:<32} {:<32} {:>10} {:>10} {:>8} {:>8}",
+        "PEER", "STATE", "REMOTE", "LOCAL DIAG", "REMOTE DIAG", "LOCAL DISC", "REMOTE DISC", "TX", "DETECT"
+    );
+    for s in &r.sessions {
+        let _ = writeln!(out, "{}", row(s));
     }
-
-    /// Accepts one connection and answers it with `report()`. Cancellation-safe: only the
-    /// accept is awaited before the answer is written on a task of its own.
-    pub(crate) async fn serve_one(&self, report: impl FnOnce() -> Option<BfdReport>) {
-        let mut stream = match self.listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(err) => {
-                tracing::warn!(%err, "control socket: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                return;
-            }
-        };
-        let Some(report) = report() else { return };
-        let Ok(mut json) = serde_json::to_vec(&report) else { return };
-        json.push(b'\n');
-        tokio::spawn(async move {
-            // A client that went away is its own business.
-            let _ = stream.write_all(&json).await;
-        });
-    }
+    let _ = writeln!(
+        out,
+        "datagrams sent {}, received {}; socket errors {}",
+        r.datagrams_sent, r.datagrams_received, r.socket_errors
+    );
+    out
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+fn row(s: &SessionReport) -> String {
+    let mut peer = s.peer.clone();
+    if let Some(iface) = &s.interface {
+        peer = format!("{peer}%{iface}");
     }
-}
-
-/// The client's side: fetches a daemon's report (and its JSON text).
-pub(crate) fn fetch(path: &Path) -> io::Result<(String, BfdReport)> {
-    let mut stream = UnixStream::connect(path)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
-    let report = serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    Ok((text, report))
+    if s.multihop {
+        peer.push_str(" (multihop)");
+    }
+    format!(
+        "{:<28} {:<10} {:<10} {:<32} {:<32} {:>10} {:>10} {:>8} {:>8}",
+        peer,
+        s.state,
+        s.remote_state,
+        s.local_diag,
+        s.remote_diag,
+        s.local_discriminator,
+        s.remote_discriminator,
+        show_ms(s.tx_interval_ms),
+        show_ms(s.detection_time_ms)
+    )
 }

@@ -1,0 +1,147 @@
+//! `heartbeat run`'s status report: what its control socket answers, and the table
+//! `heartbeat status` prints of it.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use heartbeat_proto::{Liveness, PeerStatus};
+use heartbeat_tokio::Status;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::show;
+
+/// A node's status as it travels over the control socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StatusReport {
+    pub(crate) node: u64,
+    pub(crate) cluster: u32,
+    pub(crate) generation: u32,
+    pub(crate) interval_ms: f64,
+    pub(crate) timeout_ms: f64,
+    pub(crate) links: u8,
+    pub(crate) leaving: bool,
+    pub(crate) peers: Vec<PeerReport>,
+    pub(crate) datagrams_sent: u64,
+    pub(crate) datagrams_received: u64,
+    pub(crate) frames_rejected: u64,
+    pub(crate) socket_errors: u64,
+}
+
+/// One peer's line of the table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PeerReport {
+    pub(crate) id: u64,
+    pub(crate) state: String,
+    /// Seconds since it entered that state.
+    pub(crate) since_s: f64,
+    /// Milliseconds since it was last heard; `None` if never.
+    pub(crate) last_heard_ms: Option<f64>,
+    pub(crate) loss_percent: f64,
+    pub(crate) rtt_ms: Option<f64>,
+    /// The timeout in force for it, after negotiation.
+    pub(crate) timeout_ms: f64,
+    pub(crate) generation: Option<u32>,
+    pub(crate) hears_us: bool,
+    /// `up` or `down` per link.
+    pub(crate) links: Vec<String>,
+}
+
+/// The name of a liveness state, as logs and reports spell it.
+pub(crate) fn state_name(liveness: Liveness) -> &'static str {
+    match liveness {
+        Liveness::Waiting => "waiting",
+        Liveness::Up => "up",
+        Liveness::Suspect => "suspect",
+        Liveness::Down => "down",
+        Liveness::Left => "left",
+        // A state added to the library later than this binary knows of.
+        _ => "unknown",
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+impl StatusReport {
+    pub(crate) fn new(status: &Status) -> Self {
+        let config = &status.config;
+        let peer = |p: &PeerStatus| PeerReport {
+            id: p.id.get(),
+            state: state_name(p.liveness).to_string(),
+            since_s: (status.now - p.since).as_secs_f64(),
+            last_heard_ms: p.last_heard.map(|t| millis(status.now - t)),
+            loss_percent: f64::from(p.stats.loss_ratio()) * 100.0,
+            rtt_ms: p.stats.srtt().map(millis),
+            timeout_ms: millis(p.timeout),
+            generation: p.generation.map(|g| g.0),
+            hears_us: p.hears_us,
+            links: (0..config.links())
+                .map(|l| if p.links_up & (1 << l) != 0 { "up" } else { "down" }.to_string())
+                .collect(),
+        };
+        StatusReport {
+            node: config.node().get(),
+            cluster: config.cluster().0,
+            generation: config.generation().0,
+            interval_ms: millis(config.interval()),
+            timeout_ms: millis(config.timeout()),
+            links: config.links(),
+            leaving: status.leaving,
+            peers: status.peers.iter().map(peer).collect(),
+            datagrams_sent: status.io.sent,
+            datagrams_received: status.io.received,
+            frames_rejected: status.frames.rejected(),
+            socket_errors: status.io.send_errors + status.io.recv_errors,
+        }
+    }
+}
+
+fn ms(value: f64) -> String {
+    show(Duration::from_secs_f64(value.max(0.0) / 1e3))
+}
+
+/// The report as a table a person can read.
+pub(crate) fn table(r: &StatusReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "node {} (cluster {}, generation {}){}: {} peer(s), interval {}, timeout {}",
+        r.node,
+        r.cluster,
+        r.generation,
+        if r.leaving { ", leaving" } else { "" },
+        r.peers.len(),
+        ms(r.interval_ms),
+        ms(r.timeout_ms)
+    );
+    let _ = writeln!(
+        out,
+        "{:<6} {:<8} {:>13} {:>13} {:>6} {:>9} {:>8}  LINKS",
+        "PEER", "STATE", "SINCE", "LAST HEARD", "LOSS", "RTT", "TIMEOUT"
+    );
+    for p in &r.peers {
+        let _ = writeln!(out, "{}", row(p));
+    }
+    let _ = writeln!(
+        out,
+        "datagrams sent {}, received {}; frames rejected {}; socket errors {}",
+        r.datagrams_sent, r.datagrams_received, r.frames_rejected, r.socket_errors
+    );
+    out
+}
+
+fn row(p: &PeerReport) -> String {
+    let links: Vec<String> = p.links.iter().enumerate().map(|(i, s)| format!("{i}:{s}")).collect();
+    format!(
+        "{:<6} {:<8} {:>13} {:>13} {:>5.1}% {:>9} {:>8}  {}",
+        p.id,
+        p.state,
+        format!("{} ago", show(Duration::from_secs_f64(p.since_s.max(0.0)))),
+        p.last_heard_ms.map_or("never".into(), |t| format!("{} ago", ms(t))),
+        p.loss_percent,
+        p.rtt_ms.map_or("-".into(), ms),
+        ms(p.timeout_ms),
+        links.join(" ")
+    )
+}

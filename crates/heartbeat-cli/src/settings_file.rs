@@ -1,0 +1,79 @@
+//! What every subcommand's settings share: the refusal that names a field, and a TOML file read
+//! so that a mistake in it names its line and key.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::duration;
+
+/// A setting that cannot work: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SettingsError {
+    pub(crate) field: String,
+    pub(crate) reason: String,
+}
+
+impl SettingsError {
+    pub(crate) fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        SettingsError { field: field.into(), reason: reason.into() }
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid `{}`: {}", self.field, self.reason)
+    }
+}
+
+/// Reads and parses the TOML file at `path`. A refusal names the file, and where toml can say,
+/// the line and its key (`node.toml line 3 `interval``), then toml's own one-line reason.
+pub(crate) fn read<T: DeserializeOwned>(path: &Path) -> Result<T, SettingsError> {
+    let shown = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?;
+    toml::from_str(&text).map_err(|err| {
+        let line = err.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let field = match line {
+            Some(n) => {
+                let key = text.lines().nth(n - 1).and_then(|l| l.split('=').next()).map(str::trim).unwrap_or("");
+                format!("{shown} line {n} `{key}`")
+            }
+            None => shown,
+        };
+        SettingsError::new(field, err.message().trim().to_string())
+    })
+}
+
+/// A duration as a file writes it (`"100ms"`), if it writes one; a refusal names `field`.
+pub(crate) fn duration(field: &str, text: Option<String>) -> Result<Option<Duration>, SettingsError> {
+    text.map(|t| duration::parse(&t).map_err(|reason| SettingsError::new(field, reason))).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        id: u64,
+    }
+
+    #[test]
+    fn a_bad_file_names_its_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.toml");
+        std::fs::write(&path, "id = 3\n").unwrap();
+        assert_eq!(read::<Sample>(&path).unwrap().id, 3);
+        std::fs::write(&path, "# comment\nid = \"one\"\n").unwrap();
+        let err = read::<Sample>(&path).unwrap_err();
+        assert!(err.field.ends_with("line 2 `id`"), "{err}");
+        let err = read::<Sample>(&dir.path().join("missing.toml")).unwrap_err();
+        assert!(err.reason.starts_with("cannot read"), "{err}");
+        assert_eq!(duration("tick", Some("2s".into())), Ok(Some(Duration::from_secs(2))));
+        assert_eq!(duration("tick", Some("2 parsecs".into())).unwrap_err().field, "tick");
+    }
+}
