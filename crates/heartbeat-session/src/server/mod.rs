@@ -53,6 +53,8 @@ enum Phase {
 struct Connection {
     framer: Framer,
     phase: Phase,
+    /// The session it was bound to (kept after the connection ended).
+    bound: Option<SessionHandle>,
     /// Bytes waiting to be sent, and the length of each unit in them (frames, or a
     /// four-letter word's text).
     out: VecDeque<u8>,
@@ -165,7 +167,8 @@ impl<R> Server<R> {
     /// A new TCP connection.
     pub fn accept(&mut self) -> Result<ConnectionId, ServerError> {
         let framer = Framer::new(self.config.max_frame_len, true);
-        let connection = Connection { framer, phase: Phase::Connecting, out: VecDeque::new(), units: VecDeque::new() };
+        let connection =
+            Connection { framer, phase: Phase::Connecting, bound: None, out: VecDeque::new(), units: VecDeque::new() };
         self.connections.insert(connection).map(ConnectionId).map_err(|_| ServerError::TableFull)
     }
 
@@ -173,7 +176,7 @@ impl<R> Server<R> {
     pub fn on_disconnect(&mut self, connection: ConnectionId, now: Instant) {
         self.advance(now);
         if let Some(c) = self.connections.remove(connection.0)
-            && let Phase::Bound(h) = c.phase
+            && let Some(h) = c.bound
             && let Some(s) = self.sessions.get_mut(h)
             && s.connection == Some(connection)
         {
@@ -366,6 +369,7 @@ impl<R> Server<R> {
                 ConnectResponse { protocol_version: 0, timeout_ms, session_id: id.0, password, read_only: Some(false) };
             c.queue_frame(|w| reply.encode(w));
             c.phase = Phase::Bound(handle);
+            c.bound = Some(handle);
         }
     }
 
