@@ -353,10 +353,8 @@ impl Client {
                     self.last_sent = now;
                 }
             }
-            ClientState::Closing => {
-                if self.last_sent.saturating_add(t * 2 / 3) <= now {
-                    self.stop(ClientState::Closed, ClientEvent::Closed);
-                }
+            ClientState::Closing if self.last_sent.saturating_add(t * 2 / 3) <= now => {
+                self.stop(ClientState::Closed, ClientEvent::Closed);
             }
             _ => {}
         }

@@ -75,7 +75,7 @@ impl ServerConfig {
 
     /// Checks that the settings can work.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let whole_ms = |d: Duration| !d.is_zero() && d.subsec_nanos() % 1_000_000 == 0;
+        let whole_ms = |d: Duration| !d.is_zero() && d.subsec_nanos().is_multiple_of(1_000_000);
         if !whole_ms(self.tick) {
             return Err(ConfigError::BadTick);
         }
