@@ -19,6 +19,43 @@
 //! As in the core: after every input (`on_bytes`, `tick`, ...) drain `poll_transmit` and
 //! `poll_event`; call `tick` at `poll_timeout`. After `tick(now)` and a full drain,
 //! `poll_timeout` is strictly later than `now`. Time going backwards counts as no progress.
+//!
+//! # Example: a client and a server over an in-memory "TCP"
+//!
+//! ```
+//! # #[cfg(feature = "alloc")] {
+//! use core::time::Duration;
+//! use heartbeat_session::Instant;
+//! use heartbeat_session::client::{Client, ClientConfig, ClientEvent};
+//! use heartbeat_session::server::{Server, ServerConfig, ServerEvent};
+//!
+//! let mut server = Server::<&str>::new(ServerConfig::new(1, Duration::from_millis(500))).unwrap();
+//! let mut client = Client::new(ClientConfig::new(1, Duration::from_millis(200)));
+//! let now = Instant::ZERO;
+//! client.connect(now);
+//! assert_eq!(client.poll_connect(), Some(0)); // open TCP to server 0
+//! let conn = server.accept().unwrap();
+//!
+//! let mut buf = [0u8; 256];
+//! let n = client.poll_transmit(&mut buf).unwrap(); // the ConnectRequest
+//! server.on_bytes(conn, now, &buf[..n]).unwrap();
+//! let n = server.poll_transmit(conn, &mut buf).unwrap(); // the ConnectResponse
+//! client.on_bytes(now, &buf[..n]).unwrap();
+//!
+//! // 200 ms asked, 1000 ms granted (2 × tickTime).
+//! let Some(ServerEvent::Created { handle, timeout, .. }) = server.poll_event() else { panic!() };
+//! assert_eq!(timeout, Duration::from_millis(1000));
+//! assert_eq!(client.timeout(), Some(timeout));
+//! assert!(matches!(client.poll_event(), Some(ClientEvent::Connected { server: 0, .. })));
+//!
+//! // The session owns a lock; nobody pings; it expires exactly one timeout later.
+//! server.attach(handle, "/lock").unwrap();
+//! assert_eq!(server.poll_timeout(), Some(Instant::from_millis(1000)));
+//! server.tick(Instant::from_millis(1000));
+//! assert!(matches!(server.poll_event(), Some(ServerEvent::Released { resource: "/lock", .. })));
+//! assert!(matches!(server.poll_event(), Some(ServerEvent::Expired { .. })));
+//! # }
+//! ```
 
 #![no_std]
 #![forbid(unsafe_code)]

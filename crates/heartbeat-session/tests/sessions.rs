@@ -398,3 +398,19 @@ fn four_letter_words_ruok_and_mntr() {
     assert_eq!(server.stats().four_letter_words, 2);
     assert_eq!(server.stats().unknown_four_letter_words, 1);
 }
+
+#[test]
+fn the_client_counts_and_survives_garbage_from_a_server() {
+    let mut net = Net::new(vec![server_config(1, 500), server_config(2, 500)], ClientConfig::new(2, d(3000)), 4);
+    net.client.connect(ms(0));
+    net.run_until(ms(10));
+    // A reply too short for a ReplyHeader: the connection is dropped, the next server tried.
+    assert!(net.client.on_bytes(ms(10), &[0, 0, 0, 2, 0, 0]).is_err());
+    assert_eq!(net.client.rejected(), 1);
+    assert_eq!(
+        net.client.poll_event(),
+        Some(ClientEvent::Disconnected { server: 0, reason: DisconnectReason::BadInput })
+    );
+    assert_eq!(net.client.poll_connect(), Some(1));
+    assert_eq!(net.client.state(), ClientState::Connecting);
+}
