@@ -117,6 +117,7 @@ fn the_server_expires_a_silent_session_exactly_at_last_touch_plus_timeout() {
     assert_eq!(expired[0].0, last + d(2000), "not a tick bucket later");
     assert!(matches!(expired[0].2, ServerEvent::Expired { silent_for, .. } if silent_for == d(2000)));
     assert_eq!(net.servers[0].session_count(), 0);
+    assert_eq!(net.conn, None, "the server ended the expired session's connection");
 }
 
 #[test]
@@ -413,4 +414,34 @@ fn the_client_counts_and_survives_garbage_from_a_server() {
     );
     assert_eq!(net.client.poll_connect(), Some(1));
     assert_eq!(net.client.state(), ClientState::Connecting);
+}
+
+#[test]
+fn time_going_backwards_is_no_progress() {
+    let mut server = Server::<Res>::new(server_config(1, 500)).unwrap();
+    let (c, id, _) = raw_session(&mut server, ms(5000), 2000);
+    let h = server.find_session(SessionId(id)).unwrap();
+    server.tick(ms(100));
+    server.on_bytes(c, ms(200), &request_bytes(-2, 11)).unwrap();
+    assert_eq!(server.session(h).unwrap().last_heard, ms(5000), "an older now does not move the last touch back");
+    server.tick(ms(6999));
+    assert!(server.session(h).is_some());
+    server.tick(ms(7000));
+    assert!(server.session(h).is_none());
+}
+
+#[test]
+fn a_resume_renegotiates_the_timeout_and_the_deadline_follows() {
+    let mut server = Server::<Res>::new(server_config(1, 500)).unwrap();
+    let (_, id, password) = raw_session(&mut server, ms(0), 8000);
+    let c = server.accept().unwrap();
+    server.on_bytes(c, ms(1000), &connect_bytes(2000, id, &password)).unwrap();
+    let out = take_output(&mut server, c);
+    let reply = ConnectResponse::decode(&out[4..]).unwrap();
+    assert_eq!((reply.timeout_ms, reply.session_id), (2000, id));
+    assert_eq!(reply.password, password);
+    while server.poll_event().is_some() {}
+    assert_eq!(server.poll_timeout(), Some(ms(3000)));
+    server.tick(ms(3000));
+    assert_eq!(server.poll_event(), Some(ServerEvent::Expired { session: SessionId(id), silent_for: d(2000) }));
 }
