@@ -47,6 +47,10 @@ enum State {
 
 /// Feeds on arbitrary chunks of a byte stream (down to one byte at a time) and yields whole
 /// frames. Memory grows with the bytes actually received, never with an announced length.
+///
+/// A four-letter word is recognized when it is enabled, is the first four bytes of the stream
+/// and they are all lowercase ASCII letters: read as a length prefix such bytes would announce
+/// more than 1.6 GB, far above any cap, so no real frame is mistaken for one.
 #[derive(Debug, Clone)]
 pub struct Framer {
     cap: usize,
