@@ -167,6 +167,12 @@ impl<M: Machine, K: Sockets<M::Transmit>> DriverCore<M, K> {
         &mut self.sockets
     }
 
+    /// The machine and the socket set at once, for a command that needs both (opening the
+    /// sockets a new session needs, say).
+    pub fn parts_mut(&mut self) -> (&mut M, &mut K) {
+        (&mut self.machine, &mut self.sockets)
+    }
+
     /// The clock that stamps events.
     pub fn clock(&self) -> Clock {
         self.clock

@@ -4,6 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use heartbeat_proto::{Config, Detector, Event, FixedTimeout, LinkId, NodeId, Transmit};
 use heartbeat_std::{AddPeerError, Clock, DatagramSocket, DriverCore, LinkSockets, V1Node};
@@ -64,6 +65,15 @@ impl<S: Socket> WaitSockets<Transmit> for LinkSockets<Link<S>> {
     }
 }
 
+/// Wire v1's farewell: a goodbye to every peer, sent at once.
+fn goodbye<D: Detector, S: Socket>(
+    core: &mut DriverCore<V1Node<D>, V1Sockets<S>>,
+    _: &mut dyn FnMut(Event),
+) -> Duration {
+    core.start_leaving();
+    Duration::ZERO
+}
+
 /// Drives a [`Node`](heartbeat_proto::Node) over one socket per link on a tokio task. Set it
 /// up, [`subscribe`] to its events, then [`spawn`] it and control it through the [`Handle`].
 ///
@@ -92,7 +102,7 @@ where
         let clock = Clock::with_source(clock.epoch(), tokio_now);
         let sockets = sockets.into_iter().map(|s| Link(Arc::new(s))).collect();
         let core = DriverCore::new(config, detector, sockets, clock)?;
-        Ok(Driver { inner: AsyncDriver::new(core, DriverCore::start_leaving) })
+        Ok(Driver { inner: AsyncDriver::new(core, goodbye) })
     }
 
     /// Monitors and sends to `id`, at `addrs[i]` on link `i` (no address: group traffic only,

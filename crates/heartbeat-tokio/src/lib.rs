@@ -66,6 +66,8 @@
 #![forbid(unsafe_code)]
 #![cfg(unix)]
 
+#[cfg(target_os = "linux")]
+pub mod bfd;
 mod driver;
 mod handle;
 #[cfg(target_os = "linux")]
@@ -77,4 +79,4 @@ pub use driver::{Driver, Link, LinkCountError, V1Sockets, tokio_clock};
 pub use handle::Handle;
 pub use heartbeat_std::{AddPeerError, Clock, IoStats, Status, Stopped};
 pub use socket::Socket;
-pub use task::{AsyncDriver, Readiness, TaskHandle, WaitSockets};
+pub use task::{AsyncDriver, Farewell, Readiness, TaskHandle, WaitSockets};

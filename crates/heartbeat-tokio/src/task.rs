@@ -6,6 +6,7 @@ use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use heartbeat_proto::Instant;
 use heartbeat_proto::engine::Machine;
@@ -46,8 +47,12 @@ pub struct AsyncDriver<M: Machine, K> {
     core: DriverCore<M, K>,
     events: broadcast::Sender<M::Event>,
     precise: Option<PreciseTimer>,
-    farewell: fn(&mut DriverCore<M, K>),
+    farewell: Farewell<M, K>,
 }
+
+/// How a profile takes leave of its peers: it queues what to say (handing over any event it
+/// must drain to do so) and returns how long the task keeps running so that the peers hear it.
+pub type Farewell<M, K> = fn(&mut DriverCore<M, K>, &mut dyn FnMut(<M as Machine>::Event)) -> Duration;
 
 impl<M, K> AsyncDriver<M, K>
 where
@@ -55,9 +60,10 @@ where
     M::Event: Clone + Send + 'static,
     K: WaitSockets<M::Transmit>,
 {
-    /// Drives `core`; `farewell` takes leave of the peers (what the machine queues is sent
-    /// before the task ends) on a graceful stop or when every handle is gone.
-    pub fn new(core: DriverCore<M, K>, farewell: fn(&mut DriverCore<M, K>)) -> Self {
+    /// Drives `core`; `farewell` takes leave of the peers on a graceful stop or when every
+    /// handle is gone: what it queues is sent, and the task keeps running (taking no more
+    /// commands) for as long as it says before it ends.
+    pub fn new(core: DriverCore<M, K>, farewell: Farewell<M, K>) -> Self {
         AsyncDriver { core, events: broadcast::channel(EVENT_BACKLOG).0, precise: None, farewell }
     }
 
@@ -101,11 +107,19 @@ where
         let sleep = tokio::time::sleep(std::time::Duration::ZERO);
         tokio::pin!(sleep);
         let mut armed = None;
+        // Set once the farewell is said: the task ends then.
+        let mut end: Option<Instant> = None;
         loop {
             let driver = &mut task.driver;
             driver.flush();
-            let deadline = driver.core.deadline();
             let clock = driver.core.clock();
+            if end.is_some_and(|end| end <= clock.now()) {
+                return;
+            }
+            let deadline = match (driver.core.deadline(), end) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             // Compare the clock with the deadline ourselves: a due deadline is handled now,
             // whether or not the sleep future has fired (tokio's budget may hold it back).
             if deadline.is_some_and(|d| d <= clock.now()) {
@@ -124,9 +138,12 @@ where
             }
             tokio::select! {
                 biased;
-                command = task.inbox.recv() => {
-                    if !task.driver.command(command) {
-                        return;
+                command = task.inbox.recv(), if end.is_none() => {
+                    match task.driver.command(command) {
+                        Step::Go => task.sync_readiness(),
+                        Step::Stop => return,
+                        Step::Linger(linger) if linger.is_zero() => return,
+                        Step::Linger(linger) => end = Some(task.driver.core.clock().now() + linger),
                     }
                 }
                 i = next_ready(&mut task.ready, &mut task.next) => {
@@ -152,19 +169,22 @@ where
         }
     }
 
-    /// Handles a command (`None`: every handle is gone); returns whether to keep running.
-    fn command(&mut self, command: Option<Command<DriverCore<M, K>>>) -> bool {
+    /// Handles a command (`None`: every handle is gone).
+    fn command(&mut self, command: Option<Command<DriverCore<M, K>>>) -> Step {
         match command {
             Some(Command::Run(job)) => {
                 job(&mut self.core);
-                true
+                Step::Go
             }
-            Some(Command::Stop { graceful: false }) => false,
+            Some(Command::Stop { graceful: false }) => Step::Stop,
             // A graceful stop, or nobody can stop us any more: take leave now.
             Some(_) | None => {
-                (self.farewell)(&mut self.core);
+                let events = &self.events;
+                let linger = (self.farewell)(&mut self.core, &mut |event| {
+                    let _ = events.send(event);
+                });
                 self.flush();
-                false
+                Step::Linger(linger)
             }
         }
     }
@@ -187,12 +207,31 @@ where
     }
 }
 
+/// What the task does after a command.
+enum Step {
+    /// Keeps running.
+    Go,
+    /// Ends now.
+    Stop,
+    /// Ends after this long, taking no more commands.
+    Linger(Duration),
+}
+
 /// Everything the task owns; fields drop in this order.
 struct Task<M: Machine, K> {
     driver: AsyncDriver<M, K>,
     ready: Vec<Readiness>,
     next: usize,
     inbox: mpsc::Receiver<Command<DriverCore<M, K>>>,
+}
+
+impl<M: Machine, K: WaitSockets<M::Transmit>> Task<M, K> {
+    /// Waits on sockets a command opened, too.
+    fn sync_readiness(&mut self) {
+        for i in self.ready.len()..self.driver.core.sockets().len() {
+            self.ready.push(self.driver.core.sockets().readable(i));
+        }
+    }
 }
 
 /// The first ready socket, scanning from `next` so that no socket starves the others.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use heartbeat_proto::bfd::{BfdEvent, BfdHost, ConfigError, Hop, SLOW_TX_INTERVAL, SessionConfig, SessionStatus};
 use heartbeat_proto::engine::{RecvMeta, SendMeta, SessionHandle};
-use heartbeat_proto::{Growable, Instant};
+use heartbeat_proto::{Growable, Instant, Storage};
 
 use super::links::{self, Links};
 use super::socket::{MULTI_HOP_PORT, RxSocket, SINGLE_HOP_PORT, SendOptions, TxSocket};
@@ -139,6 +139,32 @@ impl BfdSockets {
         }
     }
 
+    /// Adds a session to `host` and opens the sockets it needs (see
+    /// [`BfdDriver::add_session`]): what every adapter's BFD driver does to add one.
+    pub fn add_session(
+        &mut self,
+        host: &mut BfdHost<Growable>,
+        mut config: SessionConfig,
+        interface: Option<&str>,
+    ) -> Result<SessionHandle, AddSessionError> {
+        config.link = match interface {
+            Some(name) => {
+                let index = links::ifindex(name).map_err(AddSessionError::Interface)?;
+                self.links.register(index).ok_or(AddSessionError::TooManyInterfaces)?
+            }
+            None => links::ANY,
+        };
+        let kind = match config.hop {
+            Hop::SingleHop => Kind::SingleHop,
+            _ => Kind::MultiHop,
+        };
+        self.open(kind, config.peer.is_ipv4())?;
+        let local = config.local;
+        let handle = host.add_session(config)?;
+        self.locals.push((handle, local));
+        Ok(handle)
+    }
+
     /// Datagrams longer than the receive buffer, handed to the core cut to that length.
     pub fn truncated(&self) -> u64 {
         self.truncated
@@ -241,6 +267,59 @@ pub struct BfdStatus {
     pub truncated: u64,
 }
 
+impl BfdStatus {
+    /// A snapshot of `core`'s `sessions` (those still present, in that order), its counters and
+    /// `truncated`, for a BFD driver of any adapter.
+    pub fn of<K>(
+        core: &DriverCore<BfdHost<Growable>, K>,
+        sessions: impl Iterator<Item = SessionHandle>,
+        truncated: u64,
+    ) -> BfdStatus
+    where
+        K: Sockets<(SessionHandle, SendMeta)>,
+    {
+        let host = core.machine();
+        BfdStatus {
+            now: core.clock().now(),
+            sessions: sessions.filter_map(|h| Some((h, host.session(h)?))).collect(),
+            io: core.io_stats(),
+            truncated,
+        }
+    }
+}
+
+/// How long a graceful stop keeps sending AdminDown: the longest detection time any session's
+/// peer uses for it, plus one transmit interval, and at least two of the slow (1 s) intervals a
+/// session that is not Up uses, so that at least one AdminDown packet reaches every peer
+/// whatever the state.
+pub fn linger<S: Storage>(host: &BfdHost<S>) -> Duration {
+    let slow = 2 * SLOW_TX_INTERVAL;
+    host.handles()
+        .filter_map(|h| host.session(h))
+        .map(|s| {
+            let tx = s.tx_interval.unwrap_or(SLOW_TX_INTERVAL);
+            s.detection_time.unwrap_or_default().max(tx) + tx
+        })
+        .fold(slow, Duration::max)
+}
+
+/// Every session AdminDown (diag 7) at the clock's now; what it queues goes out at the next
+/// flush. The only refusal of a live session is a full event queue: it is drained into
+/// `on_event` and the session tried again.
+pub fn admin_down_all<K: Sockets<(SessionHandle, SendMeta)>>(
+    core: &mut DriverCore<BfdHost<Growable>, K>,
+    on_event: &mut impl FnMut(BfdEvent),
+) {
+    core.flush(on_event);
+    let now = core.clock().now();
+    let handles: Vec<SessionHandle> = core.machine().handles().collect();
+    for handle in handles {
+        while let Err(ConfigError::EventQueueFull) = core.machine_mut().admin_down(handle, now) {
+            core.flush(on_event);
+        }
+    }
+}
+
 /// Drives a [`BfdHost`] over BFD's UDP sockets on the calling thread (or its own, see
 /// [`spawn`](Self::spawn)).
 ///
@@ -275,26 +354,11 @@ impl BfdDriver {
     /// sockets the session's family and hop kind need if they are not open yet.
     pub fn add_session(
         &mut self,
-        mut config: SessionConfig,
+        config: SessionConfig,
         interface: Option<&str>,
     ) -> Result<SessionHandle, AddSessionError> {
-        let core = self.inner.core_mut();
-        let sockets = core.sockets_mut();
-        config.link = match interface {
-            Some(name) => {
-                let index = links::ifindex(name).map_err(AddSessionError::Interface)?;
-                sockets.links.register(index).ok_or(AddSessionError::TooManyInterfaces)?
-            }
-            None => links::ANY,
-        };
-        let kind = match config.hop {
-            Hop::SingleHop => Kind::SingleHop,
-            _ => Kind::MultiHop,
-        };
-        sockets.open(kind, config.peer.is_ipv4())?;
-        let local = config.local;
-        let handle = core.machine_mut().add_session(config)?;
-        core.sockets_mut().locals.push((handle, local));
+        let (host, sockets) = self.inner.core_mut().parts_mut();
+        let handle = sockets.add_session(host, config, interface)?;
         self.sessions.push(handle);
         Ok(handle)
     }
@@ -329,12 +393,7 @@ impl BfdDriver {
     /// Every session's status and the counters.
     pub fn status(&self) -> BfdStatus {
         let core = self.core();
-        BfdStatus {
-            now: core.clock().now(),
-            sessions: self.sessions.iter().filter_map(|&h| Some((h, core.machine().session(h)?))).collect(),
-            io: core.io_stats(),
-            truncated: core.sockets().truncated(),
-        }
+        BfdStatus::of(core, self.sessions.iter().copied(), core.sockets().truncated())
     }
 
     /// One turn of the loop: send what is due, deliver events, wait for a datagram or the
@@ -354,33 +413,13 @@ impl BfdDriver {
     /// with diag 3 instead of detecting a failure. Returns when that time has passed.
     pub fn shutdown(&mut self, on_event: &mut impl FnMut(BfdEvent)) {
         let linger = self.linger();
-        let core = self.inner.core_mut();
-        core.flush(on_event);
-        let now = core.clock().now();
-        for &handle in &self.sessions {
-            // The only refusal of a live session is a full event queue: drain it and retry.
-            while let Err(ConfigError::EventQueueFull) = core.machine_mut().admin_down(handle, now) {
-                core.flush(on_event);
-            }
-        }
+        admin_down_all(self.inner.core_mut(), on_event);
         self.inner.linger(linger, on_event);
     }
 
-    /// How long [`shutdown`](Self::shutdown) keeps sending AdminDown: the longest detection
-    /// time any session's peer uses for it, plus one transmit interval, and at least two of the
-    /// slow (1 s) intervals a session that is not Up uses, so that at least one AdminDown packet
-    /// reaches every peer whatever the state.
+    /// How long [`shutdown`](Self::shutdown) keeps sending AdminDown: see [`linger`].
     pub fn linger(&self) -> Duration {
-        let slow = 2 * SLOW_TX_INTERVAL;
-        let host = self.host();
-        self.sessions
-            .iter()
-            .filter_map(|&h| host.session(h))
-            .map(|s| {
-                let tx = s.tx_interval.unwrap_or(SLOW_TX_INTERVAL);
-                s.detection_time.unwrap_or_default().max(tx) + tx
-            })
-            .fold(slow, Duration::max)
+        linger(self.host())
     }
 
     /// A turn that also waits for `extra` to become readable; returns whether it did.

@@ -36,5 +36,5 @@ pub mod socket;
 pub mod source_port;
 mod thread;
 
-pub use driver::{AddSessionError, BfdDriver, BfdSockets, BfdStatus, Options};
+pub use driver::{AddSessionError, BfdDriver, BfdSockets, BfdStatus, Options, admin_down_all, linger};
 pub use thread::BfdHandle;
