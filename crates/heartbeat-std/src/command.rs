@@ -1,14 +1,8 @@
-//! What a [`Handle`](crate::Handle) asks of a running driver, in a form every driver shares:
-//! the [`DriverCore`](crate::DriverCore) carries a [`Command`] out and answers through its
-//! [`Reply`], whatever channel the adapter uses.
+//! What a handle asks of a running driver, in a form every profile and adapter shares: a
+//! [`Job`] (a closure the driver runs on what it drives, between turns, with the profile's own
+//! methods) or a stop.
 
-use std::fmt;
-use std::net::SocketAddr;
-
-use heartbeat_proto::{LinkId, NodeId, PeerError};
-
-use crate::io_stats::Status;
-
+use heartbeat_proto::PeerError;
 /// Why a peer could not be added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -40,65 +34,27 @@ impl From<PeerError> for AddPeerError {
     }
 }
 
-/// Where the answer to a [`Command`] goes: a one-shot callback around the adapter's own
-/// channel (an `mpsc::Sender`, a tokio `oneshot::Sender`, ...). An asker that went away is not
-/// an error; the callback just drops the answer.
-pub struct Reply<T>(Box<dyn FnOnce(T) + Send>);
+/// Work for a running driver: runs on its thread (or task) with what it drives, between two
+/// turns. What the work queues goes out at the turn that follows.
+pub type Job<T> = Box<dyn FnOnce(&mut T) + Send>;
 
-impl<T> Reply<T> {
-    /// A reply that hands the answer to `send`.
-    pub fn new(send: impl FnOnce(T) + Send + 'static) -> Self {
-        Reply(Box::new(send))
-    }
-
-    /// Answers.
-    pub fn send(self, answer: T) {
-        (self.0)(answer);
-    }
-}
-
-impl<T> fmt::Debug for Reply<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Reply")
-    }
-}
-
-/// One request to a running driver.
-#[derive(Debug)]
+/// One request to a running driver that drives a `T`.
 #[non_exhaustive]
-pub enum Command {
-    /// Monitor and send to `id`, at `addrs[i]` on link `i`.
-    AddPeer {
-        /// The peer.
-        id: NodeId,
-        /// Its address on each link, in link order (fewer than the links, or none, is fine).
-        addrs: Vec<SocketAddr>,
-        /// The outcome.
-        reply: Reply<Result<(), AddPeerError>>,
-    },
-    /// Stop monitoring `id`, silently; the reply says whether it was a peer.
-    RemovePeer {
-        /// The peer.
-        id: NodeId,
-        /// Whether it was a peer.
-        reply: Reply<bool>,
-    },
-    /// Send frames for every node on `link` to `addr`; the reply says whether the link exists.
-    SetGroup {
-        /// The link.
-        link: LinkId,
-        /// Its multicast group or broadcast address.
-        addr: SocketAddr,
-        /// Whether there is such a link.
-        reply: Reply<bool>,
-    },
-    /// A status snapshot.
-    Status(Reply<Status>),
-    /// Say goodbye to every peer and keep running (monitoring, sending nothing more).
-    Leave,
-    /// Stop the driver, after a goodbye if `goodbye`.
+pub enum Command<T> {
+    /// Run this.
+    Run(Job<T>),
+    /// Stop, gracefully if `graceful` (wire v1: a goodbye; BFD: AdminDown, then linger).
     Stop {
-        /// Whether to say goodbye first.
-        goodbye: bool,
+        /// Whether to take leave of the peers first.
+        graceful: bool,
     },
+}
+
+impl<T> std::fmt::Debug for Command<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Run(_) => f.write_str("Run"),
+            Command::Stop { graceful } => f.debug_struct("Stop").field("graceful", graceful).finish(),
+        }
+    }
 }

@@ -1,24 +1,26 @@
-//! The driver core: everything a driver does besides waiting, written once for this crate's
-//! blocking [`Driver`](crate::Driver) and `heartbeat-tokio`'s task.
+//! The driver core: everything a driver does besides waiting, written once for every wire
+//! profile ([`Machine`]) and for this crate's blocking drivers and `heartbeat-tokio`'s task.
 //!
-//! A driver is this core plus a way to wait. The core owns the node, one socket per link, the
-//! clock and the counters, and does the rest of the loop: it reads datagrams with their source
-//! into the node (one clock reading per [`CLOCK_EVERY`] datagrams), sends every frame to where
-//! the node's address book says it goes, hands over every event, takes status snapshots and
-//! carries out [`Command`]s. Its sockets must not block ([`DatagramSocket`]); the adapter waits
-//! until one is readable or [`deadline`](DriverCore::deadline) comes, then calls
-//! [`receive`](DriverCore::receive) and [`tick`](DriverCore::tick), and
-//! [`flush`](DriverCore::flush) before waiting again.
+//! A driver is this core plus a way to wait. The core owns the machine, a [`Sockets`] set, the
+//! clock and the counters, and does the rest of the loop: it reads datagrams with their
+//! metadata into the machine (one clock reading per [`CLOCK_EVERY`] datagrams), sends every
+//! datagram to each target the machine names, and hands over every event. Its sockets must not
+//! block; the adapter waits until one is readable or [`deadline`](DriverCore::deadline) comes,
+//! then calls [`receive`](DriverCore::receive) and [`tick`](DriverCore::tick), and
+//! [`flush`](DriverCore::flush) before waiting again. Commands are the profile's own methods,
+//! run by the adapter on the core (or the driver around it) between turns.
+//!
+//! A new profile needs a [`Machine`] and a [`Sockets`] set (its socket options and how a
+//! datagram's metadata is read and written), nothing more.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
-use heartbeat_proto::{
-    Config, Detector, Event, FixedTimeout, Growable, Instant, LinkId, MAX_FRAME_LEN, Node, NodeId, RecvMeta,
-};
+use heartbeat_proto::engine::Machine;
+use heartbeat_proto::{Config, Detector, Growable, Instant, LinkId, Node, NodeId, RecvMeta, SendMeta, Transmit};
 
 use crate::clock::Clock;
-use crate::command::{AddPeerError, Command};
+use crate::command::AddPeerError;
 use crate::io_stats::{Direction, IoStats, Status};
 
 /// Datagrams read from one socket in a row before the driver ticks and looks at the others.
@@ -31,7 +33,7 @@ pub const CLOCK_EVERY: usize = 16;
 /// rather than wait.
 ///
 /// Implemented for a `std::net::UdpSocket` in non-blocking mode; an async adapter implements
-/// it for its runtime's socket.
+/// it for its runtime's socket. [`LinkSockets`] makes a [`Sockets`] set of them.
 pub trait DatagramSocket {
     /// Takes one datagram and its source if there is one, else fails with `WouldBlock`.
     fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)>;
@@ -55,6 +57,57 @@ impl DatagramSocket for UdpSocket {
     }
 }
 
+/// A profile's sockets as the core uses them: numbered receive sockets that say how each
+/// datagram arrived, and a send that picks the socket a datagram leaves from. `X` is the
+/// machine's [`Machine::Transmit`], for a set that needs more than the [`SendMeta`].
+///
+/// Both calls must not block: they fail with `WouldBlock` instead.
+pub trait Sockets<X> {
+    /// How many receive sockets there are (numbered from 0).
+    fn len(&self) -> usize;
+
+    /// Whether there is no receive socket.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes one datagram from receive socket `i` into `buf`, with how it arrived (the set
+    /// decides its link), else fails with `WouldBlock`.
+    fn try_recv(&mut self, i: usize, buf: &mut [u8]) -> io::Result<(usize, RecvMeta)>;
+
+    /// Sends `buf` as `meta` says. `None`: no socket goes there (the datagram is unroutable).
+    fn try_send(&mut self, buf: &[u8], transmit: &X, meta: &SendMeta) -> Option<io::Result<()>>;
+}
+
+/// Wire v1's socket set: socket `i` is link `i`. A datagram read from it is `LinkId(i)` with
+/// its source address; one for link `i` leaves from socket `i`.
+#[derive(Debug)]
+pub struct LinkSockets<T>(pub Vec<T>);
+
+impl<T> LinkSockets<T> {
+    /// The sockets, in link order.
+    pub fn as_slice(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T: DatagramSocket, X> Sockets<X> for LinkSockets<T> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn try_recv(&mut self, i: usize, buf: &mut [u8]) -> io::Result<(usize, RecvMeta)> {
+        let socket = self.0.get(i).ok_or(io::ErrorKind::NotFound)?;
+        let (len, from) = socket.try_recv_from(buf)?;
+        Ok((len, RecvMeta::new(LinkId(u8::try_from(i).unwrap_or(u8::MAX)), from)))
+    }
+
+    fn try_send(&mut self, buf: &[u8], _: &X, meta: &SendMeta) -> Option<io::Result<()>> {
+        let socket = self.0.get(usize::from(meta.link.0))?;
+        Some(socket.try_send_to(buf, meta.destination).map(drop))
+    }
+}
+
 /// One socket per configured link is needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{sockets} socket(s) for {links} configured link(s)")]
@@ -65,43 +118,59 @@ pub struct LinkCountError {
     pub links: u8,
 }
 
-/// A node, its sockets (socket `i` is link `i`), its clock and its counters: every step of a
-/// driver's loop except the wait.
-pub struct DriverCore<T, D: Detector = FixedTimeout> {
-    node: Node<D, Growable>,
-    sockets: Vec<T>,
+/// Wire v1's node as the driver runs it.
+pub type V1Node<D> = Node<D, Growable>;
+
+/// A machine, its sockets, its clock and its counters: every step of a driver's loop except
+/// the wait.
+pub struct DriverCore<M, K> {
+    machine: M,
+    sockets: K,
     clock: Clock,
     io: IoStats,
-    tx: [u8; MAX_FRAME_LEN],
-    // One spare byte so that an oversized datagram stays oversized and the core refuses it.
-    rx: [u8; MAX_FRAME_LEN + 1],
+    tx: Vec<u8>,
+    // One spare byte so that an oversized datagram stays oversized and the machine refuses it.
+    rx: Vec<u8>,
 }
 
-impl<T: DatagramSocket, D: Detector> DriverCore<T, D> {
-    /// A core for a node with `config` over one socket per link; the node starts at
-    /// `clock.now()`.
-    pub fn new(config: Config, detector: D, sockets: Vec<T>, clock: Clock) -> Result<Self, LinkCountError> {
-        if sockets.len() != usize::from(config.links()) {
-            return Err(LinkCountError { sockets: sockets.len(), links: config.links() });
-        }
-        Ok(DriverCore {
-            node: Node::new(config, detector, clock.now()),
+impl<M: Machine, K: Sockets<M::Transmit>> DriverCore<M, K> {
+    /// A core that runs `machine` over `sockets`, dating everything with `clock`.
+    pub fn with_machine(machine: M, sockets: K, clock: Clock) -> Self {
+        DriverCore {
+            machine,
             sockets,
             clock,
             io: IoStats::default(),
-            tx: [0; MAX_FRAME_LEN],
-            rx: [0; MAX_FRAME_LEN + 1],
-        })
+            tx: vec![0; M::MAX_DATAGRAM],
+            rx: vec![0; M::MAX_DATAGRAM + 1],
+        }
     }
 
-    /// The node, for read access.
-    pub fn node(&self) -> &Node<D, Growable> {
-        &self.node
+    /// The machine, for read access.
+    pub fn machine(&self) -> &M {
+        &self.machine
     }
 
-    /// The sockets, in link order.
-    pub fn sockets(&self) -> &[T] {
+    /// The machine, to command it (with this core's [`clock`](Self::clock)`.now()`); what a
+    /// command queues goes out at the next [`flush`](Self::flush).
+    pub fn machine_mut(&mut self) -> &mut M {
+        &mut self.machine
+    }
+
+    /// The socket set.
+    pub fn sockets(&self) -> &K {
         &self.sockets
+    }
+
+    /// The socket set, to open or configure sockets.
+    pub fn sockets_mut(&mut self) -> &mut K {
+        &mut self.sockets
+    }
+
+    /// The machine and the socket set at once, for a command that needs both (opening the
+    /// sockets a new session needs, say).
+    pub fn parts_mut(&mut self) -> (&mut M, &mut K) {
+        (&mut self.machine, &mut self.sockets)
     }
 
     /// The clock that stamps events.
@@ -119,95 +188,39 @@ impl<T: DatagramSocket, D: Detector> DriverCore<T, D> {
         self.io.record(direction, err);
     }
 
-    /// The local address of each link.
-    pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
-        self.sockets.iter().map(T::local_addr).collect()
-    }
-
-    /// Monitors and sends to `id`, at `addrs[i]` on link `i` (no address: group frames only,
-    /// until its address is learned from its frames). A refused peer changes nothing.
-    pub fn add_peer(&mut self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
-        Ok(self.node.add_peer_at(id, addrs)?)
-    }
-
-    /// Stops monitoring `id`, silently. Returns whether it was a peer.
-    pub fn remove_peer(&mut self, id: NodeId) -> bool {
-        self.node.remove_peer(id)
-    }
-
-    /// Where frames for every node go on `link` (a multicast group or broadcast address); used
-    /// when the configuration says `broadcast`. Returns `false` if there is no such link.
-    pub fn set_group(&mut self, link: LinkId, addr: SocketAddr) -> bool {
-        self.node.set_group(link, addr)
-    }
-
-    /// Every peer's status and the counters.
-    pub fn status(&self) -> Status {
-        Status {
-            config: self.node.config().clone(),
-            now: self.clock.now(),
-            leaving: self.node.is_leaving(),
-            peers: self.node.peers().collect(),
-            frames: *self.node.stats(),
-            io: self.io,
-        }
-    }
-
-    /// When the node wants [`tick`](Self::tick) next (now while output waits).
+    /// When the machine wants [`tick`](Self::tick) next (now while output waits).
     pub fn deadline(&self) -> Option<Instant> {
-        self.node.poll_timeout()
+        self.machine.poll_timeout()
     }
 
-    /// Lets time pass: the node handles every deadline up to the clock's now.
+    /// Lets time pass: the machine handles every deadline up to the clock's now.
     pub fn tick(&mut self) {
-        self.node.tick(self.clock.now());
+        self.machine.tick(self.clock.now());
     }
 
-    /// Sends a goodbye to every peer; peers report `Left` instead of `Down`.
-    pub fn leave(&mut self, on_event: &mut impl FnMut(Event)) {
-        self.node.leave(self.clock.now());
-        self.flush(on_event);
-    }
-
-    /// Carries out `command`; returns whether the driver keeps running.
-    pub fn command(&mut self, command: Command, on_event: &mut impl FnMut(Event)) -> bool {
-        match command {
-            Command::AddPeer { id, addrs, reply } => reply.send(self.add_peer(id, &addrs)),
-            Command::RemovePeer { id, reply } => reply.send(self.remove_peer(id)),
-            Command::SetGroup { link, addr, reply } => reply.send(self.set_group(link, addr)),
-            Command::Status(reply) => reply.send(self.status()),
-            Command::Leave => self.leave(on_event),
-            Command::Stop { goodbye } => {
-                if goodbye {
-                    self.leave(on_event);
-                }
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Reads what `link` holds (up to [`RECV_BATCH`] datagrams) into the node, each with its
-    /// link and source address, handing over events as they come. The clock is read once per
+    /// Reads what receive socket `i` holds (up to [`RECV_BATCH`] datagrams) into the machine,
+    /// each with its metadata, handing over events as they come. The clock is read once per
     /// [`CLOCK_EVERY`] datagrams rather than for each: a datagram is dated at most that many
     /// reads (a few microseconds) before it was read, and a busy socket is drained faster.
     /// An interruption or an ICMP refusal is counted and reading goes on; an empty socket
     /// ends the batch.
-    pub fn receive(&mut self, link: usize, on_event: &mut impl FnMut(Event)) {
-        let Some(socket) = self.sockets.get(link) else { return };
-        let id = LinkId(u8::try_from(link).unwrap_or(u8::MAX));
+    pub fn receive(&mut self, i: usize, on_event: &mut impl FnMut(M::Event)) {
+        if i >= self.sockets.len() {
+            return;
+        }
         let mut now = self.clock.now();
         for n in 0..RECV_BATCH {
             if n % CLOCK_EVERY == CLOCK_EVERY - 1 {
                 now = self.clock.now();
             }
-            match socket.try_recv_from(&mut self.rx) {
-                Ok((len, from)) => {
+            match self.sockets.try_recv(i, &mut self.rx) {
+                Ok((len, meta)) => {
                     self.io.received += 1;
-                    if let Err(rejected) = self.node.on_message(now, RecvMeta::new(id, from), &self.rx[..len]) {
-                        tracing::trace!(%from, %rejected, "frame refused");
+                    let bytes = &self.rx[..len.min(self.rx.len())];
+                    if let Err(rejected) = self.machine.on_message(now, meta, bytes) {
+                        tracing::trace!(from = ?meta.source, ?rejected, "datagram refused");
                     }
-                    while let Some(event) = self.node.poll_event() {
+                    while let Some(event) = self.machine.poll_event() {
                         on_event(event);
                     }
                 }
@@ -223,39 +236,111 @@ impl<T: DatagramSocket, D: Detector> DriverCore<T, D> {
         }
     }
 
-    /// Sends every pending frame to each address the node's book has for it, and hands over
-    /// every pending event (the drain rule). A send never waits for socket room: a frame the
+    /// Sends every pending datagram to each target the machine names for it, and hands over
+    /// every pending event (the drain rule). A send never waits for socket room: a datagram the
     /// socket cannot take now is lost and counted, like any datagram; a send interrupted by a
-    /// signal is retried once. A frame with no address to go to is counted as unroutable.
-    pub fn flush(&mut self, on_event: &mut impl FnMut(Event)) {
-        // The buffer holds MAX_FRAME_LEN bytes, the longest frame: it is never too small.
-        while let Some(Ok(transmit)) = self.node.poll_transmit(&mut self.tx) {
-            let frame = &self.tx[..transmit.len];
+    /// signal is retried once. A datagram with no target, or none a socket goes to, is counted
+    /// as unroutable.
+    pub fn flush(&mut self, on_event: &mut impl FnMut(M::Event)) {
+        while let Some(transmit) = self.machine.poll_transmit(&mut self.tx) {
+            let transmit = match transmit {
+                Ok(transmit) => transmit,
+                Err(too_small) => {
+                    // The buffer holds MAX_DATAGRAM bytes; the machine broke its own bound.
+                    tracing::error!(%too_small, "datagram larger than the machine's MAX_DATAGRAM");
+                    break;
+                }
+            };
             let mut routed = false;
-            for target in self.node.targets(transmit) {
-                routed = true;
-                let Some(socket) = self.sockets.get(usize::from(target.link.0)) else { continue };
-                let addr = target.destination;
-                let result = socket.try_send_to(frame, addr).or_else(|err| match err.kind() {
-                    io::ErrorKind::Interrupted => {
+            for meta in self.machine.targets(&transmit) {
+                let frame = &self.tx[..meta.len.min(self.tx.len())];
+                let result = match self.sockets.try_send(frame, &transmit, &meta) {
+                    None => continue,
+                    Some(Err(err)) if err.kind() == io::ErrorKind::Interrupted => {
                         self.io.record(Direction::Send, &err);
-                        socket.try_send_to(frame, addr)
+                        self.sockets.try_send(frame, &transmit, &meta).unwrap_or(Err(err))
                     }
-                    _ => Err(err),
-                });
+                    Some(result) => result,
+                };
+                routed = true;
                 match result {
-                    Ok(_) => self.io.sent += 1,
+                    Ok(()) => self.io.sent += 1,
                     Err(err) => self.io.record(Direction::Send, &err),
                 }
             }
             if !routed {
                 self.io.unroutable += 1;
-                tracing::debug!(destination = ?transmit.destination, "no address to send to");
+                tracing::debug!("no address to send to");
             }
         }
-        while let Some(event) = self.node.poll_event() {
+        while let Some(event) = self.machine.poll_event() {
             on_event(event);
         }
+    }
+}
+
+/// Wire v1: a [`Node`] over one socket per link.
+impl<T: DatagramSocket, D: Detector> DriverCore<V1Node<D>, LinkSockets<T>> {
+    /// A core for a node with `config` over one socket per link; the node starts at
+    /// `clock.now()`.
+    pub fn new(config: Config, detector: D, sockets: Vec<T>, clock: Clock) -> Result<Self, LinkCountError> {
+        if sockets.len() != usize::from(config.links()) {
+            return Err(LinkCountError { sockets: sockets.len(), links: config.links() });
+        }
+        Ok(DriverCore::with_machine(Node::new(config, detector, clock.now()), LinkSockets(sockets), clock))
+    }
+
+    /// The node, for read access.
+    pub fn node(&self) -> &V1Node<D> {
+        &self.machine
+    }
+
+    /// The local address of each link.
+    pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        self.sockets.0.iter().map(T::local_addr).collect()
+    }
+}
+
+/// Wire v1's commands, on any socket set.
+impl<D: Detector, K: Sockets<Transmit>> DriverCore<V1Node<D>, K> {
+    /// Monitors and sends to `id`, at `addrs[i]` on link `i` (no address: group frames only,
+    /// until its address is learned from its frames). A refused peer changes nothing.
+    pub fn add_peer(&mut self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
+        Ok(self.machine.add_peer_at(id, addrs)?)
+    }
+
+    /// Stops monitoring `id`, silently. Returns whether it was a peer.
+    pub fn remove_peer(&mut self, id: NodeId) -> bool {
+        self.machine.remove_peer(id)
+    }
+
+    /// Where frames for every node go on `link` (a multicast group or broadcast address); used
+    /// when the configuration says `broadcast`. Returns `false` if there is no such link.
+    pub fn set_group(&mut self, link: LinkId, addr: SocketAddr) -> bool {
+        self.machine.set_group(link, addr)
+    }
+
+    /// Every peer's status and the counters.
+    pub fn status(&self) -> Status {
+        Status {
+            config: self.machine.config().clone(),
+            now: self.clock.now(),
+            leaving: self.machine.is_leaving(),
+            peers: self.machine.peers().collect(),
+            frames: *self.machine.stats(),
+            io: self.io,
+        }
+    }
+
+    /// Starts the goodbye round without sending it: the next [`flush`](Self::flush) does.
+    pub fn start_leaving(&mut self) {
+        self.machine.leave(self.clock.now());
+    }
+
+    /// Sends a goodbye to every peer; peers report `Left` instead of `Down`.
+    pub fn leave(&mut self, on_event: &mut impl FnMut(heartbeat_proto::Event)) {
+        self.start_leaving();
+        self.flush(on_event);
     }
 }
 
@@ -265,10 +350,9 @@ mod tests {
     use std::collections::VecDeque;
     use std::time::Duration;
 
-    use heartbeat_proto::{Authentication, ClusterId, EventKind, Fixed, MAX_FRAME_LEN, Node, NodeId};
+    use heartbeat_proto::{Authentication, ClusterId, EventKind, Fixed, FixedTimeout, MAX_FRAME_LEN, Node, NodeId};
 
     use super::*;
-    use crate::command::Reply;
 
     /// What one scripted receive returns.
     type Received = io::Result<(Vec<u8>, SocketAddr)>;
@@ -315,7 +399,7 @@ mod tests {
             .unwrap()
     }
 
-    fn core() -> DriverCore<Script> {
+    fn core() -> DriverCore<V1Node<FixedTimeout>, LinkSockets<Script>> {
         DriverCore::new(config(1), FixedTimeout::new(), vec![Script::default()], Clock::new()).unwrap()
     }
 
@@ -341,7 +425,7 @@ mod tests {
     #[test]
     fn too_many_sockets_or_too_few_are_refused() {
         let two = vec![Script::default(), Script::default()];
-        let refused = DriverCore::<_, FixedTimeout>::new(config(1), FixedTimeout::new(), two, Clock::new());
+        let refused = DriverCore::<V1Node<FixedTimeout>, _>::new(config(1), FixedTimeout::new(), two, Clock::new());
         assert_eq!(refused.err(), Some(LinkCountError { sockets: 2, links: 1 }));
     }
 
@@ -350,13 +434,13 @@ mod tests {
         let mut core = core();
         core.add_peer(id(2), &[]).unwrap();
         let from = addr("192.0.2.2:7000");
-        core.sockets[0].inbox.borrow_mut().push_back(Ok((heartbeats(1).remove(0), from)));
+        core.sockets.0[0].inbox.borrow_mut().push_back(Ok((heartbeats(1).remove(0), from)));
         let mut events = Vec::new();
         core.receive(0, &mut |e| events.push(e.kind));
         assert!(matches!(events[..], [EventKind::Up { .. }]), "{events:?}");
         core.tick();
         core.flush(&mut |_| {});
-        assert_eq!(*core.sockets[0].sent.borrow(), [from]);
+        assert_eq!(*core.sockets.0[0].sent.borrow(), [from]);
         assert_eq!((core.io.received, core.io.sent, core.io.unroutable), (1, 1, 0));
     }
 
@@ -365,11 +449,11 @@ mod tests {
         let mut core = core();
         let configured = addr("192.0.2.2:7000");
         core.add_peer(id(2), &[configured]).unwrap();
-        core.sockets[0].inbox.borrow_mut().push_back(Ok((heartbeats(1).remove(0), addr("203.0.113.9:9"))));
+        core.sockets.0[0].inbox.borrow_mut().push_back(Ok((heartbeats(1).remove(0), addr("203.0.113.9:9"))));
         core.receive(0, &mut |_| {});
         core.tick();
         core.flush(&mut |_| {});
-        assert_eq!(*core.sockets[0].sent.borrow(), [configured]);
+        assert_eq!(*core.sockets.0[0].sent.borrow(), [configured]);
     }
 
     #[test]
@@ -382,10 +466,10 @@ mod tests {
         assert!(core.remove_peer(id(2)));
         core.add_peer(id(3), &[addr("192.0.2.3:3")]).unwrap();
         let errors = [io::ErrorKind::Interrupted, io::ErrorKind::Interrupted, io::ErrorKind::Interrupted];
-        core.sockets[0].send_results.borrow_mut().extend(errors.map(io::Error::from));
+        core.sockets.0[0].send_results.borrow_mut().extend(errors.map(io::Error::from));
         // Two rounds: the first retries once and fails again, the second retries and succeeds.
         for round in 1..=2 {
-            core.node.tick(core.node.poll_timeout().unwrap());
+            core.machine.tick(core.machine.poll_timeout().unwrap());
             core.flush(&mut |_| {});
             assert_eq!(core.io.sent, round - 1, "round {round}");
         }
@@ -406,10 +490,10 @@ mod tests {
             Err(io::ErrorKind::PermissionDenied.into()),
             Ok((frames.next().unwrap(), from)),
         ];
-        core.sockets[0].inbox.borrow_mut().extend(inbox);
+        core.sockets.0[0].inbox.borrow_mut().extend(inbox);
         core.receive(0, &mut |_| {});
         assert_eq!((core.io.received, core.io.recv_errors, core.io.interrupted, core.io.refused), (2, 3, 1, 1));
-        assert_eq!(core.node.stats().accepted, 2);
+        assert_eq!(core.machine.stats().accepted, 2);
         // The next batch takes up where the error stopped it.
         core.receive(0, &mut |_| {});
         assert_eq!(core.io.received, 3);
@@ -427,7 +511,7 @@ mod tests {
         let clock = Clock::with_source(std::time::Instant::now(), counted_now);
         let mut core = DriverCore::new(config(1), FixedTimeout::new(), vec![Script::default()], clock).unwrap();
         let garbage = (vec![0u8; 4], addr("192.0.2.2:7000"));
-        core.sockets[0].inbox.borrow_mut().extend((0..3 * CLOCK_EVERY).map(|_| Ok(garbage.clone())));
+        core.sockets.0[0].inbox.borrow_mut().extend((0..3 * CLOCK_EVERY).map(|_| Ok(garbage.clone())));
         let before = CLOCK_READS.load(std::sync::atomic::Ordering::Relaxed);
         core.receive(0, &mut |_| {});
         let reads = CLOCK_READS.load(std::sync::atomic::Ordering::Relaxed) - before;
@@ -440,32 +524,68 @@ mod tests {
     fn a_batch_ends_after_recv_batch_datagrams() {
         let mut core = core();
         let garbage = (vec![0u8; 4], addr("192.0.2.2:7000"));
-        core.sockets[0].inbox.borrow_mut().extend((0..RECV_BATCH + 5).map(|_| Ok(garbage.clone())));
+        core.sockets.0[0].inbox.borrow_mut().extend((0..RECV_BATCH + 5).map(|_| Ok(garbage.clone())));
         core.receive(0, &mut |_| {});
         assert_eq!(core.io.received, RECV_BATCH as u64);
-        assert_eq!(core.node.stats().rejected_malformed, RECV_BATCH as u64);
+        assert_eq!(core.machine.stats().rejected_malformed, RECV_BATCH as u64);
         core.receive(0, &mut |_| {});
         assert_eq!(core.io.received, RECV_BATCH as u64 + 5);
     }
 
     #[test]
-    fn commands_answer_through_their_reply_and_stop_ends_the_driver() {
+    fn v1_commands_run_on_the_core_and_a_refused_peer_changes_nothing() {
         let mut core = core();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let three = vec![addr("192.0.2.1:1"), addr("192.0.2.1:2")];
-        let reply = Reply::new(move |r| tx.send(r).unwrap());
-        assert!(core.command(Command::AddPeer { id: id(2), addrs: three, reply }, &mut |_| {}));
-        assert_eq!(rx.recv().unwrap(), Err(AddPeerError::TooManyAddresses { given: 2, links: 1 }));
-        assert_eq!(core.node.peers().count(), 0, "a refused peer changes nothing");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reply = Reply::new(move |r| tx.send(r).unwrap());
-        assert!(core.command(Command::SetGroup { link: LinkId(1), addr: addr("239.0.0.1:1"), reply }, &mut |_| {}));
-        assert!(!rx.recv().unwrap(), "no link 1");
-        let (tx, rx) = std::sync::mpsc::channel();
-        assert!(core.command(Command::Status(Reply::new(move |s| tx.send(s).unwrap())), &mut |_| {}));
-        assert!(!rx.recv().unwrap().leaving);
-        assert!(core.command(Command::Leave, &mut |_| {}));
-        assert!(core.node.is_leaving());
-        assert!(!core.command(Command::Stop { goodbye: false }, &mut |_| {}));
+        let two = [addr("192.0.2.1:1"), addr("192.0.2.1:2")];
+        assert_eq!(core.add_peer(id(2), &two), Err(AddPeerError::TooManyAddresses { given: 2, links: 1 }));
+        assert_eq!(core.machine.peers().count(), 0, "a refused peer changes nothing");
+        assert!(!core.set_group(LinkId(1), addr("239.0.0.1:1")), "no link 1");
+        assert!(!core.status().leaving);
+        core.start_leaving();
+        assert!(core.status().leaving);
+    }
+
+    /// A socket set whose one socket says the datagram came over TTL 7 on link 3: the core hands
+    /// the set's metadata to the machine as it is.
+    struct Meta(Option<Vec<u8>>);
+
+    impl Sockets<Transmit> for Meta {
+        fn len(&self) -> usize {
+            1
+        }
+
+        fn try_recv(&mut self, _: usize, buf: &mut [u8]) -> io::Result<(usize, RecvMeta)> {
+            let bytes = self.0.take().ok_or(io::ErrorKind::WouldBlock)?;
+            buf[..bytes.len()].copy_from_slice(&bytes);
+            let meta = RecvMeta { link: LinkId(3), source: None, local: None, ttl: Some(7) };
+            Ok((bytes.len(), meta))
+        }
+
+        fn try_send(&mut self, _: &[u8], _: &Transmit, _: &SendMeta) -> Option<io::Result<()>> {
+            None
+        }
+    }
+
+    #[test]
+    fn the_socket_set_decides_the_link_and_a_set_with_no_socket_for_a_target_is_unroutable() {
+        let node = Node::new(config(1), FixedTimeout::new(), Clock::new().now());
+        let mut core = DriverCore::with_machine(node, Meta(Some(heartbeats(1).remove(0))), Clock::new());
+        core.add_peer(id(2), &[addr("192.0.2.2:1")]).unwrap();
+        core.receive(0, &mut |_| {});
+        // Link 3 does not exist on a one-link node: the machine refuses the frame.
+        assert_eq!((core.io.received, core.machine.stats().accepted), (1, 0));
+        core.tick();
+        core.flush(&mut |_| {});
+        assert_eq!((core.io.sent, core.io.unroutable), (0, 1));
+    }
+
+    #[test]
+    fn an_oversized_datagram_keeps_its_spare_byte_and_is_refused() {
+        let mut core = core();
+        core.add_peer(id(2), &[]).unwrap();
+        let mut long = heartbeats(1).remove(0);
+        long.resize(MAX_FRAME_LEN + 1, 0);
+        core.sockets.0[0].inbox.borrow_mut().push_back(Ok((long, addr("192.0.2.2:7000"))));
+        core.receive(0, &mut |_| {});
+        assert_eq!((core.io.received, core.machine.stats().accepted), (1, 0));
     }
 }

@@ -7,8 +7,11 @@
 //! ([`Node::targets`](heartbeat_proto::Node::targets)) and hands every event to you. Every
 //! liveness decision, and every address, is the core's.
 //!
-//! All of that is the [`DriverCore`], shared with `heartbeat-tokio`; [`Driver`] adds only its
-//! wait (`poll` and a `timerfd`).
+//! All of that is the [`DriverCore`], written once for every wire profile (any
+//! [`Machine`](heartbeat_proto::engine::Machine) over any [`Sockets`] set) and shared with
+//! `heartbeat-tokio`; the [`BlockingDriver`] adds only its wait (`poll` and a `timerfd`), and
+//! the [`Worker`] its thread. [`Driver`] and [`Handle`] are wire v1's commands on top, and
+//! [`bfd`]'s driver BFD's.
 //!
 //! - **Links.** One socket per link (`Config::links`); a peer has one address per link,
 //!   configured or learned from the source of its accepted frames.
@@ -71,6 +74,7 @@
 
 #[cfg(target_os = "linux")]
 pub mod bfd;
+pub mod blocking;
 mod clock;
 mod command;
 mod driver;
@@ -81,11 +85,12 @@ mod precise;
 pub mod socket;
 mod thread;
 
+pub use blocking::{BlockingDriver, PollSockets};
 pub use clock::Clock;
-pub use command::{AddPeerError, Command, Reply};
+pub use command::{AddPeerError, Command, Job};
 pub use driver::{Driver, SetupError};
-pub use driver_core::{DatagramSocket, DriverCore, LinkCountError};
+pub use driver_core::{DatagramSocket, DriverCore, LinkCountError, LinkSockets, Sockets, V1Node};
 pub use io_stats::{Direction, IoStats, Status};
 #[cfg(target_os = "linux")]
 pub use precise::PreciseTimer;
-pub use thread::{Handle, Stopped};
+pub use thread::{Handle, Serve, Stopped, Worker};

@@ -1,24 +1,20 @@
-//! The async driver: one task runs the shared [`DriverCore`] and waits on tokio.
+//! Wire v1's tokio driver: the profile-neutral [`AsyncDriver`] over one socket per link, with
+//! the node's own commands.
 
-use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::time::Duration;
 
-use heartbeat_proto::{Config, Detector, Event, FixedTimeout, Instant, LinkId, NodeId};
-use heartbeat_std::{AddPeerError, Clock, Command, DatagramSocket, Direction, DriverCore};
-use tokio::sync::{broadcast, mpsc};
+use heartbeat_proto::{Config, Detector, Event, FixedTimeout, LinkId, NodeId, Transmit};
+use heartbeat_std::{AddPeerError, Clock, DatagramSocket, DriverCore, LinkSockets, V1Node};
+use tokio::sync::broadcast;
 
 use crate::handle::Handle;
-use crate::precise::{self, PreciseTimer};
 use crate::socket::Socket;
+use crate::task::{AsyncDriver, Readiness, WaitSockets};
 
 pub use heartbeat_std::LinkCountError;
-
-/// Events a subscriber may fall behind by before it misses some (it is then told how many).
-const EVENT_BACKLOG: usize = 1024;
 
 /// Tokio's now, as a `std::time::Instant` (so `tokio::time::pause` moves it).
 fn tokio_now() -> std::time::Instant {
@@ -32,7 +28,7 @@ pub fn tokio_clock() -> Clock {
 }
 
 /// One link's socket, shared between the core (reads and sends) and its readiness future.
-pub(crate) struct Link<S>(Arc<S>);
+pub struct Link<S>(Arc<S>);
 
 impl<S: Socket> DatagramSocket for Link<S> {
     fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
@@ -48,6 +44,36 @@ impl<S: Socket> DatagramSocket for Link<S> {
     }
 }
 
+/// Wire v1's tokio socket set: socket `i` is link `i`.
+pub type V1Sockets<S> = LinkSockets<Link<S>>;
+
+impl<S: Socket> WaitSockets<Transmit> for LinkSockets<Link<S>> {
+    fn readable(&self, i: usize) -> Readiness {
+        let socket = Arc::clone(&self.as_slice()[i].0);
+        Box::pin(async move {
+            let _ = socket.readable().await;
+        })
+    }
+
+    fn writable(&self) -> Readiness {
+        let sockets: Vec<Arc<S>> = self.as_slice().iter().map(|s| Arc::clone(&s.0)).collect();
+        Box::pin(async move {
+            for socket in sockets {
+                let _ = socket.writable().await;
+            }
+        })
+    }
+}
+
+/// Wire v1's farewell: a goodbye to every peer, sent at once.
+fn goodbye<D: Detector, S: Socket>(
+    core: &mut DriverCore<V1Node<D>, V1Sockets<S>>,
+    _: &mut dyn FnMut(Event),
+) -> Duration {
+    core.start_leaving();
+    Duration::ZERO
+}
+
 /// Drives a [`Node`](heartbeat_proto::Node) over one socket per link on a tokio task. Set it
 /// up, [`subscribe`] to its events, then [`spawn`] it and control it through the [`Handle`].
 ///
@@ -56,15 +82,13 @@ impl<S: Socket> DatagramSocket for Link<S> {
 /// peer's address on link `i` in the node's address book (configured, or learned from the
 /// peer's frames).
 ///
-/// Everything but the wait is `heartbeat_std`'s shared [`DriverCore`]; this type adds the
-/// readiness futures, tokio's sleep and the optional nanosecond timer.
+/// Everything but the node's own commands is the profile-neutral [`AsyncDriver`] (the shared
+/// `heartbeat_std` [`DriverCore`] plus tokio's waiting).
 ///
 /// [`subscribe`]: Self::subscribe
 /// [`spawn`]: Self::spawn
 pub struct Driver<S: Socket = tokio::net::UdpSocket, D: Detector = FixedTimeout> {
-    core: DriverCore<Link<S>, D>,
-    events: broadcast::Sender<Event>,
-    precise: Option<PreciseTimer>,
+    inner: AsyncDriver<V1Node<D>, V1Sockets<S>>,
 }
 
 impl<S: Socket, D: Detector + Send + 'static> Driver<S, D>
@@ -77,23 +101,20 @@ where
     pub fn new(config: Config, detector: D, sockets: Vec<S>, clock: Clock) -> Result<Self, LinkCountError> {
         let clock = Clock::with_source(clock.epoch(), tokio_now);
         let sockets = sockets.into_iter().map(|s| Link(Arc::new(s))).collect();
-        Ok(Driver {
-            core: DriverCore::new(config, detector, sockets, clock)?,
-            events: broadcast::channel(EVENT_BACKLOG).0,
-            precise: None,
-        })
+        let core = DriverCore::new(config, detector, sockets, clock)?;
+        Ok(Driver { inner: AsyncDriver::new(core, goodbye) })
     }
 
     /// Monitors and sends to `id`, at `addrs[i]` on link `i` (no address: group traffic only,
     /// until the peer's address is learned from its frames).
     pub fn add_peer(&mut self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
-        self.core.add_peer(id, addrs)
+        self.inner.core_mut().add_peer(id, addrs)
     }
 
     /// Where frames for every node go on `link` (multicast group or broadcast address), for a
     /// `broadcast` configuration. Returns `false` if there is no such link.
     pub fn set_group(&mut self, link: LinkId, addr: SocketAddr) -> bool {
-        self.core.set_group(link, addr)
+        self.inner.core_mut().set_group(link, addr)
     }
 
     /// Also wakes for deadlines through a nanosecond `timerfd` (Linux), so that a `Down` comes
@@ -102,155 +123,19 @@ where
     /// simulator, whose clock the timerfd does not follow. Needs a runtime with I/O enabled.
     #[cfg(target_os = "linux")]
     pub fn precise_timer(&mut self) -> io::Result<()> {
-        self.precise = Some(PreciseTimer::new()?);
-        Ok(())
+        self.inner.precise_timer()
     }
 
     /// A receiver of every event from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
+        self.inner.subscribe()
     }
 
     /// Starts the driver task on the current runtime.
-    pub fn spawn(self) -> Handle {
-        let (commands, inbox) = mpsc::channel(64);
+    pub fn spawn(self) -> Handle<S, D> {
         // One entry per link, in link order, even for a socket that cannot say its address.
         let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
-        let local = self.core.sockets().iter().map(|s| s.local_addr().unwrap_or(unknown)).collect();
-        let events = self.events.clone();
-        let clock = self.core.clock();
-        let task = tokio::spawn(self.run(inbox));
-        Handle::new(commands, events, task.abort_handle(), clock, local)
+        let local = self.inner.core().sockets().as_slice().iter().map(|s| s.local_addr().unwrap_or(unknown)).collect();
+        Handle::new(self.inner.spawn(), local)
     }
-
-    async fn run(self, inbox: mpsc::Receiver<Command>) {
-        for socket in self.core.sockets() {
-            // Errors surface, and are counted, at the first send.
-            let _ = socket.0.writable().await;
-        }
-        let ready = self.core.sockets().iter().map(|s| readiness(&s.0)).collect();
-        // Field order is drop order: the sockets close before `inbox` tells handles we stopped.
-        let mut task = Task { driver: self, ready, next: 0, inbox };
-        let sleep = tokio::time::sleep(std::time::Duration::ZERO);
-        tokio::pin!(sleep);
-        let mut armed = None;
-        loop {
-            let driver = &mut task.driver;
-            driver.flush();
-            let deadline = driver.core.deadline();
-            let clock = driver.core.clock();
-            // Compare the clock with the deadline ourselves: a due deadline is handled now,
-            // whether or not the sleep future has fired (tokio's budget may hold it back).
-            if deadline.is_some_and(|d| d <= clock.now()) {
-                driver.core.tick();
-                // The core never asks for this twice in a row after a drain; should it ever,
-                // the runtime still gets its turn.
-                tokio::task::consume_budget().await;
-                continue;
-            }
-            if deadline != armed {
-                if let Some(d) = deadline {
-                    sleep.as_mut().reset(tokio::time::Instant::from_std(clock.to_std(d)));
-                    driver.arm_precise(d);
-                }
-                armed = deadline;
-            }
-            tokio::select! {
-                biased;
-                command = task.inbox.recv() => {
-                    if !task.driver.command(command) {
-                        return;
-                    }
-                }
-                link = next_ready(&mut task.ready, &mut task.next) => {
-                    task.driver.receive(link);
-                    task.ready[link] = readiness(&task.driver.core.sockets()[link].0);
-                }
-                () = &mut sleep, if deadline.is_some() => {
-                    // A fired sleep stays fired: arm it afresh next turn.
-                    armed = None;
-                }
-                () = precise::fired(task.driver.precise.as_ref()), if deadline.is_some() => {
-                    armed = None;
-                }
-            }
-            task.driver.core.tick();
-        }
-    }
-
-    fn arm_precise(&mut self, deadline: Instant) {
-        let after = deadline.saturating_duration_since(self.core.clock().now());
-        if let Err(err) = precise::arm(self.precise.as_ref(), after) {
-            self.core.record(Direction::Receive, &err);
-        }
-    }
-
-    /// Handles a command (`None`: every handle is gone); returns whether to keep running.
-    fn command(&mut self, command: Option<Command>) -> bool {
-        let events = &self.events;
-        let mut publish = |event| {
-            // No subscriber is not an error.
-            let _ = events.send(event);
-        };
-        match command {
-            Some(command) => self.core.command(command, &mut publish),
-            // Nobody can stop us any more, so leave now.
-            None => {
-                self.core.leave(&mut publish);
-                false
-            }
-        }
-    }
-
-    /// Reads what `link` holds (up to a batch) into the core.
-    fn receive(&mut self, link: usize) {
-        let events = &self.events;
-        self.core.receive(link, &mut |event| {
-            let _ = events.send(event);
-        });
-    }
-
-    /// Sends every pending frame and publishes every pending event (the drain rule).
-    fn flush(&mut self) {
-        let events = &self.events;
-        self.core.flush(&mut |event| {
-            let _ = events.send(event);
-        });
-    }
-}
-
-type Readiness = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// Everything the task owns; fields drop in this order.
-struct Task<S: Socket, D: Detector> {
-    driver: Driver<S, D>,
-    ready: Vec<Readiness>,
-    next: usize,
-    inbox: mpsc::Receiver<Command>,
-}
-
-/// A future that resolves when `socket` may be readable. It owns its socket handle, so it
-/// survives from one turn to the next and no wake-up is lost when another branch wins.
-fn readiness<S: Socket>(socket: &Arc<S>) -> Readiness {
-    let socket = Arc::clone(socket);
-    Box::pin(async move {
-        // An error here surfaces again, and is counted, at the read that follows.
-        let _ = socket.readable().await;
-    })
-}
-
-/// The first readable link, scanning from `next` so that no link starves the others.
-async fn next_ready(ready: &mut [Readiness], next: &mut usize) -> usize {
-    poll_fn(|cx| {
-        let n = ready.len();
-        for k in 0..n {
-            let link = (*next + k) % n;
-            if ready[link].as_mut().poll(cx).is_ready() {
-                *next = (link + 1) % n;
-                return Poll::Ready(link);
-            }
-        }
-        Poll::Pending
-    })
-    .await
 }

@@ -6,7 +6,10 @@
 //! says (never waiting for socket room: a heartbeat that cannot leave now is dropped and
 //! counted), and publishes every event on a broadcast channel. All of that is
 //! `heartbeat_std`'s [`DriverCore`](heartbeat_std::DriverCore), shared with the blocking
-//! driver; this crate adds only the waiting.
+//! driver and written once for every wire profile; this crate adds only the waiting
+//! ([`AsyncDriver`], which runs any [`Machine`](heartbeat_proto::engine::Machine) over a
+//! [`WaitSockets`] set, controlled through a [`TaskHandle`]). [`Driver`] and [`Handle`] are wire
+//! v1's commands on top.
 //!
 //! - Time is `tokio::time`, so tests can run under `tokio::time::pause()` or a simulator. The
 //!   task compares the clock with the node's deadline itself rather than trusting the sleep
@@ -63,13 +66,17 @@
 #![forbid(unsafe_code)]
 #![cfg(unix)]
 
+#[cfg(target_os = "linux")]
+pub mod bfd;
 mod driver;
 mod handle;
 #[cfg(target_os = "linux")]
 mod precise;
 mod socket;
+mod task;
 
-pub use driver::{Driver, LinkCountError, tokio_clock};
+pub use driver::{Driver, Link, LinkCountError, V1Sockets, tokio_clock};
 pub use handle::Handle;
 pub use heartbeat_std::{AddPeerError, Clock, IoStats, Status, Stopped};
 pub use socket::Socket;
+pub use task::{AsyncDriver, Farewell, Readiness, TaskHandle, WaitSockets};

@@ -47,11 +47,13 @@
 //! ```
 
 mod address_index;
+mod machine;
 mod sessions;
 mod timers;
 
 pub(crate) use address_index::AddressIndex;
 
+pub use machine::Machine;
 pub use sessions::{SessionHandle, SessionTable, TableFull};
 pub use timers::{MAX_TIMER_KINDS, TimerKind, TimerTable};
 

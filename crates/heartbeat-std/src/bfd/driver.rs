@@ -1,25 +1,22 @@
-//! The blocking BFD driver: moves datagrams between the sockets and a [`BfdHost`], and time
-//! into it. Every protocol decision (state, timers, authentication, TTL checks) is the core's.
+//! The blocking BFD driver: the profile-neutral [`BlockingDriver`] over BFD's socket set
+//! ([`BfdSockets`]), with BFD's own commands and graceful shutdown. Every protocol decision
+//! (state, timers, authentication, TTL checks) is the core's.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-use heartbeat_proto::bfd::packet::MAX_PACKET_LEN;
 use heartbeat_proto::bfd::{BfdEvent, BfdHost, ConfigError, Hop, SLOW_TX_INTERVAL, SessionConfig, SessionStatus};
-use heartbeat_proto::engine::{RecvMeta, SessionHandle};
-use heartbeat_proto::{Growable, Instant};
-use rustix::event::{PollFd, PollFlags, poll};
+use heartbeat_proto::engine::{RecvMeta, SendMeta, SessionHandle};
+use heartbeat_proto::{Growable, Instant, Storage};
 
 use super::links::{self, Links};
 use super::socket::{MULTI_HOP_PORT, RxSocket, SINGLE_HOP_PORT, SendOptions, TxSocket};
+use crate::blocking::{BlockingDriver, PollSockets};
 use crate::clock::Clock;
-use crate::io_stats::{Direction, IoStats};
-use crate::precise::PreciseTimer;
-
-/// Datagrams read from one socket in a row before the driver ticks and looks at the others.
-const RECV_BATCH: usize = 64;
+use crate::driver_core::{DriverCore, Sockets};
+use crate::io_stats::IoStats;
 
 /// Where the driver listens and sends, and its randomness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,13 +92,6 @@ pub enum AddSessionError {
     Stopped,
 }
 
-/// One session as the driver knows it: what the core needs from the sockets.
-#[derive(Debug, Clone)]
-struct Route {
-    handle: SessionHandle,
-    local: Option<IpAddr>,
-}
-
 /// Which traffic a receive socket carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -116,76 +106,44 @@ struct Receiver {
     v4: bool,
 }
 
-/// A snapshot of every session and the socket counters.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct BfdStatus {
-    /// When it was taken, on the driver's clock.
-    pub now: Instant,
-    /// Every session, in the order added.
-    pub sessions: Vec<(SessionHandle, SessionStatus)>,
-    /// What the sockets did.
-    pub io: IoStats,
-    /// Datagrams longer than the receive buffer (the largest BFD packet plus one byte), handed
-    /// to the core cut to that length: it judges them by their Length field like any other.
-    pub truncated: u64,
-}
-
-/// Drives a [`BfdHost`] over BFD's UDP sockets on the calling thread (or its own, see
-/// [`spawn`](Self::spawn)).
+/// BFD's socket set: receive sockets opened as sessions need them (one per address family and
+/// hop kind), one transmit socket per family, and the interfaces numbered as links.
 ///
-/// Sockets are opened as sessions need them: one receive socket per address family and hop
-/// kind (ports 3784 and 4784 by default), one transmit socket per family on a source port from
-/// 49152–65535 shared by every session of the family (see
-/// [`source_port`](super::source_port)).
-///
-/// The loop keeps the sans-IO rule: send every transmit and deliver every event after each
-/// input; wait on the sockets and a nanosecond timer armed for `poll_timeout`; then always
-/// `tick` with the clock's `now`.
-pub struct BfdDriver {
-    host: BfdHost<Growable>,
+/// A datagram is handed to the core with its source, TTL and local address, on the link of
+/// the interface it arrived on (single hop) or [`links::ANY`] (multihop). A packet leaves from
+/// the transmit socket of its destination's family with the TTL the core asks for, from the
+/// session's local address and out of its link's interface.
+#[derive(Debug)]
+pub struct BfdSockets {
     options: Options,
-    clock: Clock,
     links: Links,
-    routes: Vec<Route>,
+    /// Each session's configured local address, the source its packets are sent from.
+    locals: Vec<(SessionHandle, Option<IpAddr>)>,
     receivers: Vec<Receiver>,
     tx_v4: Option<TxSocket>,
     tx_v6: Option<TxSocket>,
-    timer: PreciseTimer,
-    armed: Option<Instant>,
-    io: IoStats,
     truncated: u64,
-    tx: [u8; MAX_PACKET_LEN],
-    // One byte more than the largest packet, so that an oversized datagram stays oversized.
-    rx: [u8; MAX_PACKET_LEN + 1],
 }
 
-impl BfdDriver {
-    /// A driver with no session yet; the core starts at `clock.now()`.
-    pub fn new(options: Options, clock: Clock) -> io::Result<Self> {
-        Ok(BfdDriver {
-            host: BfdHost::new(options.seed, clock.now()),
+impl BfdSockets {
+    /// No socket yet; [`add_session`](BfdDriver::add_session) opens them.
+    pub fn new(options: Options) -> Self {
+        BfdSockets {
             options,
-            clock,
             links: Links::new(),
-            routes: Vec::new(),
+            locals: Vec::new(),
             receivers: Vec::new(),
             tx_v4: None,
             tx_v6: None,
-            timer: PreciseTimer::new()?,
-            armed: None,
-            io: IoStats::default(),
             truncated: 0,
-            tx: [0; MAX_PACKET_LEN],
-            rx: [0; MAX_PACKET_LEN + 1],
-        })
+        }
     }
 
-    /// Adds a session. `interface` ties a single-hop session to one interface (its
-    /// `config.link` is set from it; without one the session is on [`links::ANY`]). Opens the
-    /// sockets the session's family and hop kind need if they are not open yet.
+    /// Adds a session to `host` and opens the sockets it needs (see
+    /// [`BfdDriver::add_session`]): what every adapter's BFD driver does to add one.
     pub fn add_session(
         &mut self,
+        host: &mut BfdHost<Growable>,
         mut config: SessionConfig,
         interface: Option<&str>,
     ) -> Result<SessionHandle, AddSessionError> {
@@ -200,12 +158,16 @@ impl BfdDriver {
             Hop::SingleHop => Kind::SingleHop,
             _ => Kind::MultiHop,
         };
-        let v4 = config.peer.is_ipv4();
-        self.open(kind, v4)?;
+        self.open(kind, config.peer.is_ipv4())?;
         let local = config.local;
-        let handle = self.host.add_session(config)?;
-        self.routes.push(Route { handle, local });
+        let handle = host.add_session(config)?;
+        self.locals.push((handle, local));
         Ok(handle)
+    }
+
+    /// Datagrams longer than the receive buffer, handed to the core cut to that length.
+    pub fn truncated(&self) -> u64 {
+        self.truncated
     }
 
     /// Opens the receive socket for `kind` and `v4` and the transmit socket for the family.
@@ -234,23 +196,6 @@ impl BfdDriver {
         if v4 { IpAddr::V4(self.options.bind_v4) } else { IpAddr::V6(self.options.bind_v6) }
     }
 
-    /// The core, for read access.
-    pub fn host(&self) -> &BfdHost<Growable> {
-        &self.host
-    }
-
-    /// The core, to command it: [`admin_down`](BfdHost::admin_down),
-    /// [`set_timing`](BfdHost::set_timing), key rotation. Pass it this driver's
-    /// [`clock`](Self::clock)`.now()`; what the command queues goes out on the next turn.
-    pub fn host_mut(&mut self) -> &mut BfdHost<Growable> {
-        &mut self.host
-    }
-
-    /// The clock that dates everything.
-    pub fn clock(&self) -> Clock {
-        self.clock
-    }
-
     /// The source port of the transmit socket of each family (`None`: not open).
     pub fn source_ports(&self) -> (Option<u16>, Option<u16>) {
         let port = |s: &Option<TxSocket>| s.as_ref().and_then(|s| s.local_addr().ok()).map(|a| a.port());
@@ -261,70 +206,220 @@ impl BfdDriver {
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
         self.receivers.iter().filter_map(|r| r.socket.local_addr().ok()).collect()
     }
+}
+
+impl Sockets<(SessionHandle, SendMeta)> for BfdSockets {
+    fn len(&self) -> usize {
+        self.receivers.len()
+    }
+
+    fn try_recv(&mut self, i: usize, buf: &mut [u8]) -> io::Result<(usize, RecvMeta)> {
+        let receiver = self.receivers.get_mut(i).ok_or(io::ErrorKind::NotFound)?;
+        let datagram = receiver.socket.recv(buf)?;
+        if datagram.truncated {
+            self.truncated += 1;
+        }
+        let link = match receiver.kind {
+            Kind::SingleHop => self.links.arrived_on(datagram.ifindex),
+            Kind::MultiHop => links::ANY,
+        };
+        let meta = RecvMeta { link, source: Some(datagram.source), local: datagram.local, ttl: datagram.ttl };
+        Ok((datagram.len, meta))
+    }
+
+    fn try_send(
+        &mut self,
+        buf: &[u8],
+        transmit: &(SessionHandle, SendMeta),
+        meta: &SendMeta,
+    ) -> Option<io::Result<()>> {
+        let mut to = meta.destination;
+        match to.port() {
+            SINGLE_HOP_PORT => to.set_port(self.options.peer_single_hop_port),
+            MULTI_HOP_PORT => to.set_port(self.options.peer_multi_hop_port),
+            _ => {}
+        }
+        let socket = if to.is_ipv4() { self.tx_v4.as_ref() } else { self.tx_v6.as_ref() }?;
+        let local = self.locals.iter().find(|(h, _)| *h == transmit.0).and_then(|(_, local)| *local);
+        let options = SendOptions { ttl: meta.ttl, source: local, ifindex: self.links.ifindex(meta.link) };
+        Some(socket.send(buf, to, options).map(drop))
+    }
+}
+
+impl PollSockets for BfdSockets {
+    fn fd(&self, i: usize) -> BorrowedFd<'_> {
+        self.receivers[i].socket.as_fd()
+    }
+}
+
+/// A snapshot of every session and the socket counters.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BfdStatus {
+    /// When it was taken, on the driver's clock.
+    pub now: Instant,
+    /// Every session, in the order added.
+    pub sessions: Vec<(SessionHandle, SessionStatus)>,
+    /// What the sockets did.
+    pub io: IoStats,
+    /// Datagrams longer than the receive buffer (the largest BFD packet plus one byte), handed
+    /// to the core cut to that length: it judges them by their Length field like any other.
+    pub truncated: u64,
+}
+
+impl BfdStatus {
+    /// A snapshot of `core`'s `sessions` (those still present, in that order), its counters and
+    /// `truncated`, for a BFD driver of any adapter.
+    pub fn of<K>(
+        core: &DriverCore<BfdHost<Growable>, K>,
+        sessions: impl Iterator<Item = SessionHandle>,
+        truncated: u64,
+    ) -> BfdStatus
+    where
+        K: Sockets<(SessionHandle, SendMeta)>,
+    {
+        let host = core.machine();
+        BfdStatus {
+            now: core.clock().now(),
+            sessions: sessions.filter_map(|h| Some((h, host.session(h)?))).collect(),
+            io: core.io_stats(),
+            truncated,
+        }
+    }
+}
+
+/// How long a graceful stop keeps sending AdminDown: the longest detection time any session's
+/// peer uses for it, plus one transmit interval, and at least two of the slow (1 s) intervals a
+/// session that is not Up uses, so that at least one AdminDown packet reaches every peer
+/// whatever the state.
+pub fn linger<S: Storage>(host: &BfdHost<S>) -> Duration {
+    let slow = 2 * SLOW_TX_INTERVAL;
+    host.handles()
+        .filter_map(|h| host.session(h))
+        .map(|s| {
+            let tx = s.tx_interval.unwrap_or(SLOW_TX_INTERVAL);
+            s.detection_time.unwrap_or_default().max(tx) + tx
+        })
+        .fold(slow, Duration::max)
+}
+
+/// Every session AdminDown (diag 7) at the clock's now; what it queues goes out at the next
+/// flush. The only refusal of a live session is a full event queue: it is drained into
+/// `on_event` and the session tried again.
+pub fn admin_down_all<K: Sockets<(SessionHandle, SendMeta)>>(
+    core: &mut DriverCore<BfdHost<Growable>, K>,
+    on_event: &mut impl FnMut(BfdEvent),
+) {
+    core.flush(on_event);
+    let now = core.clock().now();
+    let handles: Vec<SessionHandle> = core.machine().handles().collect();
+    for handle in handles {
+        while let Err(ConfigError::EventQueueFull) = core.machine_mut().admin_down(handle, now) {
+            core.flush(on_event);
+        }
+    }
+}
+
+/// Drives a [`BfdHost`] over BFD's UDP sockets on the calling thread (or its own, see
+/// [`spawn`](Self::spawn)).
+///
+/// Sockets are opened as sessions need them: one receive socket per address family and hop
+/// kind (ports 3784 and 4784 by default), one transmit socket per family on a source port from
+/// 49152–65535 shared by every session of the family (see
+/// [`source_port`](super::source_port)).
+///
+/// The loop is the profile-neutral [`BlockingDriver`] over [`BfdSockets`]: send every
+/// transmit and deliver every event after each input; wait on the sockets and a nanosecond
+/// timer armed for `poll_timeout`; then always `tick` with the clock's `now`.
+pub struct BfdDriver {
+    inner: BlockingDriver<BfdHost<Growable>, BfdSockets>,
+    /// Every session added, in order (for status and shutdown).
+    sessions: Vec<SessionHandle>,
+}
+
+impl BfdDriver {
+    /// A driver with no session yet; the core starts at `clock.now()`.
+    pub fn new(options: Options, clock: Clock) -> io::Result<Self> {
+        let host = BfdHost::new(options.seed, clock.now());
+        let core = DriverCore::with_machine(host, BfdSockets::new(options), clock);
+        Ok(BfdDriver { inner: BlockingDriver::new(core), sessions: Vec::new() })
+    }
+
+    fn core(&self) -> &DriverCore<BfdHost<Growable>, BfdSockets> {
+        self.inner.core()
+    }
+
+    /// Adds a session. `interface` ties a single-hop session to one interface (its
+    /// `config.link` is set from it; without one the session is on [`links::ANY`]). Opens the
+    /// sockets the session's family and hop kind need if they are not open yet.
+    pub fn add_session(
+        &mut self,
+        config: SessionConfig,
+        interface: Option<&str>,
+    ) -> Result<SessionHandle, AddSessionError> {
+        let (host, sockets) = self.inner.core_mut().parts_mut();
+        let handle = sockets.add_session(host, config, interface)?;
+        self.sessions.push(handle);
+        Ok(handle)
+    }
+
+    /// The core, for read access.
+    pub fn host(&self) -> &BfdHost<Growable> {
+        self.core().machine()
+    }
+
+    /// The core, to command it: [`admin_down`](BfdHost::admin_down),
+    /// [`set_timing`](BfdHost::set_timing), key rotation. Pass it this driver's
+    /// [`clock`](Self::clock)`.now()`; what the command queues goes out on the next turn.
+    pub fn host_mut(&mut self) -> &mut BfdHost<Growable> {
+        self.inner.core_mut().machine_mut()
+    }
+
+    /// The clock that dates everything.
+    pub fn clock(&self) -> Clock {
+        self.core().clock()
+    }
+
+    /// The source port of the transmit socket of each family (`None`: not open).
+    pub fn source_ports(&self) -> (Option<u16>, Option<u16>) {
+        self.core().sockets().source_ports()
+    }
+
+    /// The addresses the receive sockets are bound to.
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        self.core().sockets().listen_addrs()
+    }
 
     /// Every session's status and the counters.
     pub fn status(&self) -> BfdStatus {
-        BfdStatus {
-            now: self.clock.now(),
-            sessions: self.routes.iter().filter_map(|r| Some((r.handle, self.host.session(r.handle)?))).collect(),
-            io: self.io,
-            truncated: self.truncated,
-        }
+        let core = self.core();
+        BfdStatus::of(core, self.sessions.iter().copied(), core.sockets().truncated())
     }
 
     /// One turn of the loop: send what is due, deliver events, wait for a datagram or the
     /// core's next deadline (at most `max_wait`), feed what arrived, then always `tick`.
     pub fn turn(&mut self, max_wait: Option<Duration>, on_event: &mut impl FnMut(BfdEvent)) {
-        self.turn_with(max_wait, None, on_event);
+        self.inner.turn(max_wait, on_event);
     }
 
     /// Turns until `stop` returns true (asked once per turn). Returns without shutting the
     /// sessions down: call [`shutdown`](Self::shutdown) for that.
-    pub fn run(&mut self, on_event: &mut impl FnMut(BfdEvent), mut stop: impl FnMut() -> bool) {
-        while !stop() {
-            self.turn(None, on_event);
-        }
+    pub fn run(&mut self, on_event: &mut impl FnMut(BfdEvent), stop: impl FnMut() -> bool) {
+        self.inner.run(on_event, stop);
     }
 
     /// Graceful stop: every session goes AdminDown (diag 7, RFC 5880 §6.8.16) and the driver
     /// keeps running for [`linger`](Self::linger) so that the peers see AdminDown and go Down
     /// with diag 3 instead of detecting a failure. Returns when that time has passed.
     pub fn shutdown(&mut self, on_event: &mut impl FnMut(BfdEvent)) {
-        self.flush(on_event);
-        let now = self.clock.now();
         let linger = self.linger();
-        for i in 0..self.routes.len() {
-            let handle = self.routes[i].handle;
-            // The only refusal of a live session is a full event queue: drain it and retry.
-            while let Err(ConfigError::EventQueueFull) = self.host.admin_down(handle, now) {
-                self.flush(on_event);
-            }
-        }
-        let end = now + linger;
-        self.flush(on_event);
-        loop {
-            let left = end.saturating_duration_since(self.clock.now());
-            if left.is_zero() {
-                break;
-            }
-            self.turn(Some(left), on_event);
-        }
+        admin_down_all(self.inner.core_mut(), on_event);
+        self.inner.linger(linger, on_event);
     }
 
-    /// How long [`shutdown`](Self::shutdown) keeps sending AdminDown: the longest detection
-    /// time any session's peer uses for it, plus one transmit interval, and at least two of the
-    /// slow (1 s) intervals a session that is not Up uses, so that at least one AdminDown packet
-    /// reaches every peer whatever the state.
+    /// How long [`shutdown`](Self::shutdown) keeps sending AdminDown: see [`linger`].
     pub fn linger(&self) -> Duration {
-        let slow = 2 * SLOW_TX_INTERVAL;
-        self.routes
-            .iter()
-            .filter_map(|r| self.host.session(r.handle))
-            .map(|s| {
-                let tx = s.tx_interval.unwrap_or(SLOW_TX_INTERVAL);
-                s.detection_time.unwrap_or_default().max(tx) + tx
-            })
-            .fold(slow, Duration::max)
+        linger(self.host())
     }
 
     /// A turn that also waits for `extra` to become readable; returns whether it did.
@@ -334,131 +429,6 @@ impl BfdDriver {
         extra: Option<BorrowedFd<'_>>,
         on_event: &mut impl FnMut(BfdEvent),
     ) -> bool {
-        self.flush(on_event);
-        self.arm(self.host.poll_timeout());
-        let (ready, extra_ready) = self.wait(max_wait, extra);
-        for i in 0..self.receivers.len() {
-            if ready & (1 << i) != 0 {
-                self.receive(i, on_event);
-            }
-        }
-        self.host.tick(self.clock.now());
-        self.flush(on_event);
-        extra_ready
-    }
-
-    /// Sets the timer for `deadline` unless it is set for it already.
-    fn arm(&mut self, deadline: Option<Instant>) {
-        if deadline == self.armed {
-            return;
-        }
-        if let Some(d) = deadline
-            && let Err(err) = self.timer.arm(self.clock.until(d))
-        {
-            self.io.record(Direction::Receive, &err);
-            return;
-        }
-        self.armed = deadline;
-    }
-
-    /// Blocks until a socket, `extra` or the timer is readable, or `timeout` passes. Returns a
-    /// bit mask of readable receivers and whether `extra` is readable.
-    fn wait(&mut self, timeout: Option<Duration>, extra: Option<BorrowedFd<'_>>) -> (u64, bool) {
-        let mut fds: Vec<PollFd<'_>> = self.receivers.iter().map(|r| PollFd::new(&r.socket, PollFlags::IN)).collect();
-        fds.extend(extra.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)));
-        fds.push(PollFd::new(&self.timer, PollFlags::IN));
-        let timeout = timeout.map(|t| {
-            rustix::event::Timespec::try_from(t).unwrap_or(rustix::event::Timespec { tv_sec: i64::MAX, tv_nsec: 0 })
-        });
-        if let Err(err) = poll(&mut fds, timeout.as_ref()) {
-            self.io.record(Direction::Receive, &err.into());
-            return (0, false);
-        }
-        let n = self.receivers.len();
-        let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
-        let mask = fds.iter().take(n).enumerate().filter(|(_, fd)| ready(fd)).fold(0u64, |m, (i, _)| m | 1 << i);
-        let extra_ready = extra.is_some() && fds.get(n).is_some_and(ready);
-        if fds.last().is_some_and(ready) && self.timer.consume() {
-            self.armed = None;
-        }
-        (mask, extra_ready)
-    }
-
-    /// Reads what receiver `i` holds (up to a batch) into the core.
-    fn receive(&mut self, i: usize, on_event: &mut impl FnMut(BfdEvent)) {
-        for _ in 0..RECV_BATCH {
-            let receiver = &mut self.receivers[i];
-            match receiver.socket.recv(&mut self.rx) {
-                Ok(datagram) => {
-                    self.io.received += 1;
-                    if datagram.truncated {
-                        self.truncated += 1;
-                    }
-                    let link = match receiver.kind {
-                        Kind::SingleHop => self.links.arrived_on(datagram.ifindex),
-                        Kind::MultiHop => links::ANY,
-                    };
-                    let meta =
-                        RecvMeta { link, source: Some(datagram.source), local: datagram.local, ttl: datagram.ttl };
-                    let now = self.clock.now();
-                    if let Err(rejected) = self.host.on_message(now, &meta, &self.rx[..datagram.len]) {
-                        tracing::trace!(from = %datagram.source, ?rejected, "bfd packet refused");
-                    }
-                    self.flush(on_event);
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
-                Err(err) => {
-                    self.io.record(Direction::Receive, &err);
-                    if !matches!(err.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted) {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sends every pending packet and delivers every pending event (the drain rule).
-    fn flush(&mut self, on_event: &mut impl FnMut(BfdEvent)) {
-        while let Some(transmit) = self.host.poll_transmit(&mut self.tx) {
-            match transmit {
-                Ok((handle, meta)) => self.send(handle, meta),
-                Err(too_small) => {
-                    // The buffer holds the largest BFD packet; the core broke its own bound.
-                    tracing::error!(%too_small, "bfd packet larger than the largest BFD packet");
-                    break;
-                }
-            }
-        }
-        while let Some(event) = self.host.poll_event() {
-            on_event(event);
-        }
-    }
-
-    fn send(&mut self, handle: SessionHandle, meta: heartbeat_proto::engine::SendMeta) {
-        let mut to = meta.destination;
-        match to.port() {
-            SINGLE_HOP_PORT => to.set_port(self.options.peer_single_hop_port),
-            MULTI_HOP_PORT => to.set_port(self.options.peer_multi_hop_port),
-            _ => {}
-        }
-        let socket = if to.is_ipv4() { self.tx_v4.as_ref() } else { self.tx_v6.as_ref() };
-        let Some(socket) = socket else {
-            self.io.unroutable += 1;
-            return;
-        };
-        let local = self.routes.iter().find(|r| r.handle == handle).and_then(|r| r.local);
-        let options = SendOptions { ttl: meta.ttl, source: local, ifindex: self.links.ifindex(meta.link) };
-        let bytes = &self.tx[..meta.len];
-        let result = socket.send(bytes, to, options).or_else(|err| match err.kind() {
-            io::ErrorKind::Interrupted => {
-                self.io.record(Direction::Send, &err);
-                socket.send(bytes, to, options)
-            }
-            _ => Err(err),
-        });
-        match result {
-            Ok(_) => self.io.sent += 1,
-            Err(err) => self.io.record(Direction::Send, &err),
-        }
+        self.inner.turn_with(max_wait, extra, on_event)
     }
 }

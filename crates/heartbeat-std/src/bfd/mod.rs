@@ -6,6 +6,11 @@
 //!   the core's deadlines on a `timerfd`. [`BfdDriver::shutdown`] takes every session
 //!   AdminDown and keeps sending long enough for the peers to see it.
 //! - [`BfdHandle`]: the driver on a thread of its own ([`BfdDriver::spawn`]).
+//! - [`BfdSockets`]: BFD's socket set for the shared [`DriverCore`](crate::DriverCore): all
+//!   this profile adds to the driver core every profile shares (receive, flush, status,
+//!   commands, thread and waker are [`BlockingDriver`](crate::BlockingDriver)'s and
+//!   [`Worker`](crate::Worker)'s). `heartbeat-tokio` waits on the same set.
+//! - [`linger`] and [`admin_down_all`]: BFD's graceful stop, for every adapter.
 //! - [`socket`]: receive sockets on the control ports that report TTL, local address and
 //!   interface with each datagram, and transmit sockets with TTL 255 and CS6.
 //! - [`source_port`]: the 49152–65535 source-port walk.
@@ -36,5 +41,5 @@ pub mod socket;
 pub mod source_port;
 mod thread;
 
-pub use driver::{AddSessionError, BfdDriver, BfdStatus, Options};
+pub use driver::{AddSessionError, BfdDriver, BfdSockets, BfdStatus, Options, admin_down_all, linger};
 pub use thread::BfdHandle;
