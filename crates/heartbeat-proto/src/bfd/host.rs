@@ -7,7 +7,9 @@ use heapless::Deque;
 
 use super::auth::BfdKeys;
 use super::packet::{ControlPacket, Diag, State};
-use super::session::{ConfigError, RejectStats, Rejected, Rng, Session, SessionStatus, SessionTimer, Timing};
+use super::session::{
+    ConfigError, RejectStats, Rejected, Rng, SLOW_TX_INTERVAL, Session, SessionStatus, SessionTimer, Timing,
+};
 use crate::engine::{
     AddressIndex, BufferTooSmall, RecvMeta, SendMeta, SessionHandle, SessionTable, TimerKind, TimerTable,
 };
@@ -331,6 +333,21 @@ impl<S: Storage> BfdHost<S> {
     /// Every session's handle, in slot order.
     pub fn handles(&self) -> impl Iterator<Item = SessionHandle> + '_ {
         self.sessions.iter().map(|(h, _)| h)
+    }
+
+    /// How long a host that put its sessions AdminDown should keep running (sending) before it
+    /// stops, so that every peer hears AdminDown and goes Down with diag 3 instead of detecting
+    /// a failure (RFC 5880 §6.8.16: keep sending for at least a Detection Time): the longest
+    /// detection time a peer applies to a session, plus one of its transmit intervals, and at
+    /// least two slow (1 s) intervals, which a session not Up sends at.
+    pub fn admin_down_linger(&self) -> Duration {
+        self.handles()
+            .filter_map(|h| self.session(h))
+            .map(|s| {
+                let tx = s.tx_interval.unwrap_or(SLOW_TX_INTERVAL);
+                s.detection_time.unwrap_or_default().max(tx) + tx
+            })
+            .fold(2 * SLOW_TX_INTERVAL, Duration::max)
     }
 
     /// Adds a session, Down, at the latest `now` seen. An active one sends its first packet

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-use heartbeat_proto::bfd::{BfdEvent, BfdHost, ConfigError, Hop, SLOW_TX_INTERVAL, SessionConfig, SessionStatus};
+use heartbeat_proto::bfd::{BfdEvent, BfdHost, ConfigError, Hop, SessionConfig, SessionStatus};
 use heartbeat_proto::engine::{RecvMeta, SendMeta, SessionHandle};
 use heartbeat_proto::{Growable, Instant, Storage};
 
@@ -288,19 +288,10 @@ impl BfdStatus {
     }
 }
 
-/// How long a graceful stop keeps sending AdminDown: the longest detection time any session's
-/// peer uses for it, plus one transmit interval, and at least two of the slow (1 s) intervals a
-/// session that is not Up uses, so that at least one AdminDown packet reaches every peer
-/// whatever the state.
+/// How long a graceful stop keeps sending AdminDown: the core's
+/// [`BfdHost::admin_down_linger`].
 pub fn linger<S: Storage>(host: &BfdHost<S>) -> Duration {
-    let slow = 2 * SLOW_TX_INTERVAL;
-    host.handles()
-        .filter_map(|h| host.session(h))
-        .map(|s| {
-            let tx = s.tx_interval.unwrap_or(SLOW_TX_INTERVAL);
-            s.detection_time.unwrap_or_default().max(tx) + tx
-        })
-        .fold(slow, Duration::max)
+    host.admin_down_linger()
 }
 
 /// Every session AdminDown (diag 7) at the clock's now; what it queues goes out at the next
