@@ -154,6 +154,8 @@ mod config;
 pub mod detector;
 pub mod engine;
 mod event;
+#[cfg(feature = "linuxha")]
+pub mod linuxha;
 mod monitor;
 mod node;
 mod peers;
