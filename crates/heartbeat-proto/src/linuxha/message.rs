@@ -1,5 +1,8 @@
 //! The message model: an ordered list of `(name, type, value)` fields borrowed from the datagram.
 
+// The encoding helpers serve the signing encoders of `linuxha-auth`.
+#![cfg_attr(not(feature = "linuxha-auth"), allow(dead_code))]
+
 use heapless::Vec;
 
 use super::DecodeError;
@@ -248,7 +251,7 @@ pub(super) fn base64_decoded_len(s: &str) -> Option<usize> {
     use base64ct::Encoding;
     let mut scratch = [0u8; 3];
     let bytes = s.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let last = (bytes.len() / 4).saturating_sub(1);
