@@ -18,6 +18,13 @@ use core::time::Duration;
 
 use heapless::Vec;
 
+use crate::auth::Authentication;
+use crate::config::{Config, ConfigBuilder};
+use crate::wire::{ClusterId, NodeId};
+
+/// How often Heartbeat checks for dead nodes (`check_for_timeouts`): the monitor's tick.
+pub const CHECK_PERIOD: Duration = Duration::from_millis(250);
+
 /// The most `node` names one `ha.cf` may list.
 pub const MAX_NODES: usize = 32;
 /// The most media (`ucast`, `mcast`, `bcast` interfaces) one `ha.cf` may list.
@@ -254,6 +261,24 @@ impl<'a> HaCf<'a> {
             return Err(ConfigError::InitdeadTooShort);
         }
         Ok(HaCf { keepalive, deadtime, warntime, initdead, udpport, media, nodes, auto_failback })
+    }
+
+    /// A [`Monitor`](crate::Monitor) configuration for node `node` with these timings: tick
+    /// [`CHECK_PERIOD`], interval `keepalive`, timeout `deadtime`, `initdead`, and bounds
+    /// `[2 × keepalive, max(initdead, deadtime)]` into which a peer's advertised `dt` is clamped
+    /// (Heartbeat itself applies any `dt` a peer sends). Authentication is
+    /// [`Authentication::None`] because the Linux-HA profile authenticates before it hands the
+    /// monitor an observation ([`Monitor::observe`](crate::Monitor::observe)). Adjust with the
+    /// builder's methods before `build`.
+    pub fn monitor_config(&self, cluster: ClusterId, node: NodeId) -> ConfigBuilder {
+        Config::builder(cluster, node)
+            .tick(CHECK_PERIOD)
+            .interval(self.keepalive)
+            .timeout(self.deadtime)
+            .initdead(self.initdead)
+            .min_timeout(self.keepalive.saturating_mul(2))
+            .max_timeout(self.initdead.max(self.deadtime))
+            .authentication(Authentication::None)
     }
 
     /// Whether `name` is a configured node (ASCII case-insensitively).

@@ -285,6 +285,19 @@ impl<const N: usize> LinuxHa<N> {
         })
     }
 
+    /// The profile of node `me` as an `ha.cf` describes the cluster: its `node` names numbered
+    /// from 1 in file order (every node reading the same file agrees), its `keepalive` and
+    /// `deadtime`.
+    pub fn from_ha_cf(
+        cf: &super::HaCf<'_>,
+        me: &str,
+        keys: AuthKeys,
+        generation: Generation,
+    ) -> Result<Self, Rejection> {
+        let names = NodeNames::numbered(cf.nodes.iter().copied()).map_err(|_| Rejection::UnknownNode)?;
+        Self::new(names, me, keys, cf.keepalive, cf.deadtime, generation)
+    }
+
     /// With this node's 16-byte uuid (`srcuuid`; zero by default).
     pub const fn with_uuid(mut self, uuid: [u8; 16]) -> Self {
         self.uuid = uuid;

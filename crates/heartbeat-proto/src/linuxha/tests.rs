@@ -6,9 +6,7 @@ use std::vec::Vec;
 use proptest::prelude::*;
 
 use super::*;
-use crate::{
-    Authentication, ClusterId, Config, EventKind, Fixed, FixedTimeout, Generation, Instant, LinkId, Monitor, NodeId,
-};
+use crate::{ClusterId, EventKind, Fixed, FixedTimeout, Generation, Instant, LinkId, Monitor, NodeId};
 
 /// The lab's `authkeys` (reference §4): sha1 selected, crc and md5 defined.
 const LAB_KEYS: &str = "auth 1\n1 sha1 lha-test-secret\n2 crc\n3 md5 lha-md5-key\n";
@@ -282,16 +280,12 @@ fn encoding_into_a_short_buffer_says_exactly_how_much_it_needs() {
     assert_eq!(encode_netstring(&[Field::text("a", "c\n")], &keys(1), &mut big), Err(EncodeError::BadValue));
 }
 
-fn monitor(me: u64, deadtime: Duration) -> Monitor<FixedTimeout, Fixed<4>> {
-    let config = Config::builder(ClusterId(0), id(me))
-        .tick(Duration::from_millis(250))
-        .interval(Duration::from_millis(500))
-        .timeout(deadtime)
-        .min_timeout(Duration::from_secs(1))
-        .max_timeout(Duration::from_secs(3))
-        .authentication(Authentication::None)
-        .build()
-        .unwrap();
+const LAB_HA_CF: &str = "keepalive 500ms\nwarntime 1\ndeadtime 2\ninitdead 4\nudpport 694\nnode hbnode1 hbnode2\n";
+
+fn monitor(me: u64) -> Monitor<FixedTimeout, Fixed<4>> {
+    let cf = HaCf::parse(LAB_HA_CF).unwrap();
+    let config = cf.monitor_config(ClusterId(0), id(me)).build().unwrap();
+    assert_eq!(config.timeout_bounds(), (Duration::from_secs(1), Duration::from_secs(4)));
     let mut m = Monitor::new(config, FixedTimeout::new(), Instant::ZERO);
     m.add_peer(id(if me == 1 { 2 } else { 1 })).unwrap();
     m
@@ -303,11 +297,10 @@ fn events(m: &mut Monitor<FixedTimeout, Fixed<4>>) -> Vec<EventKind> {
 
 #[test]
 fn two_profiles_on_two_monitors_up_down_left_restarted() {
-    let cf = HaCf::parse("keepalive 500ms\ndeadtime 2\nnode hbnode1 hbnode2\n").unwrap();
-    let names = profile::NodeNames::<4>::numbered(cf.nodes.iter().copied()).unwrap();
-    let new = |me, g| LinuxHa::new(names.clone(), me, keys(1), cf.keepalive, cf.deadtime, Generation(g)).unwrap();
+    let cf = HaCf::parse(LAB_HA_CF).unwrap();
+    let new = |me, g| LinuxHa::<4>::from_ha_cf(&cf, me, keys(1), Generation(g)).unwrap();
     let (mut hb1, mut hb2) = (new("hbnode1", 7), new("hbnode2", 3));
-    let (mut m1, mut m2) = (monitor(1, cf.deadtime), monitor(2, cf.deadtime));
+    let (mut m1, mut m2) = (monitor(1), monitor(2));
     let mut buf = [0u8; 512];
     let mut now = Instant::from_secs(1);
     // Both beat for 3 s: each comes up at the other.
@@ -372,19 +365,20 @@ fn a_peer_asking_for_a_long_deadtime_is_clamped_to_our_bounds() {
     let hb1 =
         LinuxHa::new(names, "hbnode1", keys(1), Duration::from_millis(500), Duration::from_secs(2), Generation(1))
             .unwrap();
-    let mut m1 = monitor(1, Duration::from_secs(2));
+    let mut m1 = monitor(1);
     let mut buf = [0u8; 512];
     let t = Instant::from_secs(1);
     let n = hb2.encode_status("active", 1, "0.00", &mut buf).unwrap();
     let obs = hb1.observation(&buf[..n]).unwrap();
     assert_eq!(obs.requested_timeout, Duration::from_secs(30));
     m1.observe(t, LinkId(0), &obs).unwrap();
-    m1.tick(t + Duration::from_secs(3));
-    assert!(
-        events(&mut m1)
-            .iter()
-            .any(|e| matches!(e, EventKind::Down { deadline, .. } if *deadline == t + Duration::from_secs(3)))
-    );
+    // Clamped to our upper bound, max(initdead, deadtime) = 4 s, not the 30 s it asked for.
+    let is_down = |e: &EventKind| matches!(e, EventKind::Down { .. });
+    m1.tick(t + Duration::from_secs(4) - Duration::from_millis(1));
+    assert!(!events(&mut m1).iter().any(is_down));
+    m1.tick(t + Duration::from_secs(4));
+    let down = EventKind::Down { last_heard: Some(t), deadline: t + Duration::from_secs(4) };
+    assert!(events(&mut m1).contains(&down));
 }
 
 fn field_strategy() -> impl Strategy<Value = (std::string::String, bool, Vec<u8>)> {
