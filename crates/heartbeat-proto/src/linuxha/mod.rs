@@ -19,6 +19,34 @@
 //!   names mapped to [`NodeId`](crate::NodeId)s by a [`NodeNames`] table, and our own status
 //!   heartbeat built in the field order Heartbeat uses.
 //!
+//! # Example: a real daemon's heartbeat as an observation
+//!
+//! ```
+//! # #[cfg(feature = "linuxha-auth")] {
+//! use core::time::Duration;
+//! use heartbeat_proto::linuxha::{HaCf, LinuxHa, parse_authkeys};
+//! use heartbeat_proto::{Generation, NodeId};
+//!
+//! let cf = HaCf::parse("keepalive 500ms\ndeadtime 2\nnode hbnode1 hbnode2\n")?;
+//! let keys = parse_authkeys("auth 1\n1 sha1 lha-test-secret\n")?;
+//! let mut hb2 = LinuxHa::<4>::from_ha_cf(&cf, "hbnode2", keys.clone(), Generation(3))?;
+//! let hb1 = LinuxHa::<4>::from_ha_cf(&cf, "hbnode1", keys, Generation(7))?;
+//!
+//! let mut buf = [0u8; 512];
+//! let len = hb2.encode_status("active", 0x6b076859, "0.66 0.54 0.24 1/108 15849", &mut buf)?;
+//! assert!(buf.starts_with(b"###\n11:(0)t=status,12:(0)st=active,9:(0)dt=7d0,"));
+//!
+//! let obs = hb1.observation(&buf[..len])?; // decoded, authenticated, translated
+//! assert_eq!(obs.peer, NodeId::new(2).unwrap());
+//! assert_eq!((obs.generation, obs.sequence), (Generation(3), 1));
+//! assert_eq!(obs.requested_timeout, Duration::from_secs(2));
+//! // Hand it to `Monitor::observe`; a forged copy never gets that far.
+//! buf[20] ^= 1;
+//! assert!(hb1.observation(&buf[..len]).is_err());
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Not here (yet): retransmission requests and acks (`NS_rexmit`, `NS_ackmsg`), `reqnodes` /
 //! `repnodes`, link status, the UDP driver.
 

@@ -427,3 +427,46 @@ impl<const N: usize> LinuxHa<N> {
         Ok(len)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u64) -> NodeId {
+        NodeId::new(n).unwrap()
+    }
+
+    #[test]
+    fn names_compare_case_insensitively_and_are_stored_lower_case() {
+        let names = NodeNames::<4>::numbered(["HBnode1", "hbnode2"]).unwrap();
+        assert_eq!(names.id("hbnode1"), Some(id(1)));
+        assert_eq!(names.id("HBNODE2"), Some(id(2)));
+        assert_eq!(names.id("hbnode3"), None);
+        assert_eq!(names.name(id(1)), Some("hbnode1"));
+        assert_eq!(names.name(id(3)), None);
+        assert_eq!(names.len(), 2);
+    }
+
+    #[test]
+    fn bad_full_and_duplicate_names_are_refused() {
+        let mut names = NodeNames::<2>::new();
+        assert!(names.is_empty());
+        assert_eq!(names.insert("", id(1)), Err(NamesError::BadName));
+        assert_eq!(names.insert("a b", id(1)), Err(NamesError::BadName));
+        assert_eq!(names.insert("a\u{1}", id(1)), Err(NamesError::BadName));
+        let long: std::string::String = core::iter::repeat_n('x', MAX_NAME_LEN + 1).collect();
+        assert_eq!(names.insert(&long, id(1)), Err(NamesError::BadName));
+        names.insert("a", id(1)).unwrap();
+        assert_eq!(names.insert("A", id(2)), Err(NamesError::Duplicate));
+        assert_eq!(names.insert("b", id(1)), Err(NamesError::Duplicate));
+        names.insert("b", id(2)).unwrap();
+        assert_eq!(names.insert("c", id(3)), Err(NamesError::Full));
+    }
+
+    #[test]
+    fn generations_only_go_up() {
+        assert_eq!(next_generation(None), Generation(1));
+        assert_eq!(next_generation(Some(Generation(6))), Generation(7));
+        assert_eq!(next_generation(Some(Generation(u32::MAX))), Generation(u32::MAX));
+    }
+}

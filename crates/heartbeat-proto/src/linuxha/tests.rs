@@ -435,3 +435,18 @@ proptest! {
         prop_assert_eq!(&again[..m], &buf[..n]);
     }
 }
+
+proptest! {
+    #[test]
+    fn arbitrary_config_texts_never_panic(text in "(\\PC{0,12}[ \t\n]){0,12}", words in proptest::collection::vec(
+        proptest::sample::select(std::vec!["auth", "1", "16", "sha1", "md5", "crc", "keepalive", "deadtime", "initdead",
+            "warntime", "500ms", "2", "1.5us", "node", "ucast", "mcast", "bcast", "eth0", "225.0.0.1", "10.0.0.1",
+            "694", "auto_failback", "on", "#", "\n", " "]), 0..40)) {
+        let joined: std::string::String = words.join(" ");
+        for t in [text.as_str(), joined.as_str()] {
+            let _ = HaCf::parse(t);
+            let _ = parse_authkeys(t);
+            let _ = config::parse_time(t);
+        }
+    }
+}
