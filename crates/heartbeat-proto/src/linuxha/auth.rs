@@ -2,8 +2,9 @@
 //!
 //! An authenticator on the wire is always `"<keyid> <digest>"`: the key index in decimal, one
 //! space, the digest in lower-case hex (40 characters for sha1, 32 for md5, and `%lx` of the
-//! CRC-32/POSIX for crc, without zero padding). Secrets live only inside the keyed HMAC states,
-//! which are zeroized when dropped (`hmac`'s `zeroize` feature).
+//! CRC-32/POSIX for crc, without zero padding). Secrets live only inside the keyed HMAC states
+//! (the inner- and outer-pad hash cores), which `sha1` and `md-5` zeroize when dropped (their
+//! `zeroize` feature); `read_authkeys` also wipes the file's bytes after parsing.
 
 use core::fmt;
 
@@ -329,8 +330,14 @@ pub fn read_authkeys(path: &std::path::Path) -> Result<AuthKeys, ReadAuthKeysErr
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(ReadAuthKeysError::Io)?;
     check_mode(meta.permissions().mode()).map_err(ReadAuthKeysError::Invalid)?;
-    let text = std::fs::read_to_string(path).map_err(ReadAuthKeysError::Io)?;
-    parse_authkeys(&text).map_err(ReadAuthKeysError::Invalid)
+    let mut bytes = std::fs::read(path).map_err(ReadAuthKeysError::Io)?;
+    let parsed = match core::str::from_utf8(&bytes) {
+        Ok(text) => parse_authkeys(text).map_err(ReadAuthKeysError::Invalid),
+        Err(_) => Err(ReadAuthKeysError::NotUtf8),
+    };
+    // The keyed HMAC states hold what they need; the file's secrets go.
+    zeroize::Zeroize::zeroize(bytes.as_mut_slice());
+    parsed
 }
 
 /// Why `read_authkeys` failed.
@@ -341,6 +348,9 @@ pub enum ReadAuthKeysError {
     /// The file could not be read.
     #[error("reading authkeys: {0}")]
     Io(std::io::Error),
+    /// It is not UTF-8 text.
+    #[error("authkeys is not UTF-8 text")]
+    NotUtf8,
     /// Its mode or content was refused.
     #[error("authkeys refused: {0}")]
     Invalid(AuthKeysError),
@@ -361,6 +371,15 @@ mod tests {
         assert_eq!(keys.method(3), Some(MethodKind::Md5));
         assert_eq!(keys.method(4), None);
         assert!(!std::format!("{keys:?}").contains("secret"));
+    }
+
+    #[test]
+    fn keyed_states_are_zeroized_on_drop() {
+        // `Hmac<D>` keeps the key only as two keyed hash cores (inner and outer pad), and those
+        // cores wipe themselves when dropped (`hmac` 0.13 does not mark the wrapper itself).
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<sha1::block_api::Sha1Core>();
+        zeroized_on_drop::<md5::block_api::Md5Core>();
     }
 
     #[test]

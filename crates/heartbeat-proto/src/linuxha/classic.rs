@@ -17,12 +17,12 @@ pub(super) const TAIL: &[u8] = b"<<<\n";
 fn line(text: &str, at: usize) -> Result<Field<'_>, DecodeError> {
     let (ty, rest) = match text.strip_prefix('(') {
         Some(rest) => {
-            let close = rest.find(')').ok_or(DecodeError::BadTypeTag { at })?;
-            let tag = super::message::parse_number(&rest[..close], 10)
-                .and_then(|t| u32::try_from(t).ok())
-                .and_then(FieldType::from_tag)
-                .ok_or(DecodeError::BadTypeTag { at })?;
-            (tag, &rest[close + 1..])
+            // One digit, as Heartbeat writes it.
+            let tag = match rest.as_bytes() {
+                [t @ b'0'..=b'9', b')', ..] => FieldType::from_tag(u32::from(t - b'0')),
+                _ => None,
+            };
+            (tag.ok_or(DecodeError::BadTypeTag { at })?, &rest[2..])
         }
         None => (FieldType::String, text),
     };

@@ -38,10 +38,12 @@ fn netstring(bytes: &[u8], at: usize) -> Result<(&[u8], usize), DecodeError> {
 fn field(payload: &[u8], at: usize) -> Result<Field<'_>, DecodeError> {
     let bad_tag = DecodeError::BadTypeTag { at };
     let rest = payload.strip_prefix(b"(").ok_or(bad_tag)?;
-    let close = rest.iter().position(|b| *b == b')').ok_or(bad_tag)?;
-    let tag = core::str::from_utf8(&rest[..close]).ok().and_then(|t| super::message::parse_number(t, 10));
-    let ty = tag.and_then(|t| u32::try_from(t).ok()).and_then(FieldType::from_tag).ok_or(bad_tag)?;
-    let rest = &rest[close + 1..];
+    // One digit: the length Heartbeat declares counts a three-byte `(<t>)`.
+    let (tag, rest) = match rest {
+        [t @ b'0'..=b'9', b')', rest @ ..] => (u32::from(t - b'0'), rest),
+        _ => return Err(bad_tag),
+    };
+    let ty = FieldType::from_tag(tag).ok_or(bad_tag)?;
     let eq = rest.iter().position(|b| *b == b'=').ok_or(DecodeError::MissingEquals { at })?;
     let name = core::str::from_utf8(&rest[..eq]).map_err(|_| DecodeError::NotUtf8 { at })?;
     let raw = &rest[eq + 1..];

@@ -165,6 +165,10 @@ fn every_malformation_is_a_typed_error() {
         (b">>>\nta\n<<<\n".to_vec(), MissingEquals { at: 4 }),
         (b">>>\n(1)u=!!!!\n<<<\n".to_vec(), BadBase64 { at: 4 }),
         (b">>>\n(x)u=a\n<<<\n".to_vec(), BadTypeTag { at: 4 }),
+        (b">>>\n(01)u=a\n<<<\n".to_vec(), BadTypeTag { at: 4 }),
+        (b">>>\n(1u=a\n<<<\n".to_vec(), BadTypeTag { at: 4 }),
+        (b"###\n7:(00)t=a,%%%\n3:1 0,".to_vec(), BadTypeTag { at: 4 }),
+        (b"###\n2:(0,%%%\n3:1 0,".to_vec(), BadTypeTag { at: 4 }),
         (b">>>\nt=\xfe\n<<<\n".to_vec(), NotUtf8 { at: 4 }),
         (b">>>\nt=a\nt=b\n<<<\n".to_vec(), DuplicateField { at: 8 }),
         (
