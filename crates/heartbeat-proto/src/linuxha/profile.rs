@@ -395,7 +395,7 @@ impl<const N: usize> LinuxHa<N> {
     ) -> Result<usize, EncodeError> {
         let seq = self.seq.wrapping_add(1).max(1);
         let (mut dt, mut sq, mut hg, mut ts, mut ttl) = ([0; 20], [0; 20], [0; 20], [0; 20], [0; 20]);
-        let dt = text(format_number(self.deadtime.as_millis() as u64, 16, &mut dt));
+        let dt = text(format_number(u64::try_from(self.deadtime.as_millis()).unwrap_or(u64::MAX), 16, &mut dt));
         let sq = text(format_number(seq, 16, &mut sq));
         let hg = text(format_number(u64::from(self.generation.0), 16, &mut hg));
         let ts = text(format_number(wall_secs, 16, &mut ts));
