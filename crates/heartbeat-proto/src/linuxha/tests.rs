@@ -454,3 +454,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_classic_heartbeat_is_an_observation_too() {
+    let hb1 =
+        LinuxHa::new(names(), "hbnode1", keys(1), Duration::from_millis(500), Duration::from_secs(2), Generation(1))
+            .unwrap();
+    for auth in [CLASSIC_MD5_AUTH, CLASSIC_CRC_AUTH] {
+        let bytes = std::format!("{CLASSIC_BODY}{auth}");
+        let obs = hb1.observation(bytes.as_bytes()).unwrap();
+        assert_eq!((obs.peer, obs.generation, obs.sequence), (id(2), Generation(3), 0x2a));
+        assert_eq!((obs.requested_timeout, obs.interval), (Duration::from_millis(2000), Duration::from_millis(500)));
+        assert_eq!(obs.sent_at, Instant::from_secs(0x6b076870));
+        // The same lines with one value changed no longer match their `auth` field.
+        let forged = bytes.replace("seq=2a", "seq=2b");
+        assert!(matches!(hb1.observation(forged.as_bytes()), Err(Rejection::Auth(AuthError::Mismatch(_)))));
+    }
+}
