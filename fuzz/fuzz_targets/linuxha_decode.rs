@@ -41,4 +41,3 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(encode_netstring(&back_fields, &keys, &mut re), Ok(len));
     assert_eq!(&re[..], &buf[..len]);
 });
-
