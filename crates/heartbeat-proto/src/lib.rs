@@ -135,6 +135,8 @@
 //! - `bfd-auth` (default): BFD authentication keys ([`bfd::auth::BfdKey`]): simple password and
 //!   (meticulous) keyed MD5 / SHA1 with RustCrypto's `md-5` and `sha1`. Without it no BFD key
 //!   can be made, so a BFD session cannot be configured for authentication at all.
+//! - `linuxha` (default): the [`linuxha`] profile's codec and `ha.cf` reader (Linux-HA
+//!   Heartbeat 3.0.6); `linuxha-auth` (default) adds `authkeys`, signing and the profile.
 //!
 //! Without default features the crate is `no_std` with no allocator: use [`Fixed`] storage.
 
@@ -154,6 +156,8 @@ mod config;
 pub mod detector;
 pub mod engine;
 mod event;
+#[cfg(feature = "linuxha")]
+pub mod linuxha;
 mod monitor;
 mod node;
 mod peers;
