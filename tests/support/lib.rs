@@ -8,6 +8,7 @@ pub mod bird;
 pub mod cluster;
 pub mod frr;
 pub mod netns;
+pub mod pcap;
 pub mod relay;
 
 use std::time::Duration;
