@@ -124,10 +124,11 @@ impl Ours {
         loop {
             while self.events.try_recv().is_ok() {}
             let (_, s) = *self.handle()?.status()?.sessions.first().ok_or("no session")?;
-            if s.state == State::Up && s.tx_interval == Some(interval) {
-                if let Some(detection) = s.detection_time.filter(|d| *d == interval * u32::from(MULTIPLIER)) {
-                    return Ok(detection);
-                }
+            if s.state == State::Up
+                && s.tx_interval == Some(interval)
+                && let Some(detection) = s.detection_time.filter(|d| *d == interval * u32::from(MULTIPLIER))
+            {
+                return Ok(detection);
             }
             if std::time::Instant::now() > end {
                 return Err(format!("our session never came Up at the fast rate within {UP_WITHIN:?}: {s:?}").into());
