@@ -152,6 +152,13 @@ impl Ours {
         }
     }
 
+    /// Maps the driver's clock onto the wall clock afresh (NTP may slew the wall clock).
+    fn resync(&mut self) {
+        if let Some(handle) = &self.handle {
+            self.wall_at_epoch = wall_at_epoch(handle.clock());
+        }
+    }
+
     /// Stops at once, as a crash would: no AdminDown.
     fn abort(&mut self) {
         if let Some(handle) = self.handle.take() {
@@ -211,12 +218,24 @@ fn frr_peer(interval_ms: u32) -> FrrPeer {
     FrrPeer::single_hop(Pair::A_V4.into(), Pair::B_DEV).intervals(interval_ms, interval_ms).multiplier(MULTIPLIER)
 }
 
-/// Trials where FRR is killed and we detect: (event lateness, wire lateness) in µs.
-fn ours_detect(net: &Pair, dir: &Path, trials: u32, interval_ms: u32) -> Result<(Vec<f64>, Vec<f64>)> {
+/// Lateness samples of the trials where we detect, in µs.
+struct OursDetect {
+    /// The Down event's `at`.
+    by_event: Vec<f64>,
+    /// Our first Down/diag 1 packet on the wire.
+    by_wire: Vec<f64>,
+    /// Of `by_event`: from FRR's last packet on the wire to its receipt on the driver's clock.
+    receive_path: Vec<f64>,
+    /// Of `by_event`: from that receipt plus the detection time to the event.
+    timer_wake: Vec<f64>,
+}
+
+/// Trials where FRR is killed and we detect.
+fn ours_detect(net: &Pair, dir: &Path, trials: u32, interval_ms: u32) -> Result<OursDetect> {
     let interval = Duration::from_millis(u64::from(interval_ms));
     let mut phase = Phase::new();
-    let ours = Ours::start(&net.a, Pair::B_V4.into(), interval)?;
-    let (mut by_event, mut by_wire) = (Vec::new(), Vec::new());
+    let mut ours = Ours::start(&net.a, Pair::B_V4.into(), interval)?;
+    let (mut by_event, mut by_wire, mut split) = (Vec::new(), Vec::new(), (Vec::new(), Vec::new()));
     for trial in 1..=trials {
         let mut frr = Frr::start(&net.b, FrrConfig { peers: vec![frr_peer(interval_ms)] })?;
         let detection = ours.wait_fast(interval)?;
@@ -224,6 +243,7 @@ fn ours_detect(net: &Pair, dir: &Path, trials: u32, interval_ms: u32) -> Result<
         let file = dir.join(format!("ours-{trial}.pcap"));
         let mut capture = net.a.capture(Pair::A_DEV, &file, "udp port 3784")?;
         settle(&mut phase, interval);
+        ours.resync();
         frr.kill()?;
         let down_event = ours.wait_down().map_err(|e| format!("ours, trial {trial}: {e}"))?;
         flush_and_stop(&mut capture);
@@ -232,14 +252,21 @@ fn ours_detect(net: &Pair, dir: &Path, trials: u32, interval_ms: u32) -> Result<
             last_and_down(&frames, Pair::B_V4, Pair::A_V4).map_err(|e| format!("ours, trial {trial}: {e}"))?;
         let deadline = last_frr + detection;
         let (e, w) = (us(down_event, deadline), us(down_wire, deadline));
+        // The split of the event's lateness: FRR's last packet from the wire to the driver's
+        // clock (where the detection timer starts), and the timer's own wake-up.
+        let (_, s) = *ours.handle()?.status()?.sessions.first().ok_or("no session")?;
+        let received = ours.wall_at_epoch + s.last_received.ok_or("no packet received")?.since_epoch();
+        let (rx, timer) = (us(received, last_frr), us(down_event, received + detection));
         println!(
-            "ours  trial {trial:>3}: detection {detection:?}, Down event {e:>8.1} µs, on the wire {w:>8.1} µs late"
+            "ours  trial {trial:>3}: detection {detection:?}, Down event {e:>7.1} µs (receive path {rx:>6.1} + timer wake-up {timer:>6.1}), on the wire {w:>7.1} µs late"
         );
+        split.0.push(rx);
+        split.1.push(timer);
         by_event.push(e);
         by_wire.push(w);
         // FRR (both daemons) goes with `frr`; the next trial starts a fresh one.
     }
-    Ok((by_event, by_wire))
+    Ok(OursDetect { by_event, by_wire, receive_path: split.0, timer_wake: split.1 })
 }
 
 /// Trials where our driver is aborted and FRR detects: wire lateness in µs.
@@ -312,12 +339,14 @@ fn main() -> Result<()> {
     );
     let net = Pair::new()?;
     let dir = temp_dir("bfd-lateness")?;
-    let (mut by_event, mut by_wire) = ours_detect(&net, dir.path(), trials, interval_ms)?;
+    let mut ours = ours_detect(&net, dir.path(), trials, interval_ms)?;
     let mut frr = frr_detects(&net, dir.path(), trials, interval_ms)?;
 
     println!("--- lateness past (last packet received + detection time) ---");
-    let ours_event = line("ours, Down event (driver clock)", &mut by_event)?;
-    let ours_wire = line("ours, Down/diag 1 on the wire", &mut by_wire)?;
+    let ours_event = line("ours, Down event (driver clock)", &mut ours.by_event)?;
+    line("  of which receive path", &mut ours.receive_path)?;
+    line("  of which timer wake-up", &mut ours.timer_wake)?;
+    let ours_wire = line("ours, Down/diag 1 on the wire", &mut ours.by_wire)?;
     let theirs = line("FRR bfdd, Down/diag 1 on the wire", &mut frr)?;
     let ratio = |a: f64, b: f64| if b != 0.0 { format!("{:.3}", a / b) } else { "n/a".into() };
     println!(
@@ -338,7 +367,7 @@ fn main() -> Result<()> {
         goal(ours_event.0 <= 200.0),
         goal(ours_event.2 <= 1000.0)
     );
-    let early = by_wire.iter().chain(&by_event).chain(&frr).filter(|us| **us < 0.0).count();
+    let early = ours.by_wire.iter().chain(&ours.by_event).chain(&frr).filter(|us| **us < 0.0).count();
     if early > 0 {
         println!("note: {early} sample(s) negative (Down before the deadline computed from the capture)");
     }
