@@ -29,8 +29,8 @@
 use std::error::Error;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use heartbeat_proto::bfd::{BfdEvent, BfdEventKind, SessionConfig, State};
@@ -68,6 +68,8 @@ struct Counters {
     failures: AtomicU64,
     /// Every other transition out of Up.
     other_downs: AtomicU64,
+    /// When each failure happened, on the driver's clock (to tell one stall from many losses).
+    failure_times: Mutex<Vec<heartbeat_proto::Instant>>,
 }
 
 impl Counters {
@@ -83,6 +85,9 @@ impl Counters {
                 self.up.fetch_sub(1, Ordering::Relaxed);
                 if event.kind.is_failure() {
                     self.failures.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut times) = self.failure_times.lock() {
+                        times.push(event.at);
+                    }
                 } else {
                     self.other_downs.fetch_add(1, Ordering::Relaxed);
                 }
@@ -246,7 +251,33 @@ fn report(side: &Side, before: &Snapshot, after: &Snapshot) -> (f64, u64) {
         udp(2),
         udp(3),
     );
+    if failures > 0 {
+        println!("driver {}:   false Downs by burst: {}", side.name, bursts(side, before.status.now));
+    }
     (cpu, failures + (after.other_downs - before.other_downs))
+}
+
+/// The failures since `from` grouped into bursts (failures less than 10 ms apart): how many
+/// bursts, the largest, and the first few as (seconds into the run, failures).
+fn bursts(side: &Side, from: heartbeat_proto::Instant) -> String {
+    let Ok(times) = side.counters.failure_times.lock() else { return "(unavailable)".into() };
+    let mut groups: Vec<(heartbeat_proto::Instant, heartbeat_proto::Instant, usize)> = Vec::new();
+    for &t in times.iter().filter(|t| **t >= from) {
+        match groups.last_mut() {
+            Some((_, last, n)) if t.saturating_duration_since(*last) < Duration::from_millis(10) => {
+                *last = t;
+                *n += 1;
+            }
+            _ => groups.push((t, t, 1)),
+        }
+    }
+    let largest = groups.iter().map(|g| g.2).max().unwrap_or(0);
+    let first: Vec<String> = groups
+        .iter()
+        .take(8)
+        .map(|(t, _, n)| format!("{:.3} s: {n}", t.saturating_duration_since(from).as_secs_f64()))
+        .collect();
+    format!("{} bursts, largest {largest}; first: {}", groups.len(), first.join(", "))
 }
 
 fn wait_all_fast(sides: &[&Side], sessions: u32, interval: Duration) -> Result<Duration> {
