@@ -267,13 +267,26 @@ fn wait_status(ours: &Ours, what: &str, want: impl Fn(&SessionStatus) -> bool) -
     }
 }
 
+/// What a running capture holds so far: its last record may still be half written, and is then
+/// read on the next look.
+fn so_far(file: &std::path::Path) -> Vec<pcap::Datagram> {
+    pcap::read_udp(file).unwrap_or_default()
+}
+
+/// A control packet's (state, diag) codes.
+fn state_diag(p: &pcap::Datagram) -> Option<(u8, u8)> {
+    p.bfd().map(|b| (b.state.to_bits(), b.diag.0))
+}
+
 /// Whether the packets hold one from `poller` with P set that advertises `desired_min_tx_us`,
 /// and after it one from the other side with F set.
-fn poll_then_final(packets: &[pcap::Packet], poller: IpAddr, desired_min_tx_us: u32) -> bool {
-    let poll = packets
-        .iter()
-        .position(|p| p.src == poller && p.bfd.is_some_and(|b| b.poll && b.desired_min_tx == desired_min_tx_us));
-    poll.is_some_and(|poll| packets[poll..].iter().any(|p| p.src != poller && p.bfd.is_some_and(|b| b.final_)))
+fn poll_then_final(packets: &[pcap::Datagram], poller: IpAddr, desired_min_tx_us: u32) -> bool {
+    let poll = packets.iter().position(|p| {
+        p.source.ip() == poller && p.bfd().is_some_and(|b| b.poll && b.desired_min_tx == desired_min_tx_us)
+    });
+    poll.is_some_and(|poll| {
+        packets[poll..].iter().any(|p| p.source.ip() != poller && p.bfd().is_some_and(|b| b.final_))
+    })
 }
 
 /// Waits until the running capture in `file` shows `poller`'s Poll advertising
@@ -282,7 +295,7 @@ fn poll_then_final(packets: &[pcap::Packet], poller: IpAddr, desired_min_tx_us: 
 fn wait_poll_then_final(file: &std::path::Path, poller: IpAddr, desired_min_tx_us: u32) -> TestResult {
     let end = Instant::now() + Duration::from_secs(10);
     loop {
-        let packets = pcap::read(file);
+        let packets = so_far(file);
         if poll_then_final(&packets, poller, desired_min_tx_us) {
             return Ok(());
         }
@@ -423,32 +436,32 @@ fn our_graceful_stop_reaches_bird_as_admin_down_and_our_packets_carry_ttl_255() 
     assert!(stopping.elapsed() >= DETECTION && bird_down < stopping.elapsed(), "{bird_down:?}");
     drop(ours);
     // tcpdump may read late on a loaded machine: wait for the exchange to reach the file.
-    let said_admin_down = |packets: &[pcap::Packet]| {
+    let said_admin_down = |packets: &[pcap::Datagram]| {
         let from = |ip: std::net::Ipv4Addr, state, diag| {
-            packets.iter().any(|p| p.src == IpAddr::from(ip) && p.state() == Some(state) && p.diag() == Some(diag))
+            packets.iter().any(|p| p.source.ip() == IpAddr::from(ip) && state_diag(p) == Some((state, diag)))
         };
         from(Pair::A_V4, 0, 7) && from(Pair::B_V4, 1, 3)
     };
     let end = Instant::now() + Duration::from_secs(10);
-    while !said_admin_down(&pcap::read(&file)) && Instant::now() < end {
+    while !said_admin_down(&so_far(&file)) && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(50));
     }
     capture.stop();
 
-    let packets = pcap::read(&file);
-    let ours: Vec<_> = packets.iter().filter(|p| p.src == IpAddr::from(Pair::A_V4)).collect();
-    let theirs: Vec<_> = packets.iter().filter(|p| p.src == IpAddr::from(Pair::B_V4)).collect();
+    let packets = pcap::read_udp(&file).expect("the stopped capture reads whole");
+    let ours: Vec<_> = packets.iter().filter(|p| p.source.ip() == IpAddr::from(Pair::A_V4)).collect();
+    let theirs: Vec<_> = packets.iter().filter(|p| p.source.ip() == IpAddr::from(Pair::B_V4)).collect();
     assert!(ours.len() >= 5 && theirs.len() >= 5, "{packets:#?}");
     for p in &ours {
-        assert_eq!((p.ttl, p.tos, p.dport), (255, 0xC0, 3784), "{p:?}");
-        assert!(p.bfd.is_some(), "not a valid control packet: {p:?}");
-        assert!(source_port::RANGE.contains(&p.sport), "{p:?}");
-        assert_eq!(p.sport, ours[0].sport, "one source port per session: {p:?}");
+        assert_eq!((p.ttl, p.tos, p.destination.port()), (255, 0xC0, 3784), "{p:?}");
+        assert!(p.bfd().is_some(), "not a valid control packet: {p:?}");
+        assert!(source_port::RANGE.contains(&p.source.port()), "{p:?}");
+        assert_eq!(p.source.port(), ours[0].source.port(), "one source port per session: {p:?}");
     }
     // We said AdminDown with diag 7; BIRD answered Down with diag 3 and never diag 1.
-    assert!(ours.iter().any(|p| p.state() == Some(0) && p.diag() == Some(7)), "{ours:#?}");
-    assert!(theirs.iter().any(|p| p.state() == Some(1) && p.diag() == Some(3)), "{theirs:#?}");
-    assert!(!theirs.iter().any(|p| p.diag() == Some(1)), "{theirs:#?}");
+    assert!(ours.iter().any(|p| state_diag(p) == Some((0, 7))), "{ours:#?}");
+    assert!(theirs.iter().any(|p| state_diag(p) == Some((1, 3))), "{theirs:#?}");
+    assert!(!theirs.iter().any(|p| state_diag(p).is_some_and(|(_, diag)| diag == 1)), "{theirs:#?}");
     Ok(())
 }
 
