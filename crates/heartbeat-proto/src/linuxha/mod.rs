@@ -47,8 +47,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! - [`node`] (feature `linuxha-auth`): [`LinuxHaNode`], a whole cluster member (monitor,
+//!   profile and our own heartbeat) as an [`engine::Machine`](crate::engine::Machine).
+//!
 //! Not here (yet): retransmission requests and acks (`NS_rexmit`, `NS_ackmsg`), `reqnodes` /
-//! `repnodes`, link status, the UDP driver.
+//! `repnodes`, link status.
 
 pub mod message;
 
@@ -60,6 +63,8 @@ mod netstring;
 pub mod auth;
 #[cfg(feature = "linuxha-auth")]
 mod encode;
+#[cfg(feature = "linuxha-auth")]
+pub mod node;
 #[cfg(feature = "linuxha-auth")]
 pub mod profile;
 
@@ -76,7 +81,9 @@ pub use auth::{ReadAuthKeysError, read_authkeys};
 #[cfg(feature = "linuxha-auth")]
 pub use encode::{encode_classic, encode_netstring};
 #[cfg(feature = "linuxha-auth")]
-pub use profile::{LinuxHa, NodeNames, Rejection, Status, StatusKind};
+pub use node::LinuxHaNode;
+#[cfg(feature = "linuxha-auth")]
+pub use profile::{LinuxHa, NodeNames, ProfileStats, Rejection, Status, StatusKind, next_generation};
 
 /// The largest datagram accepted or produced (a UDP payload).
 pub const MAX_MESSAGE_LEN: usize = 65_507;
