@@ -11,7 +11,7 @@
 //! [`Machine`](heartbeat_proto::engine::Machine) over any [`Sockets`] set) and shared with
 //! `heartbeat-tokio`; the [`BlockingDriver`] adds only its wait (`poll` and a `timerfd`), and
 //! the [`Worker`] its thread. [`Driver`] and [`Handle`] are wire v1's commands on top, and
-//! [`bfd`]'s driver BFD's.
+//! [`bfd`]'s driver BFD's, [`linuxha`]'s Linux-HA Heartbeat's.
 //!
 //! - **Links.** One socket per link (`Config::links`); a peer has one address per link,
 //!   configured or learned from the source of its accepted frames.
@@ -80,6 +80,7 @@ mod command;
 mod driver;
 pub mod driver_core;
 mod io_stats;
+pub mod linuxha;
 #[cfg(target_os = "linux")]
 mod precise;
 pub mod socket;
