@@ -14,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::UnixListener;
 
 use crate::bfd::report::BfdReport;
+use crate::linux_ha::LinuxHaReport;
 use crate::run::report::StatusReport;
 
 /// What a control socket answers: a node's peer table, or a BFD daemon's session table. The
@@ -25,6 +26,8 @@ pub(crate) enum Report {
     Node(StatusReport),
     /// From `heartbeat bfd`.
     Bfd(BfdReport),
+    /// From `heartbeat linux-ha` (told apart by `linux_ha_node`).
+    LinuxHa(LinuxHaReport),
 }
 
 /// The serving side: a listening socket at `path`, removed again when dropped.

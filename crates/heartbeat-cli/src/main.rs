@@ -12,6 +12,7 @@ mod daemon;
 mod demo;
 mod duration;
 mod keys;
+mod linux_ha;
 mod logging;
 mod run;
 mod secret_file;
@@ -58,6 +59,13 @@ enum Command {
     /// Ask a running `heartbeat bfd` (over its control socket) for its session table; against a
     /// `heartbeat run` socket, prints that node's peer table.
     BfdStatus(status::Args),
+    /// Join a Linux-HA Heartbeat 3.0.6 cluster as one of its nodes, from its unmodified
+    /// `ha.cf` and `authkeys`: send our status heartbeat, log `node X up/dead/left/restarted`;
+    /// Ctrl-C or SIGTERM sends a shutdown notice, then exits.
+    #[command(after_help = "Example, as node hbnode2 of the cluster in /etc/ha.d:\n  \
+        heartbeat linux-ha --ha-cf /etc/ha.d/ha.cf --authkeys /etc/ha.d/authkeys \
+        --node-name hbnode2 --control /tmp/lha.sock")]
+    LinuxHa(linux_ha::Args),
     /// Measure failure detectors on seeded or recorded heartbeat traces (the QoS lab): writes
     /// DIR/report.md and one SVG plot per scenario, and prints the tables.
     Qos(heartbeat_qos::QosArgs),
@@ -74,6 +82,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status::main(&args, &status::NODE),
         Command::Bfd(args) => bfd::main(args),
         Command::BfdStatus(args) => status::main(&args, &status::BFD),
+        Command::LinuxHa(args) => linux_ha::main(args),
         Command::Qos(args) => qos(&args),
     }
 }

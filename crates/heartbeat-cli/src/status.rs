@@ -62,6 +62,10 @@ pub(crate) fn main(args: &Args, asker: &Asker) -> ExitCode {
             print!("{}", bfd::report::table(&report));
             ExitCode::SUCCESS
         }
+        Ok((_, Report::LinuxHa(report))) => {
+            print!("{}", report.table());
+            ExitCode::SUCCESS
+        }
         Err(err) => fail(&format!("no {} answers on {}: {err}", asker.who, path.display())),
     }
 }
