@@ -1,5 +1,5 @@
 //! Linux-HA Heartbeat 3.0.6 over a real socket: the core's
-//! [`LinuxHaNode`](heartbeat_proto::linuxha::LinuxHaNode) on the shared [`BlockingDriver`],
+//! [`LinuxHaNode`] on the shared [`BlockingDriver`],
 //! with one UDP socket on `udpport` and nothing of its own but that socket.
 //!
 //! The socket receives every node's heartbeats and sends ours to the destinations the core
