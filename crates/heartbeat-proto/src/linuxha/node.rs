@@ -10,8 +10,11 @@
 //!   wall-clock seconds from the caller's wall clock at start plus the time elapsed since.
 //! - No `protocol=1`: a real 3.0.6 peer then turns its flow control off, so it neither waits
 //!   for acks nor sends `t=reqnodes` (this node does not answer those).
-//! - `t=shutdone st=dead` once on [`leave`](LinuxHaNode::leave), then nothing more: peers
-//!   report us gone at once instead of after their deadtime.
+//! - On [`leave`](LinuxHaNode::leave): one last `t=status st=dead`, then `t=shutdone st=dead`,
+//!   then nothing more. Heartbeat stores a node's `st` verbatim from its status messages only
+//!   (a `t=shutdone` triggers its resource takeover but leaves the status as it was), so the
+//!   status heartbeat is what makes `cl_status nodestatus` say `dead` at once instead of after
+//!   the deadtime; the notice is what logs "Received shutdown notice".
 //!
 //! Destinations come from `ha.cf`: `ucast IFACE ADDR` → `ADDR:udpport`, `mcast IFACE GROUP
 //! PORT ...` → `GROUP:PORT`, `bcast IFACE` → `255.255.255.255:udpport`. A `ucast` line naming
@@ -51,6 +54,8 @@ pub const UNKNOWN_LOAD: &str = "0.00 0.00 0.00 0/0 0";
 
 /// The status string we advertise (`st`): fully functional.
 const OUR_STATUS: &str = "active";
+/// Our status in the last heartbeat before the shutdown notice.
+const DEAD: &str = "dead";
 
 /// Why a [`LinuxHaNode`] could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -87,7 +92,7 @@ pub enum Rejected {
 pub struct Transmit {
     /// How many bytes of the buffer it occupies.
     pub len: usize,
-    /// Whether it is our shutdown notice (`t=shutdone`).
+    /// Whether it says we leave (our last `st=dead` status, or the `t=shutdone` notice).
     pub goodbye: bool,
 }
 
@@ -95,6 +100,8 @@ pub struct Transmit {
 enum Sending {
     /// Heartbeats every keepalive; `due` when the next one waits to be polled.
     Running { due: bool },
+    /// Our last status (`st=dead`) waits to be polled, then the shutdown notice.
+    LeavingStatus,
     /// The shutdown notice waits to be polled.
     Leaving,
     /// The shutdown notice went out.
@@ -251,12 +258,13 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
         self.sending == Sending::Done
     }
 
-    /// Stops heartbeating: the next [`poll_transmit`](Self::poll_transmit) is our
-    /// `t=shutdone st=dead`, and nothing follows it. Peers report us gone at once.
+    /// Stops heartbeating: the next two [`poll_transmit`](Self::poll_transmit)s are our
+    /// `t=status st=dead` and `t=shutdone st=dead` (both [`Transmit::goodbye`]), and nothing
+    /// follows them. Peers report us gone at once.
     pub fn leave(&mut self, now: Instant) {
         self.latest = self.latest.max(now);
         if self.sending != Sending::Done {
-            self.sending = Sending::Leaving;
+            self.sending = Sending::LeavingStatus;
         }
     }
 
@@ -287,21 +295,22 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
     /// Writes the next datagram into `buf` (the same bytes for every destination).
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, BufferTooSmall>> {
         loop {
-            let goodbye = match self.sending {
-                Sending::Running { due: true } => false,
-                Sending::Leaving => true,
+            let (st, goodbye, after) = match self.sending {
+                Sending::Running { due: true } => (OUR_STATUS, false, Sending::Running { due: false }),
+                Sending::LeavingStatus => (DEAD, true, Sending::Leaving),
+                Sending::Leaving => (DEAD, true, Sending::Done),
                 _ => return None,
             };
             let wall = self.wall_at_start + self.latest.saturating_duration_since(self.start).as_secs();
-            let written = if goodbye {
+            let written = if self.sending == Sending::Leaving {
                 self.profile.encode_shutdone(wall, &self.load, buf)
             } else {
-                self.profile.encode_status(OUR_STATUS, wall, &self.load, buf)
+                self.profile.encode_status(st, wall, &self.load, buf)
             };
             match written {
                 Err(EncodeError::BufferTooSmall(too_small)) => return Some(Err(too_small)),
                 result => {
-                    self.sending = if goodbye { Sending::Done } else { Sending::Running { due: false } };
+                    self.sending = after;
                     match result {
                         Ok(len) => return Some(Ok(Transmit { len, goodbye })),
                         // Not reachable with names and load validated; counted, not sent.
@@ -327,7 +336,7 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
     /// latest `now` while output waits).
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.sending {
-            Sending::Running { due: true } | Sending::Leaving => return Some(self.latest),
+            Sending::Running { due: true } | Sending::LeavingStatus | Sending::Leaving => return Some(self.latest),
             _ => {}
         }
         let send = matches!(self.sending, Sending::Running { .. }).then_some(self.next_send);
@@ -450,7 +459,7 @@ node hbnode1 hbnode2\n";
     }
 
     #[test]
-    fn leaving_sends_one_shutdown_notice_and_then_nothing() {
+    fn leaving_sends_a_dead_status_and_a_shutdown_notice_and_then_nothing() {
         let mut a = node("hbnode1", 1, KEYS);
         let mut b = node("hbnode2", 5, KEYS);
         let (hb, _) = sent(&mut b, Instant::ZERO).remove(0);
@@ -459,12 +468,21 @@ node hbnode1 hbnode2\n";
         b.leave(Instant::from_millis(100));
         assert_eq!(b.poll_timeout(), Some(Instant::from_millis(100)));
         let out = sent(&mut b, Instant::from_millis(100));
-        assert_eq!(out.len(), 1);
-        assert!(out[0].1.goodbye && out[0].0.starts_with(b"###\n13:(0)t=shutdone,10:(0)st=dead,"));
+        assert_eq!(out.len(), 2);
+        assert!(out[0].1.goodbye && out[0].0.starts_with(b"###\n11:(0)t=status,10:(0)st=dead,"));
+        assert!(out[1].1.goodbye && out[1].0.starts_with(b"###\n13:(0)t=shutdone,10:(0)st=dead,"));
         assert!(b.has_left());
         assert!(sent(&mut b, Instant::from_secs(10)).is_empty());
-        a.on_message(Instant::from_millis(101), from("198.18.0.2:694"), &out[0].0).unwrap();
-        assert_eq!(events(&mut a), [EventKind::Left]);
+        for (bytes, _) in &out {
+            let _ = a.on_message(Instant::from_millis(101), from("198.18.0.2:694"), bytes);
+        }
+        assert_eq!(events(&mut a), [EventKind::Left], "one leave for both");
+        // The notice alone (the status lost) is a leave too.
+        let mut c = node("hbnode1", 1, KEYS);
+        c.on_message(Instant::ZERO, from("198.18.0.2:694"), &hb).unwrap();
+        let _ = events(&mut c);
+        c.on_message(Instant::from_millis(101), from("198.18.0.2:694"), &out[1].0).unwrap();
+        assert_eq!(events(&mut c), [EventKind::Left]);
     }
 
     #[test]
