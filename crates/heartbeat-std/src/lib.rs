@@ -82,6 +82,8 @@ pub mod driver_core;
 mod io_stats;
 #[cfg(target_os = "linux")]
 mod precise;
+#[cfg(target_os = "linux")]
+pub mod session;
 pub mod socket;
 mod thread;
 
