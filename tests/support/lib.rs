@@ -10,6 +10,7 @@ pub mod frr;
 pub mod netns;
 pub mod pcap;
 pub mod relay;
+pub mod zookeeper;
 
 use std::time::Duration;
 
