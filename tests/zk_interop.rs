@@ -273,3 +273,54 @@ fn our_client_holds_a_session_with_the_real_zookeeper() {
     let log = zk.log();
     assert!(!log.contains("Expiring session"), "ZooKeeper expired a session:\n{log}");
 }
+
+#[test]
+fn the_java_client_holds_a_session_with_our_server_and_closes_it() {
+    use std::io::Write as _;
+    let (server, rx) = our_server(ServerConfig::new(1, TICK));
+    let timeout = Duration::from_millis(1000);
+    // ZooKeeper's own Java client, as its shell (zkCli), reading commands from a pipe.
+    let mut java = Command::new("java")
+        .arg("-cp")
+        .arg(heartbeat_tests::zookeeper::CLASS_PATH)
+        .arg("-Dzookeeper.root.logger=WARN,CONSOLE")
+        .arg("org.apache.zookeeper.ZooKeeperMain")
+        .args(["-server", &server.local_addr().to_string(), "-timeout", "1000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run java (apt-get install -y zookeeper): {e}"));
+    let stop = |java: &mut Child| {
+        let _ = java.kill();
+        let _ = java.wait();
+    };
+    let event = rx.recv_timeout(Duration::from_secs(30));
+    let Ok(SessionEvent::Created { session, timeout: granted, .. }) = event else {
+        stop(&mut java);
+        panic!("the Java client opened no session within 30 s: {event:?}")
+    };
+    assert_eq!(granted, timeout);
+    let pings_before = server.status().unwrap().machine.pings;
+    // Three timeouts on its pings (a third of the timeout each).
+    let quiet = rx.recv_timeout(timeout * 3);
+    let pings = server.status().unwrap().machine.pings - pings_before;
+    let mut stdin = java.stdin.take().unwrap();
+    let asked = server.clock().now();
+    let wrote = stdin.write_all(b"close\n").and_then(|()| stdin.flush());
+    let closed = rx.recv_timeout(Duration::from_secs(2));
+    let _ = stdin.write_all(b"quit\n");
+    drop(stdin);
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while java.try_wait().ok().flatten().is_none() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop(&mut java);
+    assert!(quiet.is_err(), "an event while the Java client was connected: {quiet:?}");
+    assert!(pings >= 6, "only {pings} pings in 3 timeouts");
+    wrote.unwrap();
+    let Ok(SessionEvent::Closed { session: s, at }) = closed else { panic!("not Closed: {closed:?}") };
+    assert_eq!(s, session);
+    assert!(at.saturating_duration_since(asked) < Duration::from_millis(1000));
+    server.stop();
+}
