@@ -180,3 +180,73 @@ fn ruok_is_answered_imok_and_garbage_closes_the_connection() {
     assert!(status.sessions.is_empty());
     handle.stop();
 }
+
+fn connect_frame(timeout_ms: i32) -> Vec<u8> {
+    use heartbeat_session::jute::{ConnectRequest, PASSWORD_LEN, frame_into};
+    let request = ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        timeout_ms,
+        session_id: 0,
+        password: &[0; PASSWORD_LEN],
+        read_only: Some(false),
+    };
+    let mut buf = [0u8; 64];
+    let n = frame_into(&mut buf, |w| request.encode(w)).unwrap();
+    buf[..n].to_vec()
+}
+
+/// Sends `bytes` one every `gap` until the server closes; returns whether it closed within
+/// `limit`.
+fn trickle_until_closed(s: &mut TcpStream, bytes: &[u8], gap: Duration, limit: Duration) -> bool {
+    s.set_read_timeout(Some(gap)).unwrap();
+    let end = std::time::Instant::now() + limit;
+    for b in bytes.iter().cycle() {
+        if std::time::Instant::now() > end {
+            return false;
+        }
+        if s.write_all(&[*b]).is_err() {
+            return true;
+        }
+        match s.read(&mut [0u8; 256]) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn a_trickled_connect_request_is_cut_off_by_the_handshake_timeout() {
+    let mut options = ServerOptions::default();
+    options.handshake_timeout = Duration::from_millis(300);
+    let (handle, rx) = server(options);
+    let mut s = TcpStream::connect(handle.local_addr()).unwrap();
+    let started = std::time::Instant::now();
+    // One byte every 100 ms: the 45-byte request would take 4.5 s.
+    assert!(trickle_until_closed(&mut s, &connect_frame(1000), Duration::from_millis(100), Duration::from_secs(3)));
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(rx.try_recv().is_err(), "a session from a trickle");
+    assert_eq!(handle.status().unwrap().tcp.handshake_timeouts, 1);
+    handle.stop();
+}
+
+#[test]
+fn a_session_whose_client_trickles_a_ping_expires() {
+    use heartbeat_session::jute::{PING_OP, PING_XID, RequestHeader, frame_into};
+    let (handle, rx) = server(ServerOptions::default());
+    let mut s = TcpStream::connect(handle.local_addr()).unwrap();
+    s.write_all(&connect_frame(300)).unwrap();
+    let SessionEvent::Created { timeout, .. } = next(&rx) else { panic!("not Created") };
+    assert_eq!(timeout, Duration::from_millis(300));
+    let mut ping = [0u8; 16];
+    let n = frame_into(&mut ping, |w| RequestHeader { xid: PING_XID, op: PING_OP }.encode(w)).unwrap();
+    // Bytes keep coming, but never a whole frame within the timeout: no touch.
+    let slow = Duration::from_millis(300 / n as u64 + 20);
+    assert!(trickle_until_closed(&mut s, &ping[..n], slow, Duration::from_secs(3)));
+    let event = next(&rx);
+    assert!(matches!(event, SessionEvent::Expired { .. }), "{event:?}");
+    handle.stop();
+}

@@ -212,7 +212,8 @@ impl SessionClient {
 
     /// Opens the connection the machine asks for, sends what it queued, delivers its events.
     fn flush(&mut self, on_event: &mut impl FnMut(ClientEvent)) {
-        loop {
+        // A connection that fails at once moves to the next server; once round the list at most.
+        for _ in 0..=self.servers.len() {
             if let Some(server) = self.machine.poll_connect() {
                 self.open(server);
             }

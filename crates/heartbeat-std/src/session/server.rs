@@ -143,6 +143,9 @@ pub struct SessionStatus {
     pub tcp: TcpStats,
 }
 
+/// Reads of one connection per turn.
+const READ_BUDGET: usize = 16;
+
 struct Conn {
     stream: TcpStream,
     peer: Option<SocketAddr>,
@@ -372,10 +375,11 @@ impl SessionServer {
         }
     }
 
-    /// Reads everything the socket holds into the machine.
+    /// Reads what the socket holds into the machine, at most [`READ_BUDGET`] reads a turn so
+    /// that one fast sender cannot starve the others (the rest waits for the next turn).
     fn read(&mut self, id: ConnectionId) {
         let mut buf = [0u8; 4096];
-        loop {
+        for _ in 0..READ_BUDGET {
             let Some(c) = self.conns.get_mut(&id) else { return };
             match c.stream.read(&mut buf) {
                 Ok(0) => return self.drop_conn(id),
