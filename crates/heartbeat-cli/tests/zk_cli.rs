@@ -10,9 +10,9 @@ use rustix::process::Signal;
 
 use self::common::{Daemon, assert_refused, heartbeat, kind, run, text};
 
-fn server(extra: &[&str]) -> (Daemon, String) {
+fn server(tick: &str, extra: &[&str]) -> (Daemon, String) {
     let mut command = heartbeat();
-    command.args(["zk-server", "--listen", "127.0.0.1:0", "--tick", "100ms", "--json"]).args(extra);
+    command.args(["zk-server", "--listen", "127.0.0.1:0", "--tick", tick, "--json"]).args(extra);
     let mut d = Daemon::spawn(command);
     let started = d.wait_for(|v| kind(v, "started"));
     let listen = started["listen"].as_str().unwrap().to_owned();
@@ -29,7 +29,7 @@ fn client(servers: &str, timeout: &str, extra: &[&str]) -> Daemon {
 fn a_client_session_is_created_kept_and_closed_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let control = dir.path().join("zk.sock");
-    let (mut srv, listen) = server(&["--control", control.to_str().unwrap()]);
+    let (mut srv, listen) = server("100ms", &["--control", control.to_str().unwrap()]);
     let mut c = client(&listen, "400ms", &[]);
     let connected = c.wait_for(|v| kind(v, "connected"));
     assert_eq!(connected["timeout_ms"], 400.0, "{connected}");
@@ -62,7 +62,7 @@ fn a_client_session_is_created_kept_and_closed_on_sigterm() {
 
 #[test]
 fn a_killed_client_expires_at_its_deadline() {
-    let (mut srv, listen) = server(&[]);
+    let (mut srv, listen) = server("100ms", &[]);
     let mut c = client(&listen, "300ms", &[]);
     let connected = c.wait_for(|v| kind(v, "connected"));
     std::thread::sleep(Duration::from_millis(250));
@@ -78,7 +78,7 @@ fn a_killed_client_expires_at_its_deadline() {
 
 #[test]
 fn close_after_ends_the_session_and_bad_settings_are_refused() {
-    let (mut srv, listen) = server(&[]);
+    let (mut srv, listen) = server("100ms", &[]);
     let (code, log) = client(&listen, "400ms", &["--close-after", "500ms"]).exit();
     assert!(code.success(), "{log:#?}");
     assert!(log.iter().any(|v| kind(v, "closed")), "{log:#?}");
@@ -90,4 +90,82 @@ fn close_after_ends_the_session_and_bad_settings_are_refused() {
     assert_refused(&out, "invalid timeouts");
     let out = run(&["zk-server", "--listen", "192.0.2.1:0"]);
     assert_refused(&out, "invalid `listen`");
+}
+
+/// kazoo (Debian `python3-kazoo`) against `heartbeat zk-server`: the script of the root
+/// package's interop tests, run by the system python that has kazoo.
+fn kazoo(server: &str, args: &[&str]) -> Kazoo {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/support/kazoo_session.py");
+    Kazoo(
+        std::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(server)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("/usr/bin/python3 (apt-get install -y python3-kazoo)"),
+    )
+}
+
+/// A kazoo process, killed when dropped (a failing test leaves none behind).
+struct Kazoo(std::process::Child);
+
+impl Drop for Kazoo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn lines(child: &mut std::process::Child) -> std::io::Lines<std::io::BufReader<std::process::ChildStdout>> {
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.take().unwrap()).lines()
+}
+
+#[test]
+fn kazoo_holds_a_session_with_the_binary_and_a_killed_one_expires() {
+    let (mut srv, listen) = server("500ms", &[]);
+    let mut k = kazoo(&listen, &["stay", "2000", "2.5"]);
+    let mut out = lines(&mut k.0);
+    let connected = out.next().expect("kazoo connected").unwrap();
+    assert!(connected.starts_with("connected ") && connected.ends_with(" 2000"), "{connected}");
+    let created = srv.wait_for(|v| kind(v, "created"));
+    assert_eq!(created["timeout_ms"], 2000.0);
+    assert_eq!(Some(created["session"].as_str().unwrap()), connected.split(' ').nth(1));
+    assert_eq!(out.next().unwrap().unwrap(), "alive 0");
+    assert_eq!(out.next().unwrap().unwrap(), "stopped");
+    // kazoo's stop waited for the reply: the Closed line is already on its way.
+    let closed = srv.expect_within(Duration::from_millis(500), |v| kind(v, "closed"));
+    assert_eq!(closed["session"], created["session"]);
+    assert!(k.0.wait().unwrap().success());
+
+    let mut k = kazoo(&listen, &["hold", "1000"]);
+    let connected = lines(&mut k.0).next().expect("kazoo connected").unwrap();
+    let created = srv.wait_for(|v| kind(v, "created"));
+    std::thread::sleep(Duration::from_millis(400));
+    drop(k);
+    let expired = srv.expect_within(Duration::from_secs(2), |v| kind(v, "expired"));
+    assert_eq!(expired["session"], created["session"], "{connected}");
+    assert!((0.0..10.0).contains(&expired["late_ms"].as_f64().unwrap()), "{expired}");
+    srv.signal(Signal::TERM);
+    assert!(srv.exit().0.success());
+}
+
+#[test]
+fn zk_client_holds_a_session_with_the_real_zookeeper() {
+    let zk = heartbeat_tests::zookeeper::ZooKeeper::start(500, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let mut c = client(&zk.addr().to_string(), "2s", &["--close-after", "6s"]);
+    let connected = c.wait_for(|v| kind(v, "connected"));
+    assert_eq!(connected["timeout_ms"], 2000.0, "{connected}");
+    let sid = format!("sid={}", connected["session"].as_str().unwrap());
+    assert!(zk.cons().unwrap().contains(&sid), "{sid}");
+    let (code, log) = c.exit();
+    assert!(code.success(), "{log:#?}");
+    assert!(log.iter().any(|v| kind(v, "closed")), "{log:#?}");
+    assert!(!log.iter().any(|v| kind(v, "disconnected") || kind(v, "expired")), "{log:#?}");
+    let end = std::time::Instant::now() + Duration::from_secs(2);
+    while zk.cons().unwrap().contains(&sid) {
+        assert!(std::time::Instant::now() < end, "{sid} outlived its close");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
