@@ -210,11 +210,14 @@ fn a_killed_kazoo_expires_one_timeout_after_its_last_touch() {
         std::thread::sleep(Duration::from_millis(300 + trial * 157 % 400));
         let killed = clock.now();
         kazoo.kill();
+        let reaped = clock.now();
         let event = next_event(&rx, timeout * 2);
         let SessionEvent::Expired { session, timeout: t, last_heard, at } = event else { panic!("{event:?}") };
         assert_eq!((session, t), (sid, timeout));
-        // Never early, never before the kill, and the last touch is at most a ping period old.
-        assert!(last_heard <= killed);
+        // Never early; the last touch is no later than the death (a ping sent just before it
+        // may be read a little after: a loaded machine gets 50 ms) and at most a ping period
+        // before the kill.
+        assert!(last_heard <= reaped.saturating_add(Duration::from_millis(50)), "{last_heard:?} {reaped:?}");
         assert!(at >= last_heard.saturating_add(timeout));
         assert!(at.saturating_duration_since(killed) > timeout / 2);
         late.push(event.lateness().unwrap());

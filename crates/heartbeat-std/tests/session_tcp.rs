@@ -89,7 +89,8 @@ fn a_silent_client_expires_at_its_deadline_and_not_before() {
     let event = next(&rx);
     let SessionEvent::Expired { timeout, last_heard, at, .. } = event else { panic!("{event:?}") };
     assert_eq!(timeout, Duration::from_millis(250));
-    assert!(last_heard <= gone);
+    // A ping sent just before may be read just after (50 ms for a loaded machine).
+    assert!(last_heard <= gone.saturating_add(Duration::from_millis(50)), "{last_heard:?} {gone:?}");
     assert!(at >= last_heard.saturating_add(timeout));
     let late = event.lateness().unwrap();
     // The goal is a millisecond; the bound leaves room for a loaded test machine.
