@@ -238,7 +238,8 @@ fn a_killed_kazoo_expires_one_timeout_after_its_last_touch() {
 fn our_client_holds_a_session_with_the_real_zookeeper() {
     let zk = ZooKeeper::start(500, &[]).unwrap_or_else(|e| panic!("{e}"));
     let timeout = Duration::from_millis(2000);
-    let mut client = SessionClient::new(vec![zk.addr()], ClientOptions::new(timeout), Clock::new()).unwrap();
+    // The same server twice: a lost connection resumes on "the next one".
+    let mut client = SessionClient::new(vec![zk.addr(), zk.addr()], ClientOptions::new(timeout), Clock::new()).unwrap();
     let mut events = Vec::new();
     client.connect(&mut |e| events.push(e));
     let end = std::time::Instant::now() + Duration::from_secs(10);
@@ -260,6 +261,25 @@ fn our_client_holds_a_session_with_the_real_zookeeper() {
     assert!(seen.is_empty(), "{seen:?}");
     let cons = zk.cons().unwrap();
     assert!(cons.contains(&sid), "{sid} gone from cons after 3 timeouts:\n{cons}");
+
+    // Connection loss: ZooKeeper takes the same id and password back.
+    client.drop_connection(&mut |e| seen.push(e));
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while !seen.iter().any(|e| matches!(e, ClientEvent::Resumed { .. })) && std::time::Instant::now() < end {
+        client.turn(Some(Duration::from_millis(100)), &mut |e| seen.push(e));
+    }
+    assert!(
+        matches!(
+            seen[..],
+            [ClientEvent::Disconnected { server: 0, .. }, ClientEvent::Resumed { server: 1, timeout: t }] if t == timeout
+        ),
+        "{seen:?}\n{}",
+        zk.log()
+    );
+    assert_eq!(client.machine().session_id(), Some(session));
+    seen.clear();
+    let cons = zk.cons().unwrap();
+    assert!(cons.contains(&sid), "{sid} not in cons after the resume:\n{cons}");
 
     client.close(&mut |e| seen.push(e));
     assert!(client.run_for(Duration::from_secs(2), &mut |e| seen.push(e)));
