@@ -6,7 +6,10 @@
 //!   has its session expired by our server at last touch + timeout (the lateness is printed:
 //!   `cargo test --test zk_interop -- --nocapture`).
 //! - our [`SessionClient`] holds a session with a real ZooKeeper 3.8 server (Debian
-//!   `zookeeper`), seen in its `cons` table while alive and gone after the close.
+//!   `zookeeper`), seen in its `cons` table while alive, resumed after a connection loss, and
+//!   gone after the close.
+//! - ZooKeeper's own Java client (its shell, `ZooKeeperMain`) holds a session with our server
+//!   on its pings and closes it.
 //!
 //! Each test fails (does not skip) when python3-kazoo or zookeeper is missing, and stops
 //! everything it started.
