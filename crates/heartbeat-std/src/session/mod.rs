@@ -14,6 +14,40 @@
 //! connection may stay without a session ([`ServerOptions::handshake_timeout`]; a connection
 //! that sends nothing, or trickles its ConnectRequest, is closed). A bound connection that
 //! trickles gets nothing from it: only whole frames touch a session, which then expires.
+//!
+//! Costs: each turn polls every connection and looks at each one's output, O(connections).
+//!
+//! # Example: a session on loopback
+//!
+//! ```
+//! use std::sync::mpsc;
+//! use std::time::Duration;
+//! use heartbeat_session::client::ClientEvent;
+//! use heartbeat_session::server::ServerConfig;
+//! use heartbeat_std::Clock;
+//! use heartbeat_std::session::{ClientOptions, ServerOptions, SessionClient, SessionEvent, SessionServer};
+//!
+//! let config = ServerConfig::new(1, Duration::from_millis(100)); // timeouts 200 ms ..= 2 s
+//! let server = SessionServer::bind("127.0.0.1:0".parse()?, config, ServerOptions::default(), Clock::new())?;
+//! let (tx, events) = mpsc::channel();
+//! let server = server.spawn(move |e| { let _ = tx.send(e); })?;
+//!
+//! let options = ClientOptions::new(Duration::from_millis(300));
+//! let mut client = SessionClient::new(vec![server.local_addr()], options, server.clock())?;
+//! let mut seen = Vec::new();
+//! client.connect(&mut |e| seen.push(e));
+//! while seen.is_empty() {
+//!     client.turn(Some(Duration::from_millis(50)), &mut |e| seen.push(e));
+//! }
+//! assert!(matches!(seen[0], ClientEvent::Connected { timeout, .. } if timeout == Duration::from_millis(300)));
+//! assert!(matches!(events.recv_timeout(Duration::from_secs(5))?, SessionEvent::Created { .. }));
+//!
+//! client.close(&mut |_| {});
+//! assert!(client.run_for(Duration::from_secs(1), &mut |_| {}));
+//! assert!(matches!(events.recv_timeout(Duration::from_secs(5))?, SessionEvent::Closed { .. }));
+//! server.stop();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod client;
 mod server;
