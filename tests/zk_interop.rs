@@ -55,6 +55,7 @@ fn next_event(rx: &mpsc::Receiver<SessionEvent>, within: Duration) -> SessionEve
 /// A kazoo process; its stdout lines arrive dated on our clock. Killed when dropped.
 struct Kazoo {
     child: Child,
+    stdin: Option<std::process::ChildStdin>,
     lines: mpsc::Receiver<(Instant, String)>,
 }
 
@@ -64,12 +65,13 @@ impl Kazoo {
             .arg(script())
             .arg(server.to_string())
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {PYTHON} (apt-get install -y python3-kazoo): {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
+        let stdin = child.stdin.take();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -78,7 +80,7 @@ impl Kazoo {
                 }
             }
         });
-        Kazoo { child, lines }
+        Kazoo { child, stdin, lines }
     }
 
     /// The next line, split in words; fails the test if kazoo says nothing within 15 s.
@@ -90,6 +92,13 @@ impl Kazoo {
                 panic!("kazoo said nothing within 15 s (exit: {status:?})")
             }
         }
+    }
+
+    /// Lets a `stay` script go on to its close.
+    fn go_ahead(&mut self) {
+        use std::io::Write as _;
+        let mut stdin = self.stdin.take().expect("stdin");
+        stdin.write_all(b"close\n").expect("kazoo's stdin");
     }
 
     fn kill(&mut self) {
@@ -180,6 +189,7 @@ fn kazoo_stays_connected_by_pinging_and_its_close_is_at_once() {
     let pings = status.machine.pings - pings_before;
     assert!(pings >= 3, "only {pings} pings in 2.5 s");
     assert!(rx.try_recv().is_err(), "an event while kazoo was connected");
+    kazoo.go_ahead();
 
     let (stopped_at, words) = kazoo.line();
     assert_eq!(words, ["stopped"]);

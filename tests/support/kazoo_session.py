@@ -4,7 +4,8 @@ usage: kazoo_session.py HOST:PORT negotiate MS...   one session per requested ti
                                                     closed; prints "negotiated REQ GOT SID"
        kazoo_session.py HOST:PORT stay MS SECONDS   a session kept SECONDS, then closed; prints
                                                     "connected SID GOT", "alive STATES",
-                                                    "stopped", then lingers 2 s before exiting
+                                                    then closes after a line on stdin (or its
+                                                    end), prints "stopped", lingers 2 s, exits
        kazoo_session.py HOST:PORT hold MS           a session held until the process is killed;
                                                     prints "connected SID GOT"
 Every line is flushed at once; any failure exits non-zero with the reason on stderr.
@@ -72,6 +73,7 @@ def main():
                 sys.exit("lost the session: %s" % client.state)
             time.sleep(0.05)
         say("alive", len(states))
+        sys.stdin.readline()  # the test's go-ahead (at once when stdin is empty or closed)
         client.stop()
         say("stopped")
         time.sleep(2)

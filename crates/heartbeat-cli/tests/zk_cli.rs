@@ -101,6 +101,7 @@ fn kazoo(server: &str, args: &[&str]) -> Kazoo {
             .arg(script)
             .arg(server)
             .args(args)
+            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("/usr/bin/python3 (apt-get install -y python3-kazoo)"),
