@@ -71,7 +71,7 @@ fn a_session_is_created_kept_alive_by_pings_and_closed_at_once() {
     until(&mut c, Duration::from_secs(1), |e| *e == ClientEvent::Closed);
     let SessionEvent::Closed { session: closed, at } = next(&rx) else { panic!("not Closed") };
     assert_eq!(closed, session);
-    assert!(at.saturating_duration_since(asked) < Duration::from_millis(50));
+    assert!(at.saturating_duration_since(asked) < Duration::from_millis(100));
     assert!(handle.status().unwrap().sessions.is_empty());
     handle.stop();
 }
