@@ -11,6 +11,7 @@ pub mod linuxha;
 pub mod netns;
 pub mod pcap;
 pub mod relay;
+pub mod zookeeper;
 
 use std::time::Duration;
 

@@ -16,12 +16,16 @@ use tokio::net::UnixListener;
 use crate::bfd::report::BfdReport;
 use crate::linux_ha::LinuxHaReport;
 use crate::run::report::StatusReport;
+use crate::zk::ZkReport;
 
-/// What a control socket answers: a node's peer table, or a BFD daemon's session table. The
+/// What a control socket answers: a node's peer table, a BFD daemon's session table, or a
+/// zk-server's session table. The
 /// JSON carries no tag; the two are told apart by their fields (`node` or `sessions`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum Report {
+    /// From `heartbeat zk-server` (first: it is the one with `zk_listen`).
+    Zk(ZkReport),
     /// From `heartbeat run`.
     Node(StatusReport),
     /// From `heartbeat bfd`.

@@ -19,6 +19,7 @@ mod secret_file;
 mod settings;
 mod settings_file;
 mod status;
+mod zk;
 
 use std::process::ExitCode;
 
@@ -69,6 +70,17 @@ enum Command {
     /// Measure failure detectors on seeded or recorded heartbeat traces (the QoS lab): writes
     /// DIR/report.md and one SVG plot per scenario, and prints the tables.
     Qos(heartbeat_qos::QosArgs),
+    /// Hold ZooKeeper-protocol client sessions over TCP (connect, ping, closeSession, ruok,
+    /// mntr) and log each one created, resumed, closed or expired (with how late past its
+    /// deadline); `heartbeat status --control PATH` prints the session table.
+    #[command(
+        after_help = "Example:\n  heartbeat zk-server --listen 127.0.0.1:2181 --tick 500ms --control /tmp/zk.sock"
+    )]
+    ZkServer(zk::ServerArgs),
+    /// Hold one ZooKeeper session against a list of servers (ours or ZooKeeper), resuming it on
+    /// the next server when a connection is lost; closes it on SIGINT/SIGTERM or --close-after.
+    #[command(after_help = "Example:\n  heartbeat zk-client --servers 127.0.0.1:2181,127.0.0.1:2182 --timeout 2s")]
+    ZkClient(zk::ClientArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +96,8 @@ fn main() -> ExitCode {
         Command::BfdStatus(args) => status::main(&args, &status::BFD),
         Command::LinuxHa(args) => linux_ha::main(args),
         Command::Qos(args) => qos(&args),
+        Command::ZkServer(args) => zk::server_main(args),
+        Command::ZkClient(args) => zk::client_main(args),
     }
 }
 

@@ -58,6 +58,10 @@ pub(crate) fn main(args: &Args, asker: &Asker) -> ExitCode {
             print!("{}", run::report::table(&report));
             ExitCode::SUCCESS
         }
+        Ok((_, Report::Zk(report))) => {
+            print!("{}", report.table());
+            ExitCode::SUCCESS
+        }
         Ok((_, Report::Bfd(report))) => {
             print!("{}", bfd::report::table(&report));
             ExitCode::SUCCESS

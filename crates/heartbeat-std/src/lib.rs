@@ -11,7 +11,9 @@
 //! [`Machine`](heartbeat_proto::engine::Machine) over any [`Sockets`] set) and shared with
 //! `heartbeat-tokio`; the [`BlockingDriver`] adds only its wait (`poll` and a `timerfd`), and
 //! the [`Worker`] its thread. [`Driver`] and [`Handle`] are wire v1's commands on top, and
-//! [`bfd`]'s driver BFD's, [`linuxha`]'s Linux-HA Heartbeat's.
+//! [`bfd`]'s driver BFD's, [`linuxha`]'s Linux-HA Heartbeat's. [`session`] is different: TCP
+//! drivers (a server of many connections, a client) for the ZooKeeper-style session machines of
+//! `heartbeat_session`.
 //!
 //! - **Links.** One socket per link (`Config::links`); a peer has one address per link,
 //!   configured or learned from the source of its accepted frames.
@@ -83,6 +85,8 @@ mod io_stats;
 pub mod linuxha;
 #[cfg(target_os = "linux")]
 mod precise;
+#[cfg(target_os = "linux")]
+pub mod session;
 pub mod socket;
 mod thread;
 
