@@ -308,17 +308,32 @@ fn wait_poll_then_final(file: &std::path::Path, poller: IpAddr, desired_min_tx_u
     }
 }
 
-#[test]
-fn a_timing_change_by_frr_goes_through_poll_final_and_sets_our_detection_time() -> TestResult {
+/// A session between us and FRR at the fast rate, with a capture running on FRR's end.
+struct Captured {
+    net: Pair,
+    dir: tempfile::TempDir,
+    file: std::path::PathBuf,
+    capture: heartbeat_tests::netns::Capture,
+    frr: Frr,
+    ours: Ours,
+}
+
+fn up_with_frr_captured() -> Result<Captured, Error> {
     let net = Pair::new()?;
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("bfd.pcap");
-    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 3784")?;
+    let capture = net.b.capture(Pair::B_DEV, &file, "udp port 3784")?;
     let frr = Frr::start(&net.b, FrrConfig { peers: vec![frr_peer()] })?;
     let mut ours = Ours::start(&net.a, Pair::B_V4.into(), Pair::A_DEV, None)?;
     ours.wait_up()?;
     ours.wait_fast()?;
     frr.wait_peer(Pair::A_V4.into(), Status::Up, UP_WITHIN)?;
+    Ok(Captured { net, dir, file, capture, frr, ours })
+}
+
+#[test]
+fn a_timing_change_by_frr_goes_through_poll_final_and_sets_our_detection_time() -> TestResult {
+    let Captured { net: _net, dir: _dir, file, mut capture, frr, ours } = up_with_frr_captured()?;
     // FRR slows down to 600 ms / 600 ms / 5: we must send every max(300, 600) ms and detect
     // after 5 × max(our 300, its 600) ms.
     frr.set_timers(&frr_peer(), 600, 600, 5)?;
@@ -334,15 +349,7 @@ fn a_timing_change_by_frr_goes_through_poll_final_and_sets_our_detection_time() 
 
 #[test]
 fn our_timing_change_goes_through_poll_final_and_frr_applies_it() -> TestResult {
-    let net = Pair::new()?;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("bfd.pcap");
-    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 3784")?;
-    let frr = Frr::start(&net.b, FrrConfig { peers: vec![frr_peer()] })?;
-    let mut ours = Ours::start(&net.a, Pair::B_V4.into(), Pair::A_DEV, None)?;
-    ours.wait_up()?;
-    ours.wait_fast()?;
-    frr.wait_peer(Pair::A_V4.into(), Status::Up, UP_WITHIN)?;
+    let Captured { net: _net, dir: _dir, file, mut capture, frr, ours } = up_with_frr_captured()?;
     let (session, _) = ours.handle().status().map_err(|_| failed("driver stopped"))?.sessions[0];
     let slow = Duration::from_millis(600);
     ours.handle()
