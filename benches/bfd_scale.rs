@@ -12,6 +12,10 @@
 //! `HEARTBEAT_BFD_SESSIONS` (default 1000) sessions, `HEARTBEAT_BFD_SECONDS` (default 60) of
 //! measurement once every session is Up at the fast rate, `HEARTBEAT_BFD_INTERVAL_MS` (default
 //! 10) transmit and receive interval on both sides, detect multiplier 3.
+//! `HEARTBEAT_BFD_GRANULARITY_US` (default: the host's, 1 ms; 0: none) is the hosts' transmit
+//! grid, `HEARTBEAT_BFD_LOCAL_PAUSE_MS` (default 10; 0: off) their local-stall guard (see
+//! `BfdHost::set_local_pause`). Wake-ups are the driver thread's voluntary context switches
+//! (each blocking wait that did not find input ready is one).
 //!
 //! Two `BfdDriver`s, each on its own thread (so on one core at a time) in its own namespace,
 //! joined by a veth. BFD single-hop sessions are told apart by their address pair, so each veth
@@ -119,6 +123,12 @@ impl Side {
         let on_event = Arc::clone(&counters);
         let handle = ns.within(move || -> std::result::Result<BfdHandle, String> {
             let mut driver = BfdDriver::new(Options::new(seed), Clock::new()).map_err(|e| e.to_string())?;
+            if let Ok(us) = std::env::var("HEARTBEAT_BFD_GRANULARITY_US") {
+                let us: u64 = us.parse().map_err(|_| "HEARTBEAT_BFD_GRANULARITY_US: not a number".to_string())?;
+                driver.host_mut().set_transmit_granularity(Duration::from_micros(us));
+            }
+            let pause = env_u32("HEARTBEAT_BFD_LOCAL_PAUSE_MS", 10);
+            driver.host_mut().set_local_pause((pause > 0).then(|| Duration::from_millis(u64::from(pause))));
             for i in 0..sessions {
                 let mut config =
                     SessionConfig::new(IpAddr::V4(nth(peer, i)), links::ANY).timing(interval, interval, MULTIPLIER);
@@ -190,6 +200,16 @@ fn cpu(tid: u32) -> Result<(Duration, Duration, Duration)> {
     Ok((Duration::from_nanos(run_ns), tick(11)?, tick(12)?))
 }
 
+/// A thread's (voluntary, involuntary) context switches so far.
+fn switches(tid: u32) -> Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))?;
+    let field = |name: &str| -> Result<u64> {
+        let line = status.lines().find(|l| l.starts_with(name)).ok_or("missing context-switch field")?;
+        Ok(line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).ok_or("bad context-switch field")?)
+    };
+    Ok((field("voluntary_ctxt_switches:")?, field("nonvoluntary_ctxt_switches:")?))
+}
+
 /// The namespace's UDP counters: (InDatagrams, InErrors, RcvbufErrors, SndbufErrors).
 fn udp_counters(ns: &Namespace) -> Result<[u64; 4]> {
     let snmp = ns.run("cat", &["/proc/net/snmp"])?;
@@ -209,6 +229,8 @@ struct Snapshot {
     failures: u64,
     other_downs: u64,
     udp: [u64; 4],
+    /// Voluntary and involuntary context switches of the driver thread.
+    switches: (u64, u64),
 }
 
 fn snapshot(side: &Side, ns: &Namespace) -> Result<Snapshot> {
@@ -219,6 +241,7 @@ fn snapshot(side: &Side, ns: &Namespace) -> Result<Snapshot> {
         failures: side.counters.failures.load(Ordering::Relaxed),
         other_downs: side.counters.other_downs.load(Ordering::Relaxed),
         udp: udp_counters(ns)?,
+        switches: switches(side.tid()?)?,
     })
 }
 
@@ -250,6 +273,12 @@ fn report(side: &Side, before: &Snapshot, after: &Snapshot) -> (f64, u64) {
         udp(1),
         udp(2),
         udp(3),
+    );
+    println!(
+        "driver {}:   wake-ups (voluntary context switches) {:.0}/s, involuntary {:.0}/s",
+        side.name,
+        (after.switches.0 - before.switches.0) as f64 / secs,
+        (after.switches.1 - before.switches.1) as f64 / secs,
     );
     if failures > 0 {
         println!("driver {}:   false Downs by burst: {}", side.name, bursts(side, before.status.now));
