@@ -14,7 +14,10 @@
 //! 10) transmit and receive interval on both sides, detect multiplier 3.
 //! `HEARTBEAT_BFD_GRANULARITY_US` (default: the host's, 1 ms; 0: none) is the hosts' transmit
 //! grid, `HEARTBEAT_BFD_LOCAL_PAUSE_MS` (default 10; 0: off) their local-stall guard (see
-//! `BfdHost::set_local_pause`). Wake-ups are the driver thread's voluntary context switches
+//! `BfdHost::set_local_pause`), `HEARTBEAT_BFD_RCVBUF` (default: `Options`' 32 MiB; 0: the
+//! kernel's default) the receive sockets' buffer in bytes, `HEARTBEAT_BFD_RT_PRIORITY`
+//! (default 0: off) a `SCHED_FIFO` priority for both driver threads (through `chrt`), to tell
+//! the drivers' own delays from the machine's other load. Wake-ups are the driver thread's voluntary context switches
 //! (each blocking wait that did not find input ready is one).
 //!
 //! Two `BfdDriver`s, each on its own thread (so on one core at a time) in its own namespace,
@@ -122,7 +125,11 @@ impl Side {
         let counters = Arc::new(Counters::default());
         let on_event = Arc::clone(&counters);
         let handle = ns.within(move || -> std::result::Result<BfdHandle, String> {
-            let mut driver = BfdDriver::new(Options::new(seed), Clock::new()).map_err(|e| e.to_string())?;
+            let mut options = Options::new(seed);
+            if let Ok(bytes) = std::env::var("HEARTBEAT_BFD_RCVBUF") {
+                options.recv_buffer = bytes.parse().map_err(|_| "HEARTBEAT_BFD_RCVBUF: not a number".to_string())?;
+            }
+            let mut driver = BfdDriver::new(options, Clock::new()).map_err(|e| e.to_string())?;
             if let Ok(us) = std::env::var("HEARTBEAT_BFD_GRANULARITY_US") {
                 let us: u64 = us.parse().map_err(|_| "HEARTBEAT_BFD_GRANULARITY_US: not a number".to_string())?;
                 driver.host_mut().set_transmit_granularity(Duration::from_micros(us));
@@ -355,6 +362,20 @@ fn main() -> Result<()> {
     let b = Side::start("b", &net.b, Pair::B_DEV, B_BASE, A_BASE, sessions, interval, seed.rotate_left(17))?;
     let took = wait_all_fast(&[&a, &b], sessions, interval)?;
     println!("all {sessions} sessions Up at the fast rate on both sides after {took:.2?}");
+    let priority = env_u32("HEARTBEAT_BFD_RT_PRIORITY", 0);
+    if priority > 0 {
+        // A real-time policy for both driver threads: the other load on the machine can no
+        // longer keep a driver off the CPU for a detection time.
+        for side in [&a, &b] {
+            let status = std::process::Command::new("chrt")
+                .args(["-f", "-p", &priority.to_string(), &side.tid()?.to_string()])
+                .status()?;
+            if !status.success() {
+                return Err(format!("chrt for driver {} failed: {status}", side.name).into());
+            }
+        }
+        println!("driver threads on SCHED_FIFO priority {priority}");
+    }
     // Let the bring-up's events and Poll sequences settle before measuring.
     std::thread::sleep(Duration::from_secs(1));
 
