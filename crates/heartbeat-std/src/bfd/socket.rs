@@ -6,7 +6,8 @@
 //!   (`IP_PKTINFO` / `IPV6_RECVPKTINFO`): what the core needs for the GTSM check (RFC 5881 §5)
 //!   and to tie a session to its interface and addresses.
 //! - [`TxSocket`]: bound to a source port in 49152–65535 (see [`source_port`]),
-//!   with TTL / hop limit 255 and traffic class CS6 (`0xC0`). Each datagram can carry its own
+//!   with TTL / hop limit 255, traffic class CS6 (`0xC0`) and, on IPv4, Don't Fragment
+//!   (`IP_PMTUDISC_PROBE`: BFD packets are far below any MTU). Each datagram can carry its own
 //!   TTL, source address and outgoing interface as ancillary data, so one socket per family
 //!   serves every session.
 //!
@@ -202,6 +203,9 @@ impl TxSocket {
             if addr.is_ipv4() {
                 socket.set_ttl_v4(u32::from(TTL))?;
                 socket.set_tos_v4(u32::from(TOS))?;
+                // DF on every packet (they are tiny): the kernel then writes IP ID 0 (RFC 6864)
+                // instead of drawing one from its shared hash for each datagram.
+                rustix::net::sockopt::set_ip_mtu_discover(&socket, rustix::net::sockopt::Ipv4PathMtuDiscovery::PROBE)?;
             } else {
                 socket.set_unicast_hops_v6(u32::from(TTL))?;
                 socket.set_tclass_v6(u32::from(TOS))?;
