@@ -12,6 +12,13 @@
 //! `HEARTBEAT_BFD_SESSIONS` (default 1000) sessions, `HEARTBEAT_BFD_SECONDS` (default 60) of
 //! measurement once every session is Up at the fast rate, `HEARTBEAT_BFD_INTERVAL_MS` (default
 //! 10) transmit and receive interval on both sides, detect multiplier 3.
+//! `HEARTBEAT_BFD_GRANULARITY_US` (default: the host's, 1 ms; 0: none) is the hosts' transmit
+//! grid, `HEARTBEAT_BFD_LOCAL_PAUSE_MS` (default 10; 0: off) their local-stall guard (see
+//! `BfdHost::set_local_pause`), `HEARTBEAT_BFD_RCVBUF` (default: `Options`' 32 MiB; 0: the
+//! kernel's default) the receive sockets' buffer in bytes, `HEARTBEAT_BFD_RT_PRIORITY`
+//! (default 0: off) a `SCHED_FIFO` priority for both driver threads (through `chrt`), to tell
+//! the drivers' own delays from the machine's other load. Wake-ups are the driver thread's voluntary context switches
+//! (each blocking wait that did not find input ready is one).
 //!
 //! Two `BfdDriver`s, each on its own thread (so on one core at a time) in its own namespace,
 //! joined by a veth. BFD single-hop sessions are told apart by their address pair, so each veth
@@ -118,7 +125,17 @@ impl Side {
         let counters = Arc::new(Counters::default());
         let on_event = Arc::clone(&counters);
         let handle = ns.within(move || -> std::result::Result<BfdHandle, String> {
-            let mut driver = BfdDriver::new(Options::new(seed), Clock::new()).map_err(|e| e.to_string())?;
+            let mut options = Options::new(seed);
+            if let Ok(bytes) = std::env::var("HEARTBEAT_BFD_RCVBUF") {
+                options.recv_buffer = bytes.parse().map_err(|_| "HEARTBEAT_BFD_RCVBUF: not a number".to_string())?;
+            }
+            let mut driver = BfdDriver::new(options, Clock::new()).map_err(|e| e.to_string())?;
+            if let Ok(us) = std::env::var("HEARTBEAT_BFD_GRANULARITY_US") {
+                let us: u64 = us.parse().map_err(|_| "HEARTBEAT_BFD_GRANULARITY_US: not a number".to_string())?;
+                driver.host_mut().set_transmit_granularity(Duration::from_micros(us));
+            }
+            let pause = env_u32("HEARTBEAT_BFD_LOCAL_PAUSE_MS", 10);
+            driver.host_mut().set_local_pause((pause > 0).then(|| Duration::from_millis(u64::from(pause))));
             for i in 0..sessions {
                 let mut config =
                     SessionConfig::new(IpAddr::V4(nth(peer, i)), links::ANY).timing(interval, interval, MULTIPLIER);
@@ -190,6 +207,16 @@ fn cpu(tid: u32) -> Result<(Duration, Duration, Duration)> {
     Ok((Duration::from_nanos(run_ns), tick(11)?, tick(12)?))
 }
 
+/// A thread's (voluntary, involuntary) context switches so far.
+fn switches(tid: u32) -> Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))?;
+    let field = |name: &str| -> Result<u64> {
+        let line = status.lines().find(|l| l.starts_with(name)).ok_or("missing context-switch field")?;
+        Ok(line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).ok_or("bad context-switch field")?)
+    };
+    Ok((field("voluntary_ctxt_switches:")?, field("nonvoluntary_ctxt_switches:")?))
+}
+
 /// The namespace's UDP counters: (InDatagrams, InErrors, RcvbufErrors, SndbufErrors).
 fn udp_counters(ns: &Namespace) -> Result<[u64; 4]> {
     let snmp = ns.run("cat", &["/proc/net/snmp"])?;
@@ -209,6 +236,8 @@ struct Snapshot {
     failures: u64,
     other_downs: u64,
     udp: [u64; 4],
+    /// Voluntary and involuntary context switches of the driver thread.
+    switches: (u64, u64),
 }
 
 fn snapshot(side: &Side, ns: &Namespace) -> Result<Snapshot> {
@@ -219,6 +248,7 @@ fn snapshot(side: &Side, ns: &Namespace) -> Result<Snapshot> {
         failures: side.counters.failures.load(Ordering::Relaxed),
         other_downs: side.counters.other_downs.load(Ordering::Relaxed),
         udp: udp_counters(ns)?,
+        switches: switches(side.tid()?)?,
     })
 }
 
@@ -250,6 +280,12 @@ fn report(side: &Side, before: &Snapshot, after: &Snapshot) -> (f64, u64) {
         udp(1),
         udp(2),
         udp(3),
+    );
+    println!(
+        "driver {}:   wake-ups (voluntary context switches) {:.0}/s, involuntary {:.0}/s",
+        side.name,
+        (after.switches.0 - before.switches.0) as f64 / secs,
+        (after.switches.1 - before.switches.1) as f64 / secs,
     );
     if failures > 0 {
         println!("driver {}:   false Downs by burst: {}", side.name, bursts(side, before.status.now));
@@ -326,6 +362,20 @@ fn main() -> Result<()> {
     let b = Side::start("b", &net.b, Pair::B_DEV, B_BASE, A_BASE, sessions, interval, seed.rotate_left(17))?;
     let took = wait_all_fast(&[&a, &b], sessions, interval)?;
     println!("all {sessions} sessions Up at the fast rate on both sides after {took:.2?}");
+    let priority = env_u32("HEARTBEAT_BFD_RT_PRIORITY", 0);
+    if priority > 0 {
+        // A real-time policy for both driver threads: the other load on the machine can no
+        // longer keep a driver off the CPU for a detection time.
+        for side in [&a, &b] {
+            let status = std::process::Command::new("chrt")
+                .args(["-f", "-p", &priority.to_string(), &side.tid()?.to_string()])
+                .status()?;
+            if !status.success() {
+                return Err(format!("chrt for driver {} failed: {status}", side.name).into());
+            }
+        }
+        println!("driver threads on SCHED_FIFO priority {priority}");
+    }
     // Let the bring-up's events and Poll sequences settle before measuring.
     std::thread::sleep(Duration::from_secs(1));
 

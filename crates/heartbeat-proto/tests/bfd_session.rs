@@ -692,3 +692,187 @@ fn a_full_event_queue_refuses_packets_and_defers_timers_without_losing_events() 
     while host.poll_transmit(&mut buf).is_some() {}
     assert!(host.poll_timeout().is_some_and(|t| t > expiry));
 }
+
+/// Both sides Up, then switched to `interval` × `detect_mult` and run until that took.
+fn fast(interval: Duration, detect_mult: u8) -> Net {
+    let mut net = Net::up();
+    for side in [&mut net.a, &mut net.b] {
+        let handle = side.handle.expect("a session");
+        side.host.set_timing(handle, net.now, interval, interval, detect_mult).expect("valid timing");
+    }
+    let until = net.now + Duration::from_secs(5);
+    net.run_until(until);
+    assert_eq!(net.a.status().tx_interval, Some(interval));
+    net
+}
+
+/// The periodic packets `side` sent after `from` (Final replies are not periodic).
+fn periodic_after(side: &Side, from: Instant) -> Vec<Instant> {
+    side.sent.iter().filter(|(t, p)| *t > from && !p.final_ && !p.poll).map(|(t, _)| *t).collect()
+}
+
+#[test]
+fn transmit_deadlines_sit_on_the_grid_and_every_interval_stays_in_the_jitter_band() {
+    // 10 ms: 7.5–10 ms (Detect Mult 3), 7.5–9 ms (Detect Mult 1); both bands are wider than
+    // the 1 ms grid, so every deadline can be moved onto it.
+    for (detect_mult, upper) in [(3, 10_000_000), (1, 9_000_000)] {
+        let net = fast(10 * MS, detect_mult);
+        assert_eq!(net.a.host.transmit_granularity(), MS, "the default grid");
+        let settled = net.now - Duration::from_secs(4);
+        let times = periodic_after(&net.a, settled);
+        assert!(times.len() > 300, "{}", times.len());
+        for t in &times {
+            assert_eq!(t.as_nanos() % 1_000_000, 0, "{t} is not on the 1 ms grid");
+        }
+        for w in times.windows(2) {
+            let gap = (w[1] - w[0]).as_nanos();
+            assert!((7_500_000..=upper).contains(&gap), "Detect Mult {detect_mult}: interval {gap} ns");
+        }
+    }
+}
+
+#[test]
+fn a_band_narrower_than_the_grid_keeps_exact_jittered_deadlines() {
+    // 3 ms intervals give a 0.75 ms band: on a 1 ms grid every interval would be 3 ms.
+    let net = fast(3 * MS, 3);
+    let times = periodic_after(&net.a, net.now - Duration::from_secs(4));
+    let off_grid = times.iter().filter(|t| t.as_nanos() % 1_000_000 != 0).count();
+    assert!(off_grid * 10 > times.len() * 9, "{off_grid} of {} off the grid", times.len());
+    let mut gaps: Vec<u128> = times.windows(2).map(|w| (w[1] - w[0]).as_nanos()).collect();
+    for gap in &gaps {
+        assert!((2_250_000..=3_000_000).contains(gap), "interval {gap} ns");
+    }
+    gaps.sort_unstable();
+    gaps.dedup();
+    assert!(gaps.len() > 100, "the jitter stays random: {} distinct intervals", gaps.len());
+}
+
+/// Host `a` with `n` sessions to 198.18.1.i, host `b` with their counterparts (peer 198.18.0.1,
+/// local 198.18.1.i), all at 10 ms × 3 once Up; returns how many distinct instants either host
+/// asked to be woken at over one second of steady state.
+fn wake_ups_per_second(n: u8, granularity: Duration) -> usize {
+    let peer = |i: u8| IpAddr::V4(Ipv4Addr::new(198, 18, 1, i));
+    let mut now = Instant::ZERO;
+    let mut a: BfdHost<Growable> = BfdHost::new(1, now);
+    let mut b: BfdHost<Growable> = BfdHost::new(2, now);
+    for host in [&mut a, &mut b] {
+        host.set_transmit_granularity(granularity);
+    }
+    for i in 1..=n {
+        a.add_session(config(peer(i)).timing(10 * MS, 10 * MS, 3)).expect("valid");
+        let mut c = config(A).timing(10 * MS, 10 * MS, 3);
+        c.local = Some(peer(i));
+        b.add_session(c).expect("valid");
+    }
+    let mut buf = [0u8; MAX_PACKET_LEN];
+    let mut wake_ups = 0;
+    let (start, end) = (Instant::from_secs(10), Instant::from_secs(11));
+    while now < end {
+        a.tick(now);
+        b.tick(now);
+        if now >= start {
+            wake_ups += 1;
+        }
+        loop {
+            let mut moved = false;
+            while let Some(t) = a.poll_transmit(&mut buf) {
+                let (_, send) = t.expect("fits");
+                let to = send.destination.ip();
+                let meta = RecvMeta {
+                    link: LinkId(0),
+                    source: Some(SocketAddr::new(A, 49152)),
+                    local: Some(to),
+                    ttl: Some(255),
+                };
+                let _ = b.on_message(now, &meta, &buf[..send.len]);
+                moved = true;
+            }
+            while let Some(t) = b.poll_transmit(&mut buf) {
+                let (handle, send) = t.expect("fits");
+                let from = b.config(handle).and_then(|c| c.local).expect("a local address");
+                let meta = RecvMeta {
+                    link: LinkId(0),
+                    source: Some(SocketAddr::new(from, 49152)),
+                    local: Some(A),
+                    ttl: Some(255),
+                };
+                let _ = a.on_message(now, &meta, &buf[..send.len]);
+                moved = true;
+            }
+            while a.poll_event().is_some() || b.poll_event().is_some() {}
+            if !moved {
+                break;
+            }
+        }
+        now = [a.poll_timeout(), b.poll_timeout()].into_iter().flatten().min().expect("timers run");
+    }
+    for host in [&a, &b] {
+        for h in host.handles() {
+            let s = host.session(h).expect("live");
+            assert_eq!((s.state, s.tx_interval), (State::Up, Some(10 * MS)), "every session Up at 10 ms");
+        }
+    }
+    wake_ups
+}
+
+#[test]
+fn many_sessions_share_wake_ups_on_the_grid() {
+    // 2 × 100 sessions send about 23,000 packets a second: without a grid nearly each is a
+    // wake-up of its own, with the 1 ms grid there are at most a thousand.
+    let exact = wake_ups_per_second(100, Duration::ZERO);
+    let grid = wake_ups_per_second(100, MS);
+    assert!(exact > 15_000, "without a grid: {exact}");
+    assert!(grid <= 1_001, "with a 1 ms grid: {grid}");
+}
+
+#[test]
+fn detection_stays_exact_off_the_grid() {
+    // b sends off a's grid; a declares b down exactly a detection time after its last packet.
+    let mut net = Net::up();
+    net.b.host.set_transmit_granularity(Duration::ZERO);
+    for side in [&mut net.a, &mut net.b] {
+        let handle = side.handle.expect("a session");
+        side.host.set_timing(handle, net.now, 10 * MS, 10 * MS, 3).expect("valid timing");
+    }
+    let until = net.now + Duration::from_secs(2) + Duration::from_micros(333);
+    net.run_until(until);
+    net.b.alive = false;
+    let died = net.now;
+    let last = net.a.status().last_received.expect("heard");
+    assert_ne!(last.as_nanos() % 1_000_000, 0, "b's last packet is off the grid");
+    net.run_until(died + Duration::from_secs(1));
+    let down = net.a.event(died, |k| k.is_failure()).expect("went down");
+    assert_eq!(down.at, last + 30 * MS);
+}
+
+#[test]
+fn the_local_stall_guard_postpones_overdue_detection_once() {
+    for guard in [None, Some(10 * MS)] {
+        let mut net = fast(10 * MS, 3);
+        for side in [&mut net.a, &mut net.b] {
+            side.host.set_local_pause(guard);
+            assert_eq!(side.host.local_pause(), guard);
+        }
+        // Both processes stall for 50 ms (longer than the 30 ms detection time), then run.
+        let resumed = net.now + 50 * MS;
+        net.jump(resumed);
+        let failures = |side: &Side| side.events.iter().filter(|e| e.at >= resumed && e.kind.is_failure()).count();
+        if guard.is_none() {
+            assert_eq!((failures(&net.a), failures(&net.b)), (1, 1), "without the guard both convict");
+            continue;
+        }
+        // With it, the packets both sent on resuming keep them Up.
+        net.run_until(resumed + Duration::from_secs(1));
+        assert_eq!((failures(&net.a), failures(&net.b)), (0, 0));
+        assert_eq!((net.a.state(), net.b.state()), (State::Up, State::Up));
+        // A peer that stays silent is still convicted, one pause after the stall was noticed.
+        net.b.alive = false;
+        let last = net.a.status().last_received.expect("heard");
+        let stalled = last + 100 * MS;
+        net.jump(stalled);
+        assert_eq!(failures(&net.a), 0, "held once");
+        net.run_until(stalled + Duration::from_secs(1));
+        let down = net.a.event(stalled, |k| k.is_failure()).expect("went down");
+        assert_eq!(down.at, stalled + 10 * MS);
+    }
+}

@@ -106,9 +106,11 @@ impl<M: Machine, K: Sockets<M::Transmit> + PollSockets> BlockingDriver<M, K> {
             (a, b) => a.or(b),
         };
         let (ready, extra_ready) = self.wait(wait, extra);
+        // Everything already queued is read (bounded) before time passes: a peer whose datagrams
+        // arrived in time is not judged on a socket this loop had not emptied yet.
         for (i, ready) in ready.into_iter().enumerate() {
             if ready {
-                self.core.receive(i, on_event);
+                self.core.drain(i, on_event);
             }
         }
         self.core.tick();

@@ -26,6 +26,10 @@ use crate::io_stats::{Direction, IoStats, Status};
 /// Datagrams read from one socket in a row before the driver ticks and looks at the others.
 pub const RECV_BATCH: usize = 256;
 
+/// Batches [`DriverCore::drain`] reads from one socket at most before it lets time pass: a
+/// bound on how long a flooded socket can hold the loop.
+pub const DRAIN_BATCHES: usize = 64;
+
 /// Datagrams dated with one clock reading.
 pub const CLOCK_EVERY: usize = 16;
 
@@ -205,8 +209,25 @@ impl<M: Machine, K: Sockets<M::Transmit>> DriverCore<M, K> {
     /// An interruption or an ICMP refusal is counted and reading goes on; an empty socket
     /// ends the batch.
     pub fn receive(&mut self, i: usize, on_event: &mut impl FnMut(M::Event)) {
+        self.receive_batch(i, on_event);
+    }
+
+    /// Reads what receive socket `i` already holds, batch after batch (at most
+    /// [`DRAIN_BATCHES`]), so that the [`tick`](Self::tick) that follows does not judge peers
+    /// whose datagrams arrived in time but were still unread (after a stall of this process,
+    /// say). Returns the batches read.
+    pub fn drain(&mut self, i: usize, on_event: &mut impl FnMut(M::Event)) -> usize {
+        let mut batches = 1;
+        while self.receive_batch(i, on_event) && batches < DRAIN_BATCHES {
+            batches += 1;
+        }
+        batches
+    }
+
+    /// [`receive`](Self::receive); returns whether the batch was full (more may wait).
+    fn receive_batch(&mut self, i: usize, on_event: &mut impl FnMut(M::Event)) -> bool {
         if i >= self.sockets.len() {
-            return;
+            return false;
         }
         let mut now = self.clock.now();
         for n in 0..RECV_BATCH {
@@ -224,16 +245,17 @@ impl<M: Machine, K: Sockets<M::Transmit>> DriverCore<M, K> {
                         on_event(event);
                     }
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(err) => {
                     self.io.record(Direction::Receive, &err);
                     // A refusal or an interruption is consumed by reporting it; keep reading.
                     if !matches!(err.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted) {
-                        return;
+                        return false;
                     }
                 }
             }
         }
+        true
     }
 
     /// Sends every pending datagram to each target the machine names for it, and hands over
@@ -530,6 +552,19 @@ mod tests {
         assert_eq!(core.machine.stats().rejected_malformed, RECV_BATCH as u64);
         core.receive(0, &mut |_| {});
         assert_eq!(core.io.received, RECV_BATCH as u64 + 5);
+    }
+
+    #[test]
+    fn drain_reads_batch_after_batch_up_to_its_bound() {
+        let mut core = core();
+        let garbage = (vec![0u8; 4], addr("192.0.2.2:7000"));
+        core.sockets.0[0].inbox.borrow_mut().extend((0..3 * RECV_BATCH + 5).map(|_| Ok(garbage.clone())));
+        assert_eq!(core.drain(0, &mut |_| {}), 4);
+        assert_eq!(core.io.received, 3 * RECV_BATCH as u64 + 5);
+        // A socket that never empties is left after DRAIN_BATCHES.
+        core.sockets.0[0].inbox.borrow_mut().extend((0..(DRAIN_BATCHES + 1) * RECV_BATCH).map(|_| Ok(garbage.clone())));
+        assert_eq!(core.drain(0, &mut |_| {}), DRAIN_BATCHES);
+        assert_eq!(core.sockets.0[0].inbox.borrow().len(), RECV_BATCH);
     }
 
     #[test]

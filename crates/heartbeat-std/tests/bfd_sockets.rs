@@ -53,12 +53,26 @@ fn ttl_255_and_64_arrive_as_sent_with_source_and_local_address() {
 }
 
 #[test]
+fn the_receive_socket_gets_the_buffer_it_asks_for_as_far_as_the_kernel_allows() {
+    let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    let default = RxSocket::bind_with_buffer(any, 0).unwrap().recv_buffer().unwrap();
+    let want = 4 << 20;
+    let granted = RxSocket::bind_with_buffer(any, want).unwrap().recv_buffer().unwrap();
+    // SO_RCVBUFFORCE when privileged, else capped at rmem_max; the kernel reports double.
+    let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max").unwrap().trim().parse().unwrap();
+    assert!(granted >= 2 * want.min(rmem_max), "granted {granted}, default {default}, rmem_max {rmem_max}");
+    assert!(RxSocket::bind(any).unwrap().recv_buffer().unwrap() >= granted, "the default asks for 32 MiB");
+}
+
+#[test]
 fn the_transmit_socket_uses_a_dynamic_port_ttl_255_and_cs6() {
     let v4 = TxSocket::bind(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 42).unwrap();
     let port = v4.local_addr().unwrap().port();
     assert!(source_port::RANGE.contains(&port), "{port}");
     let sock = socket2::SockRef::from(v4.socket());
     assert_eq!((sock.ttl_v4().unwrap(), sock.tos_v4().unwrap()), (u32::from(TTL), u32::from(TOS)));
+    let pmtu = rustix::net::sockopt::ip_mtu_discover(v4.socket()).unwrap();
+    assert_eq!(pmtu, rustix::net::sockopt::Ipv4PathMtuDiscovery::PROBE, "Don't Fragment, ID 0");
     let v6 = TxSocket::bind(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 42).unwrap();
     let sock = socket2::SockRef::from(v6.socket());
     assert_eq!((sock.unicast_hops_v6().unwrap(), sock.tclass_v6().unwrap()), (u32::from(TTL), u32::from(TOS)));

@@ -33,6 +33,10 @@ const EVENTS_PER_STEP: usize = 3;
 /// Local discriminators carry the slot number in their low 16 bits (see [`BfdHost`]).
 const SLOT_BITS: u32 = 16;
 const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+/// The transmit grid a new host starts with (see [`BfdHost::set_transmit_granularity`]): 1 ms,
+/// a tenth of a 10 ms interval, so that a thousand sessions need about a thousand wake-ups a
+/// second rather than one per packet.
+pub const DEFAULT_TRANSMIT_GRANULARITY: Duration = Duration::from_millis(1);
 /// The most sessions a host can hold, whatever its storage.
 pub const MAX_SESSIONS: usize = SLOT_MASK as usize;
 
@@ -288,6 +292,12 @@ pub struct BfdHost<S: Storage> {
     stats: HostStats,
     /// The `now` of a `tick` that left due timers for lack of event-queue room.
     deferred: Option<Instant>,
+    /// Every session's transmit grid.
+    tx_granularity: Duration,
+    /// The local-stall guard's bound (`None`: off).
+    local_pause: Option<Duration>,
+    /// Until when the detection deadlines a stall revealed are held.
+    paused_until: Option<Instant>,
 }
 
 impl<S: Storage> BfdHost<S> {
@@ -307,7 +317,49 @@ impl<S: Storage> BfdHost<S> {
             rng: Rng::new(seed ^ 0xBFD0_5E55_10A5_0001),
             stats: HostStats::default(),
             deferred: None,
+            tx_granularity: DEFAULT_TRANSMIT_GRANULARITY,
+            local_pause: None,
+            paused_until: None,
         }
+    }
+
+    /// Puts every session's periodic packets on a grid of `granularity` (zero: none; the
+    /// default is [`DEFAULT_TRANSMIT_GRANULARITY`]): each jittered transmit deadline moves to a
+    /// multiple of it — down if the interval stays at least 75 % of the negotiated one, else up
+    /// if it stays at most 100 % (90 % with Detect Mult 1), else not at all — so RFC 5880
+    /// §6.8.7's jitter band holds for every interval, and sessions whose deadlines fall in one
+    /// grid step share one wake-up of the driver. A session whose band is narrower than the
+    /// grid (an interval under 4 ms with the default) keeps exact deadlines, so its jitter
+    /// stays random. Detection deadlines stay exact; Final replies
+    /// and packets for a state change still go at once.
+    pub fn set_transmit_granularity(&mut self, granularity: Duration) {
+        self.tx_granularity = granularity;
+        for (handle, entry) in self.sessions.iter_mut() {
+            entry.session.set_transmit_granularity(granularity);
+            let _ = self.timers.set_opt(handle, SessionTimer::Transmit, entry.session.deadline(SessionTimer::Transmit));
+        }
+    }
+
+    /// The transmit grid (see [`set_transmit_granularity`](Self::set_transmit_granularity)).
+    pub fn transmit_granularity(&self) -> Duration {
+        self.tx_granularity
+    }
+
+    /// The local-stall guard, off by default (RFC 5880 has no such rule). With `Some(pause)`, a
+    /// `tick` that finds its earliest due timer more than `pause` overdue takes it that this
+    /// process did not run when it should have — its peers' packets may be waiting unread — and
+    /// postpones every detection deadline it finds due, once, to `now + pause`: a session whose
+    /// packets are read before then stays Up. A held deadline that comes again fires, so a
+    /// driver that is always late delays a verdict by one `pause`, never longer; a real failure
+    /// during a stall is reported up to `pause` later.
+    pub fn set_local_pause(&mut self, pause: Option<Duration>) {
+        self.local_pause = pause;
+        self.paused_until = None;
+    }
+
+    /// The local-stall guard's bound (see [`set_local_pause`](Self::set_local_pause)).
+    pub fn local_pause(&self) -> Option<Duration> {
+        self.local_pause
     }
 
     /// The latest `now` seen.
@@ -381,7 +433,8 @@ impl<S: Storage> BfdHost<S> {
         let discriminator = (high << SLOT_BITS) | (handle.index() as u32 + 1);
         let now = self.clock.now();
         let keys = config.keys.take();
-        let session = Session::new(discriminator, timing, config.passive, keys, self.rng.next_u64(), now);
+        let mut session = Session::new(discriminator, timing, config.passive, keys, self.rng.next_u64(), now);
+        session.set_transmit_granularity(self.tx_granularity);
         let peer = config.peer;
         let entry = Entry { config, session, out_prev: None, out_next: None, queued: false };
         let handle = self.sessions.insert(entry).map_err(|_| ConfigError::TableFull)?;
@@ -560,6 +613,11 @@ impl<S: Storage> BfdHost<S> {
     /// makes room.
     pub fn tick(&mut self, now: Instant) {
         let now = self.clock.advance(now);
+        if let Some(pause) = self.local_pause
+            && self.timers.next_timeout().is_some_and(|at| now.saturating_duration_since(at) > pause)
+        {
+            self.paused_until = Some(now + pause);
+        }
         self.expire_due(now);
     }
 
@@ -574,6 +632,16 @@ impl<S: Storage> BfdHost<S> {
             }
             let Some((handle, kind, _)) = self.timers.pop_expired(now) else { return };
             let Some(entry) = self.sessions.get_mut(handle) else { continue };
+            if kind == SessionTimer::Detect
+                && self.paused_until.is_some_and(|until| until > now)
+                && !entry.session.detection_held()
+                && let Some(until) = self.paused_until
+            {
+                // The local-stall guard: postponed once, the session's packets may be unread.
+                entry.session.hold_detection(until);
+                self.after_change(handle, now);
+                continue;
+            }
             let before = Snapshot::of(&entry.session);
             entry.session.on_timer(now, kind);
             self.report(handle, before, now);

@@ -421,6 +421,13 @@ pub struct Session {
     last_tx: Option<Instant>,
     /// The jitter of the interval that follows `last_tx`.
     jitter: u32,
+    /// The transmit grid in nanoseconds (0: none): see
+    /// [`set_transmit_granularity`](Session::set_transmit_granularity).
+    tx_grid_ns: u64,
+    /// A detection deadline postponed once after a local stall (see
+    /// [`hold_detection`](Session::hold_detection)); cleared by the next accepted packet or
+    /// expiry.
+    detect_hold: Option<Instant>,
     /// The detection timer runs (an accepted packet since the last expiry).
     detect_armed: bool,
     last_rx: Option<Instant>,
@@ -477,6 +484,8 @@ impl Session {
             want_periodic: false,
             last_tx: None,
             jitter,
+            tx_grid_ns: 0,
+            detect_hold: None,
             detect_armed: false,
             last_rx: None,
             auth,
@@ -592,7 +601,72 @@ impl Session {
         };
         let interval = u64::from(self.tx_in_use_us.max(self.remote_min_rx_us));
         let jittered = interval * u64::from(self.jitter) / 1000;
-        Some(last + Duration::from_micros(jittered.max(1)))
+        let exact = last + Duration::from_micros(jittered.max(1));
+        Some(self.on_grid(last, exact, interval))
+    }
+
+    /// Moves the jittered deadline `exact` (an interval of `interval_us` after `last`) onto the
+    /// transmit grid if the interval stays inside §6.8.7's band (75–100 % of the interval,
+    /// 75–90 % with Detect Mult 1): down to the grid point before it if that is still at least
+    /// 75 %, else up to the next one if that is still within the upper bound, else unchanged.
+    /// A band narrower than the grid is left alone, so that the jitter stays random.
+    fn on_grid(&self, last: Instant, exact: Instant, interval_us: u64) -> Instant {
+        let grid = self.tx_grid_ns;
+        if grid == 0 {
+            return exact;
+        }
+        let upper_permille = if self.timing.detect_mult == 1 { 900 } else { 1000 };
+        // A band narrower than the grid would leave at most one grid point in it: every
+        // interval would come out the same, the jitter gone. Such a session keeps exact times.
+        if interval_us.saturating_mul(upper_permille - 750) < grid {
+            return exact;
+        }
+        // µs × permille = ns.
+        let lowest = last.as_nanos().saturating_add(interval_us.saturating_mul(750));
+        let highest = last.as_nanos().saturating_add(interval_us.saturating_mul(upper_permille));
+        let t = exact.as_nanos();
+        let down = t - t % grid;
+        if down >= lowest {
+            return Instant::from_nanos(down);
+        }
+        match down.checked_add(grid) {
+            Some(up) if up <= highest => Instant::from_nanos(up),
+            _ => exact,
+        }
+    }
+
+    /// Puts periodic transmissions on a grid of `granularity` (zero: none, every deadline
+    /// exact): each jittered deadline moves to a multiple of it (on the time base of the
+    /// `Instant`s given) whenever the interval stays inside RFC 5880 §6.8.7's 75–100 % (75–90 %
+    /// with Detect Mult 1), so that sessions of one host share wake-ups. A session whose band
+    /// (a quarter of its interval, or 15 % with Detect Mult 1) is narrower than the grid keeps
+    /// exact deadlines: on the grid, its intervals would all be the same. Detection deadlines,
+    /// Final replies and packets for a state change are not moved.
+    pub fn set_transmit_granularity(&mut self, granularity: Duration) {
+        self.tx_grid_ns = u64::try_from(granularity.as_nanos()).unwrap_or(u64::MAX);
+    }
+
+    /// The transmit grid (zero: none).
+    pub fn transmit_granularity(&self) -> Duration {
+        Duration::from_nanos(self.tx_grid_ns)
+    }
+
+    /// Postpones a detection deadline that has passed to `until`, once: the session goes Down
+    /// at `until` unless a packet is accepted before. For a host whose driver did not run for a
+    /// while (its peers' packets may be waiting unread). Does nothing if the detection timer
+    /// does not run, is not due at `until`, or was already held.
+    pub fn hold_detection(&mut self, until: Instant) {
+        if self.detect_hold.is_some() {
+            return;
+        }
+        if self.detect_deadline().is_some_and(|at| at < until) {
+            self.detect_hold = Some(until);
+        }
+    }
+
+    /// Whether a detection deadline is held (see [`hold_detection`](Self::hold_detection)).
+    pub fn detection_held(&self) -> bool {
+        self.detect_hold.is_some()
     }
 
     fn auth_reset_deadline(&self) -> Option<Instant> {
@@ -612,7 +686,8 @@ impl Session {
         if !self.detect_armed || self.state == State::AdminDown {
             return None;
         }
-        Some(self.last_rx? + self.detection_time()?)
+        let at = self.last_rx? + self.detection_time()?;
+        Some(self.detect_hold.map_or(at, |hold| hold.max(at)))
     }
 
     /// Decides on a packet without changing anything: `Ok` if [`apply`](Self::apply) may take
@@ -671,6 +746,7 @@ impl Session {
         self.remote_detect_mult = packet.detect_mult;
         self.remote_diag = packet.diag;
         self.last_rx = Some(now);
+        self.detect_hold = None;
         if packet.final_ {
             self.end_poll();
         }
@@ -710,6 +786,7 @@ impl Session {
             SessionTimer::Detect => {
                 if self.detect_deadline().is_some_and(|at| at <= now) {
                     self.detect_armed = false;
+                    self.detect_hold = None;
                     // §6.8.1: RemoteDiscr goes back to 0 when a detection time passes.
                     self.remote_discr = 0;
                     if matches!(self.state, State::Init | State::Up) {
@@ -735,6 +812,7 @@ impl Session {
         if self.state != State::AdminDown {
             self.set_state(State::AdminDown, Diag::ADMINISTRATIVELY_DOWN);
             self.detect_armed = false;
+            self.detect_hold = None;
             self.retime();
         }
     }

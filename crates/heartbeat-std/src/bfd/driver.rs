@@ -12,7 +12,7 @@ use heartbeat_proto::engine::{RecvMeta, SendMeta, SessionHandle};
 use heartbeat_proto::{Growable, Instant, Storage};
 
 use super::links::{self, Links};
-use super::socket::{MULTI_HOP_PORT, RxSocket, SINGLE_HOP_PORT, SendOptions, TxSocket};
+use super::socket::{DEFAULT_RECV_BUFFER, MULTI_HOP_PORT, RxSocket, SINGLE_HOP_PORT, SendOptions, TxSocket};
 use crate::blocking::{BlockingDriver, PollSockets};
 use crate::clock::Clock;
 use crate::driver_core::{DriverCore, Sockets};
@@ -37,6 +37,10 @@ pub struct Options {
     /// Seeds the core (discriminators, jitter, sequence numbers) and the source-port walk.
     /// Use a fresh random value per start: a restarted system must not reuse discriminators.
     pub seed: u64,
+    /// Receive buffer of each receive socket, in bytes (0: the kernel's default); see
+    /// [`DEFAULT_RECV_BUFFER`](super::socket::DEFAULT_RECV_BUFFER). Size it for a few hundred
+    /// milliseconds of the packet rate in use, so that a pause of the driver loses nothing.
+    pub recv_buffer: usize,
 }
 
 impl Options {
@@ -50,6 +54,7 @@ impl Options {
             bind_v4: Ipv4Addr::UNSPECIFIED,
             bind_v6: Ipv6Addr::UNSPECIFIED,
             seed,
+            recv_buffer: DEFAULT_RECV_BUFFER,
         }
     }
 
@@ -117,8 +122,9 @@ struct Receiver {
 pub struct BfdSockets {
     options: Options,
     links: Links,
-    /// Each session's configured local address, the source its packets are sent from.
-    locals: Vec<(SessionHandle, Option<IpAddr>)>,
+    /// Each session's configured local address, the source its packets are sent from, by
+    /// slot (`SessionHandle::index`): found in O(1) for every packet sent.
+    locals: Vec<Option<(SessionHandle, Option<IpAddr>)>>,
     receivers: Vec<Receiver>,
     tx_v4: Option<TxSocket>,
     tx_v6: Option<TxSocket>,
@@ -161,7 +167,11 @@ impl BfdSockets {
         self.open(kind, config.peer.is_ipv4())?;
         let local = config.local;
         let handle = host.add_session(config)?;
-        self.locals.push((handle, local));
+        let slot = handle.index();
+        if self.locals.len() <= slot {
+            self.locals.resize(slot + 1, None);
+        }
+        self.locals[slot] = Some((handle, local));
         Ok(handle)
     }
 
@@ -178,7 +188,8 @@ impl BfdSockets {
                 Kind::MultiHop => self.options.multi_hop_port,
             };
             let addr = SocketAddr::new(self.bind_ip(v4), port);
-            let socket = RxSocket::bind(addr).map_err(|err| AddSessionError::Bind { addr, err })?;
+            let socket = RxSocket::bind_with_buffer(addr, self.options.recv_buffer)
+                .map_err(|err| AddSessionError::Bind { addr, err })?;
             self.receivers.push(Receiver { socket, kind, v4 });
         }
         let seed = self.options.seed ^ u64::from(v4);
@@ -240,7 +251,10 @@ impl Sockets<(SessionHandle, SendMeta)> for BfdSockets {
             _ => {}
         }
         let socket = if to.is_ipv4() { self.tx_v4.as_ref() } else { self.tx_v6.as_ref() }?;
-        let local = self.locals.iter().find(|(h, _)| *h == transmit.0).and_then(|(_, local)| *local);
+        let local = match self.locals.get(transmit.0.index()) {
+            Some(Some((handle, local))) if *handle == transmit.0 => *local,
+            _ => None,
+        };
         let options = SendOptions { ttl: meta.ttl, source: local, ifindex: self.links.ifindex(meta.link) };
         Some(socket.send(buf, to, options).map(drop))
     }
