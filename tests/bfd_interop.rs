@@ -19,7 +19,7 @@ use heartbeat_std::Clock;
 use heartbeat_std::bfd::{BfdDriver, BfdHandle, Options, links, source_port};
 use heartbeat_tests::bird::{AuthKind, Bird, BirdAuth, BirdConfig, BirdInterface, BirdNeighbor, BirdSessionOptions};
 use heartbeat_tests::frr::{Frr, FrrConfig, FrrPeer, Status, diag};
-use heartbeat_tests::netns::{Error, Namespace, Pair};
+use heartbeat_tests::netns::{Check, Error, Namespace, Pair, wait_for};
 use heartbeat_tests::pcap;
 
 /// Bound for a session to come Up (every side starts at the 1 s slow rate).
@@ -27,6 +27,8 @@ const UP_WITHIN: Duration = Duration::from_secs(10);
 /// The daemons' and our timing: 300 ms / 300 ms / 3, so a detection time of 900 ms.
 const INTERVAL: Duration = Duration::from_millis(300);
 const DETECTION: Duration = Duration::from_millis(900);
+/// Bound for tcpdump to write out what crossed the veth (it may read late on a loaded machine).
+const CAPTURED_WITHIN: Duration = Duration::from_secs(10);
 
 type TestResult = Result<(), Error>;
 
@@ -97,18 +99,10 @@ impl Ours {
 
     /// Waits until our session runs at the fast rate (the Poll after Up has completed).
     fn wait_fast(&mut self) -> Result<(), Error> {
-        let end = Instant::now() + UP_WITHIN;
-        loop {
-            let status = self.handle().status().map_err(|_| failed("driver stopped"))?;
-            let (_, s) = status.sessions[0];
-            if s.state == State::Up && s.detection_time == Some(DETECTION) && s.tx_interval == Some(INTERVAL) {
-                return Ok(());
-            }
-            if Instant::now() > end {
-                return Err(failed(format!("never at the fast rate: {s:?}")));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_status(self, "at the fast rate", |s| {
+            s.state == State::Up && s.detection_time == Some(DETECTION) && s.tx_interval == Some(INTERVAL)
+        })
+        .map(drop)
     }
 
     /// Graceful: AdminDown for one detection time, then stop (blocks meanwhile).
@@ -254,17 +248,10 @@ fn frr_multihop_comes_up_and_accepts_our_ttl() -> TestResult {
 
 /// Waits until our one session's status satisfies `want`.
 fn wait_status(ours: &Ours, what: &str, want: impl Fn(&SessionStatus) -> bool) -> Result<SessionStatus, Error> {
-    let end = Instant::now() + UP_WITHIN;
-    loop {
+    wait_for(&format!("our session {what}"), UP_WITHIN, || {
         let (_, s) = ours.handle().status().map_err(|_| failed("driver stopped"))?.sessions[0];
-        if want(&s) {
-            return Ok(s);
-        }
-        if Instant::now() > end {
-            return Err(failed(format!("never {what}: {s:?}")));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        Ok(if want(&s) { Check::Done(s) } else { Check::Waiting(format!("{s:?}")) })
+    })
 }
 
 /// What a running capture holds so far: its last record may still be half written, and is then
@@ -293,19 +280,15 @@ fn poll_then_final(packets: &[pcap::Datagram], poller: IpAddr, desired_min_tx_us
 /// `desired_min_tx_us` answered by a Final. (tcpdump writes each packet as it reads it, but
 /// may read late on a loaded machine, and drops what it has not read when stopped.)
 fn wait_poll_then_final(file: &std::path::Path, poller: IpAddr, desired_min_tx_us: u32) -> TestResult {
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = format!("a Poll from {poller} advertising {desired_min_tx_us} us answered with Final");
+    wait_for(&what, CAPTURED_WITHIN, || {
         let packets = so_far(file);
-        if poll_then_final(&packets, poller, desired_min_tx_us) {
-            return Ok(());
-        }
-        if Instant::now() > end {
-            return Err(failed(format!(
-                "no Poll from {poller} advertising {desired_min_tx_us} us answered with Final: {packets:#?}"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Ok(if poll_then_final(&packets, poller, desired_min_tx_us) {
+            Check::Done(())
+        } else {
+            Check::Waiting(format!("{packets:#?}"))
+        })
+    })
 }
 
 /// A session between us and FRR at the fast rate, with a capture running on FRR's end.
@@ -449,10 +432,10 @@ fn our_graceful_stop_reaches_bird_as_admin_down_and_our_packets_carry_ttl_255() 
         };
         from(Pair::A_V4, 0, 7) && from(Pair::B_V4, 1, 3)
     };
-    let end = Instant::now() + Duration::from_secs(10);
-    while !said_admin_down(&so_far(&file)) && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("the AdminDown exchange in the capture", CAPTURED_WITHIN, || {
+        let packets = so_far(&file);
+        Ok(if said_admin_down(&packets) { Check::Done(()) } else { Check::Waiting(format!("{packets:#?}")) })
+    })?;
     capture.stop();
 
     let packets = pcap::read_udp(&file).expect("the stopped capture reads whole");
