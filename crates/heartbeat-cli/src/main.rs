@@ -7,6 +7,9 @@
 #![forbid(unsafe_code)]
 
 mod bfd;
+// Used by the event hooks and the HA resources, which are being built on it.
+#[allow(dead_code)]
+mod command;
 mod control;
 mod daemon;
 mod demo;
