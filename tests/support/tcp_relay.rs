@@ -62,7 +62,8 @@ impl TcpRelay {
         self.shared.upstream_bytes.load(Ordering::SeqCst)
     }
 
-    /// When client bytes were last forwarded, on the monotonic and the wall clock.
+    /// When client bytes were last forwarded (dated just before the write towards the target),
+    /// on the monotonic and the wall clock.
     pub fn last_upstream(&self) -> Option<(Instant, SystemTime)> {
         *self.shared.last_upstream.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -122,13 +123,16 @@ fn copy(mut from: TcpStream, mut to: TcpStream, upstream: bool, shared: &Shared)
                 if shared.black_hole.load(Ordering::SeqCst) {
                     continue;
                 }
+                if upstream {
+                    // Dated before the write: the target cannot have read the bytes earlier.
+                    let now = (Instant::now(), SystemTime::now());
+                    *shared.last_upstream.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
+                }
                 if to.write_all(&buf[..n]).is_err() {
                     let _ = from.shutdown(Shutdown::Both);
                     return;
                 }
                 if upstream {
-                    let now = (Instant::now(), SystemTime::now());
-                    *shared.last_upstream.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
                     shared.upstream_bytes.fetch_add(n as u64, Ordering::SeqCst);
                 }
             }
