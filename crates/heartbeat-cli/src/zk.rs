@@ -38,6 +38,11 @@ pub(crate) struct ServerArgs {
     /// maxSessionTimeout [default: 20 × tick].
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     max_timeout: Option<Duration>,
+    /// The server-pause guard: when the server itself was stopped for longer than this (a
+    /// timer firing that late), sessions whose silence the pause explains get this much grace
+    /// instead of expiring [default: off, as ZooKeeper].
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pause_bound: Option<Duration>,
     /// This server's id (myid), the top byte of every session id.
     #[arg(long, value_name = "N", default_value_t = 1)]
     server_id: u8,
@@ -150,6 +155,7 @@ pub(crate) fn server_main(args: ServerArgs) -> ExitCode {
     let mut config = ServerConfig::new(args.server_id, args.tick);
     config.min_session_timeout = args.min_timeout;
     config.max_session_timeout = args.max_timeout;
+    config.pause_bound = args.pause_bound;
     // As ZooKeeper: the session counter starts from the wall clock, so a restart does not
     // reissue ids; the passwords' seed comes from the OS.
     let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
