@@ -291,3 +291,39 @@ async fn bad_input_closes_only_its_own_connection() {
     drop(client);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_clients_share_one_server_and_only_the_killed_ones_expire() {
+    const CLIENTS: usize = 40;
+    let (server, mut events) = server(ServerOptions::default()).await;
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (c, mut seen) = client(&server, Duration::from_millis(500)).await;
+        let ClientEvent::Connected { session, .. } = next(&mut seen, Duration::from_secs(5)).await else { panic!() };
+        clients.push((c, seen, SessionId(session)));
+    }
+    let created = collect(&mut events, Duration::from_millis(100)).await;
+    assert_eq!(created.iter().filter(|e| matches!(e, SessionEvent::Created { .. })).count(), CLIENTS);
+    assert_eq!(server.status().await.unwrap().connections, CLIENTS);
+    // Every other client dies; the others keep pinging.
+    let mut killed = std::collections::BTreeSet::new();
+    for (c, _, id) in clients.iter().step_by(2) {
+        c.kill();
+        killed.insert(*id);
+    }
+    let after = collect(&mut events, Duration::from_millis(1500)).await;
+    let expired: std::collections::BTreeSet<SessionId> = after
+        .iter()
+        .map(|e| match e {
+            SessionEvent::Expired { session, .. } => *session,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(expired, killed);
+    let status = server.status().await.unwrap();
+    assert_eq!((status.sessions, status.connections), (CLIENTS / 2, CLIENTS / 2));
+    for (_, seen, _) in clients.iter_mut().skip(1).step_by(2) {
+        assert!(seen.try_recv().is_err(), "a live client saw something");
+    }
+    server.stop().await;
+}
