@@ -450,7 +450,8 @@ impl<R> Server<R> {
     }
 
     /// Gives `resource` to a live session: it is released (a [`ServerEvent::Released`]) when
-    /// the session closes or expires. Gives it back if the handle is stale.
+    /// the session closes or expires. Gives it back if the handle is stale. O(log m) in the
+    /// number m of sessions that own resources (they sit in a side map, by slot).
     pub fn attach(&mut self, handle: SessionHandle, resource: R) -> Result<(), R> {
         self.sessions.attach(handle, resource)
     }
