@@ -327,3 +327,19 @@ async fn many_clients_share_one_server_and_only_the_killed_ones_expire() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_over_the_cap_is_closed_at_once() {
+    let mut options = ServerOptions::default();
+    options.max_connections = 2;
+    let (server, _events) = server(options).await;
+    let addr = server.local_addr();
+    let _a = TcpStream::connect(addr).await.unwrap();
+    let _b = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut refused = TcpStream::connect(addr).await.unwrap();
+    assert!(closed_within(&mut refused, Duration::from_secs(1)).await);
+    let status = server.status().await.unwrap();
+    assert_eq!((status.tcp.refused, status.tcp.accepted, status.connections), (1, 2, 2));
+    server.stop().await;
+}
