@@ -27,6 +27,11 @@ pub fn tokio_clock() -> Clock {
     Clock::with_source(tokio_now(), tokio_now)
 }
 
+/// `clock`'s epoch on tokio's time.
+pub(crate) fn on_tokio_time(clock: Clock) -> Clock {
+    Clock::with_source(clock.epoch(), tokio_now)
+}
+
 /// One link's socket, shared between the core (reads and sends) and its readiness future.
 pub struct Link<S>(Arc<S>);
 

@@ -72,6 +72,7 @@ mod driver;
 mod handle;
 #[cfg(target_os = "linux")]
 mod precise;
+pub mod session;
 mod socket;
 mod task;
 
