@@ -384,7 +384,7 @@ fn main() -> Result<()> {
     }
     println!("zk_pause: {n} sessions per server, timeout {TIMEOUT:?}, tick {TICK_MS} ms, server stopped for {PAUSE:?}");
     let mut outcomes = Vec::new();
-    for (name, bound) in [("ours, --pause-bound 1s", Some("1s")), ("ours, no pause guard", None)] {
+    for (name, bound) in [("ours, --pause-bound 1s", Some("1s")), ("ours, --pause-bound off", Some("off"))] {
         let (ours, addr) = start_ours(bound)?;
         let log = ours.log.clone();
         let target = Target {

@@ -40,9 +40,9 @@ pub(crate) struct ServerArgs {
     max_timeout: Option<Duration>,
     /// The server-pause guard: when the server itself was stopped for longer than this (a
     /// timer firing that late), sessions whose silence the pause explains get this much grace
-    /// instead of expiring [default: off, as ZooKeeper].
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
-    pause_bound: Option<Duration>,
+    /// instead of expiring; `off` expires them all at once, as ZooKeeper does.
+    #[arg(long, value_name = "DURATION|off", value_parser = pause_bound, default_value = "1s")]
+    pause_bound: PauseBound,
     /// This server's id (myid), the top byte of every session id.
     #[arg(long, value_name = "N", default_value_t = 1)]
     server_id: u8,
@@ -150,12 +150,23 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
+/// `--pause-bound`: a duration, or `off` (`None`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PauseBound(Option<Duration>);
+
+fn pause_bound(text: &str) -> Result<PauseBound, String> {
+    if text == "off" {
+        return Ok(PauseBound(None));
+    }
+    duration::parse(text).map(|d| PauseBound(Some(d)))
+}
+
 /// Runs the server until SIGINT or SIGTERM.
 pub(crate) fn server_main(args: ServerArgs) -> ExitCode {
     let mut config = ServerConfig::new(args.server_id, args.tick);
     config.min_session_timeout = args.min_timeout;
     config.max_session_timeout = args.max_timeout;
-    config.pause_bound = args.pause_bound;
+    config.pause_bound = args.pause_bound.0;
     // As ZooKeeper: the session counter starts from the wall clock, so a restart does not
     // reissue ids; the passwords' seed comes from the OS.
     let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
