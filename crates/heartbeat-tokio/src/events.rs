@@ -27,7 +27,10 @@ pub enum TryRecvError {
 }
 
 /// A receiver of every event a driver publishes after it subscribed, in order; none is ever
-/// dropped (see the [module docs](self)).
+/// dropped. Its queue has no bound, so publishing never waits and a subscriber that falls
+/// behind still gets everything; a subscriber that stops reading keeps what it has not read in
+/// memory, so drop a subscription that is no longer read (the driver forgets it at its next
+/// event).
 #[derive(Debug)]
 pub struct Subscription<E> {
     queue: mpsc::UnboundedReceiver<E>,
