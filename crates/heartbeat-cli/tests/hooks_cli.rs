@@ -353,3 +353,49 @@ fn zk_sessions_run_hooks_on_both_sides() {
     srv.signal(Signal::TERM);
     assert!(srv.exit().0.success());
 }
+
+/// Two of our Linux-HA nodes in network namespaces of their own; `hbnode2` runs hooks: it sees
+/// `hbnode1` up, then dead at its deadtime once SIGKILLed, by name.
+#[test]
+fn linux_ha_nodes_run_hooks_by_node_name() -> Result<(), heartbeat_tests::netns::Error> {
+    use heartbeat_tests::linuxha::HaConfig;
+    use heartbeat_tests::netns::{Namespace, veth};
+
+    let (a, b) = (Namespace::new("hooks-lha1")?, Namespace::new("hooks-lha2")?);
+    veth(&a, "hk-a", &b, "hk-b")?;
+    let (a_addr, b_addr) = ([198, 18, 0, 101].into(), [198, 18, 0, 102].into());
+    a.add_address("hk-a", a_addr, 30)?;
+    b.add_address("hk-b", b_addr, 30)?;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hooks.log");
+    let script = recorder(dir.path(), "record.sh", &log, "0");
+    let hooks = dir.path().join("hooks.toml");
+    std::fs::write(&hooks, hook("[\"up\", \"down\"]", "[\"hbnode1\"]", &["sh", script.to_str().unwrap()], "5s"))
+        .unwrap();
+    let keys = common::secret_file(dir.path(), "authkeys", "auth 1\n1 sha1 hooks-test-secret", 0o600);
+    let start = |ns: &Namespace, me: &str, peer: &str, dev: &str, peer_addr, extra: &[&str]| {
+        let cf = dir.path().join(format!("{me}.cf"));
+        std::fs::write(&cf, HaConfig::new(me, peer, dev, peer_addr).ha_cf(dir.path())).unwrap();
+        let mut command = ns.command(env!("CARGO_BIN_EXE_heartbeat"));
+        command.args(["linux-ha", "--json", "--node-name", me, "--authkeys", &keys, "--ha-cf"]).arg(&cf).args(extra);
+        Daemon::spawn(command)
+    };
+    let one = start(&a, "hbnode1", "hbnode2", "hk-a", b_addr, &[]);
+    let mut two = start(&b, "hbnode2", "hbnode1", "hk-b", a_addr, &["--hooks", hooks.to_str().unwrap()]);
+    two.wait_for(|v| kind(v, "up"));
+    let up = wait_record(&log, |r| r.var("EVENT") == "up");
+    assert_eq!((up.var("PROFILE"), up.var("PEER"), up.var("PEER_NAME")), ("linux-ha", "hbnode1", "hbnode1"), "{up:?}");
+    assert!(!up.var("GENERATION").is_empty(), "{up:?}");
+    one.signal(Signal::KILL);
+    let dead = two.wait_for(|v| kind(v, "dead"));
+    let down = wait_record(&log, |r| r.var("EVENT") == "down");
+    assert_eq!(
+        (down.var("PEER"), down.var("REASON"), down.var("TIMEOUT_MS")),
+        ("hbnode1", "timeout", "1500.0"),
+        "{down:?}"
+    );
+    assert_eq!(down.json["late_ms"], dead["late_ms"], "{down:?} {dead}");
+    two.signal(Signal::TERM);
+    assert!(two.exit().0.success());
+    Ok(())
+}
