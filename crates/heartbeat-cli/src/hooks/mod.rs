@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 pub(crate) use self::event::{HookEvent, Profile};
@@ -51,6 +51,9 @@ use crate::command::{self, Ended};
 pub(crate) struct Hooks {
     sender: HookSender,
     thread: Option<JoinHandle<()>>,
+    /// Dropped to tell the runner that no more events come, even if a sender is still held
+    /// by a driver thread that has not ended.
+    closing: Option<oneshot::Sender<()>>,
 }
 
 /// Hands events to the hook runner from any thread; never waits. Cheap to clone.
@@ -78,20 +81,21 @@ impl Hooks {
     /// Starts the runner for `settings`; with no hooks, none.
     pub(crate) fn start(settings: HookSettings) -> Result<Hooks, String> {
         if settings.hooks.is_empty() {
-            return Ok(Hooks { sender: HookSender { queue: None }, thread: None });
+            return Ok(Hooks { sender: HookSender { queue: None }, thread: None, closing: None });
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|err| format!("cannot start the hook runner: {err}"))?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let (closing, closed) = oneshot::channel();
         // At the end, hooks already running get their whole timeout to finish.
         let grace = settings.hooks.iter().map(|h| h.command.timeout).max().unwrap_or(Duration::ZERO);
         let thread = std::thread::Builder::new()
             .name("hooks".into())
-            .spawn(move || runtime.block_on(serve(settings, rx, grace)))
+            .spawn(move || runtime.block_on(serve(settings, rx, closed, grace)))
             .map_err(|err| format!("cannot start the hook runner: {err}"))?;
-        Ok(Hooks { sender: HookSender { queue: Some(tx) }, thread: Some(thread) })
+        Ok(Hooks { sender: HookSender { queue: Some(tx) }, thread: Some(thread), closing: Some(closing) })
     }
 
     /// A sender of events to the runner.
@@ -101,22 +105,41 @@ impl Hooks {
 
     /// No more events: lets what is queued run (each hook bounded by its timeout, all of it by
     /// the longest timeout), then stops the runner. What is left then is logged, not run.
-    /// Every [`HookSender`] should be gone by now; one still held elsewhere keeps the runner
-    /// going until that timeout.
+    /// Events sent after this are not run.
     pub(crate) fn finish(mut self) {
         self.sender.queue = None;
+        self.closing = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
 }
 
-/// The runner thread's work: dispatches events as they come, and drains at the end.
-async fn serve(settings: HookSettings, mut events: mpsc::UnboundedReceiver<HookEvent>, grace: Duration) {
+/// The runner thread's work: dispatches events as they come until every sender is gone or
+/// [`Hooks::finish`] is called, then runs what is queued.
+async fn serve(
+    settings: HookSettings,
+    mut events: mpsc::UnboundedReceiver<HookEvent>,
+    mut closed: oneshot::Receiver<()>,
+    grace: Duration,
+) {
     let dispatcher = Dispatcher::new(&settings, runner());
     info!(hooks = settings.hooks.len(), at_once = settings.at_once, "hooks ready");
-    while let Some(event) = events.recv().await {
-        dispatcher.dispatch(event);
+    loop {
+        tokio::select! {
+            biased;
+            event = events.recv() => match event {
+                Some(event) => dispatcher.dispatch(event),
+                None => break,
+            },
+            _ = &mut closed => {
+                // What was sent before the close still runs.
+                while let Ok(event) = events.try_recv() {
+                    dispatcher.dispatch(event);
+                }
+                break;
+            }
+        }
     }
     if tokio::time::timeout(grace, dispatcher.idle()).await.is_err() {
         let waiting = dispatcher.waiting();
@@ -203,5 +226,51 @@ async fn run_one(hook: Arc<Hook>, job: Job) {
                 "{message}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::command::CommandSpec;
+    use crate::hooks::event::EventName;
+
+    #[test]
+    fn finishing_runs_what_was_sent_and_does_not_wait_for_senders_held_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("ran");
+        let script = format!("cat >> {}", out.display());
+        let hook = Hook {
+            number: 1,
+            events: vec![EventName::Down],
+            peers: Vec::new(),
+            command: CommandSpec { command: vec!["sh".into(), "-c".into(), script], timeout: Duration::from_secs(30) },
+        };
+        let hooks = Hooks::start(HookSettings { hooks: vec![hook], at_once: 1 }).unwrap();
+        // A driver thread that has not ended yet still holds a sender.
+        let lingering = hooks.sender();
+        for peer in ["2", "3"] {
+            lingering.send(HookEvent::new(EventName::Down, Profile::Run, peer, 1.0));
+        }
+        let started = Instant::now();
+        hooks.finish();
+        assert!(started.elapsed() < Duration::from_secs(10), "finish waited for the lingering sender");
+        let lines: Vec<serde_json::Value> =
+            std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let mut peers: Vec<&str> = lines.iter().map(|l| l["peer"].as_str().unwrap()).collect();
+        peers.sort_unstable();
+        assert_eq!(peers, ["2", "3"]);
+        // After the end, sending does nothing and does not fail.
+        lingering.send(HookEvent::new(EventName::Down, Profile::Run, "4", 2.0));
+    }
+
+    #[test]
+    fn without_hooks_nothing_runs() {
+        let hooks = Hooks::start(HookSettings::default()).unwrap();
+        assert!(!hooks.sender().is_active());
+        hooks.sender().send(HookEvent::new(EventName::Up, Profile::Run, "2", 0.0));
+        hooks.finish();
     }
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tracing::{info, warn};
 
 use super::event::HookEvent;
@@ -57,6 +57,8 @@ struct Shared {
     warn_at: AtomicUsize,
     /// Events dispatched so far (the next one's `seq` is this plus one).
     events: AtomicU64,
+    /// Told when the last queue is removed.
+    idle: Notify,
     runner: Runner,
 }
 
@@ -71,6 +73,7 @@ impl Dispatcher {
                 waiting: AtomicUsize::new(0),
                 warn_at: AtomicUsize::new(FIRST_WARNING),
                 events: AtomicU64::new(0),
+                idle: Notify::new(),
                 runner,
             }),
         }
@@ -120,8 +123,13 @@ impl Dispatcher {
 
     /// Resolves once no job is waiting or running.
     pub(crate) async fn idle(&self) {
-        while !self.is_idle() {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        loop {
+            // Registered before the look, so that a queue removed in between still wakes us.
+            let told = self.shared.idle.notified();
+            if self.is_idle() {
+                return;
+            }
+            told.await;
         }
     }
 }
@@ -136,6 +144,9 @@ impl Shared {
                 let next = queues.get_mut(&peer).and_then(VecDeque::pop_front);
                 if next.is_none() {
                     queues.remove(&peer);
+                    if queues.is_empty() {
+                        self.idle.notify_waiters();
+                    }
                 }
                 next
             };
