@@ -85,10 +85,15 @@ fn main() {
     let mut n1 = node(dir.path(), 1, p1, (2, p2), 1, &hooks);
     // Every event a hook runs for, in order: (is a down, when logged).
     let (tx, lines) = mpsc::channel::<(bool, f64)>();
+    // And each hook's time in its queue, as the runner logs it.
+    let (waited_tx, waited) = mpsc::channel::<f64>();
     let stdout = n1.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if let Some(ms) = v["waited_ms"].as_f64().filter(|_| v["kind"] == "hook") {
+                let _ = waited_tx.send(ms);
+            }
             if ["up", "restarted", "down"].iter().any(|k| v["kind"] == *k) {
                 let stamp = wall(humantime::parse_rfc3339(v["timestamp"].as_str().unwrap()).unwrap());
                 let _ = tx.send((v["kind"] == "down", stamp));
@@ -133,5 +138,6 @@ fn main() {
     let b = summary("baseline: sh -c date, direct", baseline);
     let u = summary("hook on up / restarted", up);
     let d = summary("hook on down", down);
+    summary("of which waiting in its queue", waited.try_iter().collect());
     println!("ratio p50 hook/baseline: up {:.2}, down {:.2}", u / b, d / b);
 }
