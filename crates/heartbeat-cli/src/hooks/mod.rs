@@ -24,6 +24,10 @@
 //!
 //! A variable is empty (and its key absent from the JSON) when the event has no such field.
 //!
+//! A subcommand hands its events over with a [`HookSender`] (from [`Hooks::start`]), built by
+//! the one translation per profile in [`profiles`]; resource events are built with
+//! [`HookEvent::new`] (`EventName::ResourceStarted`, ...) and `resource` set.
+//!
 //! Delivery ([`queue`]): every event, in order per peer, on a thread of its own with its own
 //! runtime, so that starting, feeding and waiting for commands never touches the node's
 //! heartbeats or detection; at most `hooks_at_once` run together; nothing is dropped.
