@@ -132,6 +132,7 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
     };
     let peers = check_peers(id, &listen, peers)?;
     let hooks = HookTables { hooks: file.hooks, hooks_at_once: file.hooks_at_once }.check(Profile::Run)?;
+    hooks.check_peers(&peers.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>())?;
     let explicit_generation = flags.generation.or(file.generation);
     let generation_file = flags.generation_file.or(file.generation_file);
     if explicit_generation.is_some() && generation_file.is_some() {

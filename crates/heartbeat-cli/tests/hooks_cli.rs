@@ -261,6 +261,12 @@ fn a_bad_hook_is_refused_at_start_naming_the_field() {
     );
     refused(&run_args, "[[hook]]\nevents = [\"down\"]\nprogram = [\"true\"]\n", "unknown field `program`");
     refused(&run_args, "hooks_at_once = 0\n", "invalid `hooks_at_once`");
+    // A misspelt peer would never match: refused.
+    refused(
+        &["run", "--id", "1", "--listen", "127.0.0.1:0", "--insecure", "--peer", "2@127.0.0.1:9", "--config"],
+        "[[hook]]\nevents = [\"down\"]\npeers = [3]\ncommand = [\"true\"]\n",
+        "invalid `hook[1].peers`: `3` is not a peer of this node (its peers: 2)",
+    );
     refused(
         &["bfd", "--peer", "127.0.0.2", "--config"],
         "[[hook]]\nevents = [\"restarted\"]\ncommand = [\"true\"]\n",

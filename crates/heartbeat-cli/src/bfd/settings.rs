@@ -273,6 +273,7 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<BfdSettings,
     };
     let passive = flags.passive || file.passive.unwrap_or(false);
     let hooks = HookTables { hooks: file.hooks, hooks_at_once: file.hooks_at_once }.check(Profile::Bfd)?;
+    hooks.check_peers(&peers.iter().map(|p| p.addr.to_string()).collect::<Vec<_>>())?;
     Ok(BfdSettings {
         peers,
         interval,

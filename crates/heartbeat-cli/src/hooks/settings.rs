@@ -112,6 +112,23 @@ impl HookTables {
     }
 }
 
+impl HookSettings {
+    /// Refuses a hook naming a peer outside `known` (the node's peers, as events name them),
+    /// for subcommands that know every peer at start: a misspelt peer would silently never
+    /// match.
+    pub(crate) fn check_peers(&self, known: &[String]) -> Result<(), SettingsError> {
+        for hook in &self.hooks {
+            if let Some(stranger) = hook.peers.iter().find(|p| !known.contains(p)) {
+                return Err(SettingsError::new(
+                    format!("hook[{}].peers", hook.number),
+                    format!("`{stranger}` is not a peer of this node (its peers: {})", known.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Reads a `--hooks FILE` (only `[[hook]]` tables and `hooks_at_once`) for `profile`; no file,
 /// no hooks.
 pub(crate) fn load(file: Option<&Path>, profile: Profile) -> Result<HookSettings, SettingsError> {
@@ -231,6 +248,11 @@ mod tests {
             assert!(err.reason.contains(reason), "{err}");
         }
         assert!(check("[[hook]]\nevents = [\"init\"]\ncommand = [\"true\"]\n", Profile::Bfd).is_ok());
+        let named = check("[[hook]]\nevents = [\"up\"]\npeers = [2, 9]\ncommand = [\"true\"]\n", Profile::Run).unwrap();
+        let err = named.check_peers(&["2".into(), "3".into()]).unwrap_err();
+        assert_eq!(err.field, "hook[1].peers");
+        assert!(err.reason.contains("`9` is not a peer of this node (its peers: 2, 3)"), "{err}");
+        assert!(named.check_peers(&["2".into(), "9".into()]).is_ok());
     }
 
     #[test]
