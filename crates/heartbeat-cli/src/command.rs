@@ -7,7 +7,10 @@
 //! [`OUTPUT_LIMIT`] bytes per stream, for the log line that reports the outcome.
 //!
 //! Nothing here blocks a thread: [`run`] is a future, so a slow or hung command never delays
-//! heartbeats or detection — the caller decides how many run at once.
+//! heartbeats or detection — the caller decides how many run at once. Dropping that future
+//! before the command ends (a runner stopping) kills the command's process group too, as the
+//! timeout does; a command that ended by itself leaves whatever it started in the background
+//! alone.
 
 use std::fmt;
 use std::io;
@@ -118,6 +121,7 @@ pub(crate) async fn run(spec: &CommandSpec, env: &[(String, String)], input: &[u
         Ok(child) => child,
         Err(e) => return not_started(e),
     };
+    let mut group = GroupGuard(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -129,7 +133,9 @@ pub(crate) async fn run(spec: &CommandSpec, env: &[(String, String)], input: &[u
         }
     };
     let work = async { tokio::join!(feed, keep(stdout), keep(stderr), child.wait()) };
-    match tokio::time::timeout(spec.timeout, work).await {
+    let finished = tokio::time::timeout(spec.timeout, work).await;
+    group.0 = None;
+    match finished {
         Ok(((), stdout, stderr, status)) => Outcome {
             ended: match status {
                 Ok(status) => Ended::Exited(status),
@@ -142,6 +148,18 @@ pub(crate) async fn run(spec: &CommandSpec, env: &[(String, String)], input: &[u
         Err(_elapsed) => {
             kill_group(&mut child).await;
             Outcome { ended: Ended::TimedOut, took: started.elapsed(), stdout: String::new(), stderr: String::new() }
+        }
+    }
+}
+
+/// Kills the process group it names when dropped, unless disarmed (`None`) first: the command
+/// ended, or the timeout path kills it itself.
+struct GroupGuard(Option<rustix::process::Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         }
     }
 }
@@ -226,6 +244,27 @@ mod tests {
             }
         });
         assert!(gone, "the hook's child {pid} outlived the timeout");
+    }
+
+    #[test]
+    fn a_command_whose_run_is_dropped_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pidfile = dir.path().join("child.pid");
+        let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let spec = spec(&["sh", "-c", &script], Duration::from_secs(60));
+        // The caller gives up after 300 ms: the run's future is dropped, not timed out.
+        let gave_up = block_on(async { tokio::time::timeout(Duration::from_millis(300), run(&spec, &[], b"")).await });
+        assert!(gave_up.is_err());
+        let pid: i32 =
+            std::fs::read_to_string(&pidfile).expect("the script wrote its child's pid").trim().parse().expect("a pid");
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => true,
+                Ok(stat) => stat.split_whitespace().nth(2) == Some("Z"),
+            }
+        });
+        assert!(gone, "the command's child {pid} outlived the dropped run");
     }
 
     #[test]

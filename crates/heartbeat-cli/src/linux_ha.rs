@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use crate::control::Server;
 use crate::daemon::{self, StopSignals, refuse};
+use crate::hooks::{self, HookSettings, Hooks, Profile};
 use crate::logging;
 use crate::run::report::state_name;
 
@@ -37,6 +38,10 @@ pub(crate) struct Args {
     /// Unix socket on which to answer `heartbeat status`.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
+    /// TOML file of `[[hook]]` tables (events, peers, command, timeout) and `hooks_at_once`:
+    /// commands run on events (see the README's "Event hooks").
+    #[arg(long, value_name = "FILE")]
+    hooks: Option<PathBuf>,
     /// Log one JSON object per line.
     #[arg(long)]
     json: bool,
@@ -128,8 +133,12 @@ fn wall_secs() -> u64 {
 
 /// Reads both files, builds the node and binds its socket before anything runs.
 pub(crate) fn main(args: Args) -> ExitCode {
+    let hooks = match hooks::settings::load(args.hooks.as_deref(), Profile::LinuxHa) {
+        Ok(hooks) => hooks,
+        Err(err) => return refuse(err),
+    };
     match start(&args) {
-        Ok((driver, me)) => serve(driver, me, &args),
+        Ok((driver, me)) => serve(driver, me, &args, hooks),
         Err(err) => refuse(err),
     }
 }
@@ -162,7 +171,7 @@ fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
 }
 
-fn serve(driver: LinuxHaDriver, me: String, args: &Args) -> ExitCode {
+fn serve(driver: LinuxHaDriver, me: String, args: &Args, hooks: HookSettings) -> ExitCode {
     let runtime = match daemon::runtime() {
         Ok(runtime) => runtime,
         Err(err) => return refuse(err),
@@ -183,7 +192,20 @@ fn serve(driver: LinuxHaDriver, me: String, args: &Args) -> ExitCode {
         generation = node.monitor().config().generation().0,
         "linux-ha node {me} started"
     );
-    let running = match driver.spawn(move |event| log_event(&names, &event)) {
+    let hooks = match Hooks::start(hooks) {
+        Ok(hooks) => hooks,
+        Err(err) => return refuse(err),
+    };
+    let (sender, deadtime) = (hooks.sender(), node.monitor().config().timeout());
+    let running = match driver.spawn(move |event| {
+        log_event(&names, &event);
+        if sender.is_active() {
+            let name = names.iter().find(|(i, _)| *i == event.peer.get()).map(|(_, n)| n.as_str());
+            if let Some(hook) = hooks::profiles::node(&event, Profile::LinuxHa, name, deadtime) {
+                sender.send(hook);
+            }
+        }
+    }) {
         Ok(running) => running,
         Err(err) => {
             eprintln!("error: cannot start the driver: {err}");
@@ -193,6 +215,7 @@ fn serve(driver: LinuxHaDriver, me: String, args: &Args) -> ExitCode {
     let code = runtime.block_on(wait(&running, &me, control));
     info!("stopping: shutdown notice to every node");
     running.shutdown();
+    hooks.finish();
     info!("stopped");
     code
 }
