@@ -4,8 +4,9 @@
 //! - `detector/heartbeat/*`: `on_heartbeat` then `deadlines` — what the monitor calls for
 //!   every fresh heartbeat — over arrivals of a WAN trace with delay spikes, after warm-up.
 //! - `detector/suspicion/*`: one `suspicion` query (the continuous level a status read shows).
-//! - `receiver/heartbeat/*`: the whole receiver per heartbeat: encode, `on_message`, `tick`,
-//!   drain, with the fixed timeout as the baseline.
+//! - `receiver/heartbeat/*`: the whole receiver per heartbeat, as the lab replays it: encode,
+//!   `on_message`, `tick`, drain, bookkeeping — the replay cost per heartbeat — with the fixed
+//!   timeout as the baseline.
 //!
 //! Bytes per peer (deterministic) are printed first.
 
@@ -71,6 +72,7 @@ fn detectors(c: &mut Criterion) {
     let alpha = Duration::from_millis(500);
     bench_detector(c, "fixed", FixedTimeout::new(), warm, rest);
     bench_detector(c, "chen-1000", Chen::<WINDOW>::new(alpha), warm, rest);
+    bench_detector(c, "chen-known-1000", Chen::<WINDOW>::new(alpha).with_advertised_interval(), warm, rest);
     bench_detector(c, "2w-fd-1000", TwoWindow::<WINDOW>::new(alpha), warm, rest);
     bench_detector(c, "phi-akka-1000", AkkaPhi::<WINDOW>::new(), warm, rest);
     bench_detector(c, "phi-cassandra-1000", CassandraPhi::<WINDOW>::new(), warm, rest);
@@ -87,6 +89,8 @@ fn receiver(c: &mut Criterion) {
     group.sample_size(20);
     for (name, contender, knob) in [
         ("fixed", Contender::Fixed, 3.0),
+        ("chen-1000", Contender::Chen, 0.5),
+        ("chen-known-1000", Contender::ChenKnown, 0.5),
         ("phi-akka-1000", Contender::AkkaPhi, 8.0),
         ("adaptive", Contender::Adaptive, 1.0),
     ] {

@@ -18,8 +18,11 @@ pub const WINDOW: usize = 1000;
 pub enum Contender {
     /// [`FixedTimeout`]; knob: the timeout.
     Fixed,
-    /// [`Chen`] (n = 1000); knob: α.
+    /// [`Chen`] (n = 1000) with η estimated from the window (least squares); knob: α.
     Chen,
+    /// [`Chen`] (n = 1000) with η known: the sender's advertised interval, as in Chen, Toueg and
+    /// Aguilera's NFD-E; knob: α.
+    ChenKnown,
     /// [`TwoWindow`] (1000 and 1); knob: α.
     TwoWindow,
     /// [`AkkaPhi`] with Akka's defaults but no acceptable pause; knob: the threshold Φ.
@@ -32,9 +35,10 @@ pub enum Contender {
 
 impl Contender {
     /// All of them, in report order.
-    pub const ALL: [Contender; 6] = [
+    pub const ALL: [Contender; 7] = [
         Contender::Fixed,
         Contender::Chen,
+        Contender::ChenKnown,
         Contender::TwoWindow,
         Contender::AkkaPhi,
         Contender::CassandraPhi,
@@ -45,7 +49,8 @@ impl Contender {
     pub fn name(self) -> &'static str {
         match self {
             Contender::Fixed => "fixed timeout",
-            Contender::Chen => "Chen (n=1000)",
+            Contender::Chen => "Chen, estimated η (n=1000)",
+            Contender::ChenKnown => "Chen, known η (n=1000)",
             Contender::TwoWindow => "2W-FD (1000/1)",
             Contender::AkkaPhi => "φ Akka (pause 0)",
             Contender::CassandraPhi => "φ Cassandra",
@@ -58,6 +63,7 @@ impl Contender {
         match self {
             Contender::Fixed => "fixed",
             Contender::Chen => "chen",
+            Contender::ChenKnown => "chen-known",
             Contender::TwoWindow => "2w-fd",
             Contender::AkkaPhi => "phi-akka",
             Contender::CassandraPhi => "phi-cassandra",
@@ -69,7 +75,7 @@ impl Contender {
     pub fn knob(self) -> &'static str {
         match self {
             Contender::Fixed => "timeout (s)",
-            Contender::Chen | Contender::TwoWindow => "α (s)",
+            Contender::Chen | Contender::ChenKnown | Contender::TwoWindow => "α (s)",
             Contender::AkkaPhi | Contender::CassandraPhi => "threshold Φ",
             Contender::Adaptive => "target (/h)",
         }
@@ -80,7 +86,7 @@ impl Contender {
     pub fn range(self, eta: f64) -> (f64, f64) {
         match self {
             Contender::Fixed => (eta, 60.0 * eta),
-            Contender::Chen | Contender::TwoWindow => (0.001 * eta, 60.0 * eta),
+            Contender::Chen | Contender::ChenKnown | Contender::TwoWindow => (0.001 * eta, 60.0 * eta),
             Contender::AkkaPhi => (0.05, 1e5),
             Contender::CassandraPhi => (0.3, 2000.0),
             Contender::Adaptive => (1e4, 1e-4),
@@ -98,6 +104,10 @@ impl Contender {
                 replay_with_order(trace, order, FixedTimeout::new(), &setup)?
             }
             Contender::Chen => replay_with_order(trace, order, Chen::<WINDOW>::new(secs(knob)), &setup)?,
+            Contender::ChenKnown => {
+                let chen = Chen::<WINDOW>::new(secs(knob)).with_advertised_interval();
+                replay_with_order(trace, order, chen, &setup)?
+            }
             Contender::TwoWindow => replay_with_order(trace, order, TwoWindow::<WINDOW>::new(secs(knob)), &setup)?,
             Contender::AkkaPhi => {
                 let phi = akka(eta).with_threshold(knob).with_acceptable_heartbeat_pause(Duration::ZERO);
@@ -119,7 +129,7 @@ impl Contender {
         }
         match self {
             Contender::Fixed => bytes_per_peer::<<FixedTimeout as Detector>::PeerState>(),
-            Contender::Chen => bytes_per_peer::<<Chen<WINDOW> as Detector>::PeerState>(),
+            Contender::Chen | Contender::ChenKnown => bytes_per_peer::<<Chen<WINDOW> as Detector>::PeerState>(),
             Contender::TwoWindow => bytes_per_peer::<<TwoWindow<WINDOW> as Detector>::PeerState>(),
             Contender::AkkaPhi => bytes_per_peer::<<AkkaPhi<WINDOW> as Detector>::PeerState>(),
             Contender::CassandraPhi => bytes_per_peer::<<CassandraPhi<WINDOW> as Detector>::PeerState>(),

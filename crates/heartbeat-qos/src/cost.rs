@@ -53,9 +53,25 @@ pub fn detector_ns<D: Detector>(detector: &D, arrivals: &[Arrival]) -> f64 {
     start.elapsed().as_nanos() as f64 / arrivals.len().max(1) as f64
 }
 
+/// Heartbeats [`measure`] times.
+pub const TIMED: usize = 200_000;
+
+/// The first [`TIMED`] heartbeats of `trace` (and its receiver stalls up to there).
+pub fn prefix(trace: &Trace) -> Trace {
+    let records: Vec<_> = trace.records.iter().take(TIMED).copied().collect();
+    let end = records.last().map_or(0, |r| r.sent);
+    Trace {
+        name: trace.name.clone(),
+        provenance: trace.provenance.clone(),
+        interval: trace.interval,
+        records,
+        receiver_stalls: trace.receiver_stalls.iter().copied().filter(|s| s.0 <= end).collect(),
+    }
+}
+
 /// Times every contender on (a prefix of) `trace`.
 pub fn measure(trace: &Trace, lab: &Lab) -> Result<Vec<Cost>> {
-    let prefix = Trace { records: trace.records.iter().take(200_000).copied().collect(), ..trace.clone() };
+    let prefix = prefix(trace);
     let arrivals = arrivals(&prefix);
     let order = prefix.arrival_order();
     let eta = lab.interval;
@@ -65,6 +81,9 @@ pub fn measure(trace: &Trace, lab: &Lab) -> Result<Vec<Cost>> {
             let detector_ns = match c {
                 Contender::Fixed => detector_ns(&FixedTimeout::new(), &arrivals),
                 Contender::Chen => detector_ns(&Chen::<WINDOW>::new(eta / 10), &arrivals),
+                Contender::ChenKnown => {
+                    detector_ns(&Chen::<WINDOW>::new(eta / 10).with_advertised_interval(), &arrivals)
+                }
                 Contender::TwoWindow => detector_ns(&TwoWindow::<WINDOW>::new(eta / 10), &arrivals),
                 Contender::AkkaPhi => detector_ns(&AkkaPhi::<WINDOW>::new(), &arrivals),
                 Contender::CassandraPhi => detector_ns(&CassandraPhi::<WINDOW>::new(), &arrivals),
@@ -72,7 +91,7 @@ pub fn measure(trace: &Trace, lab: &Lab) -> Result<Vec<Cost>> {
             };
             let knob = match c {
                 Contender::Fixed => 3.0 * eta.as_secs_f64(),
-                Contender::Chen | Contender::TwoWindow => 0.1 * eta.as_secs_f64(),
+                Contender::Chen | Contender::ChenKnown | Contender::TwoWindow => 0.1 * eta.as_secs_f64(),
                 Contender::AkkaPhi | Contender::CassandraPhi => 8.0,
                 Contender::Adaptive => 1.0,
             };

@@ -72,6 +72,11 @@ pub struct QosArgs {
     /// The recorded trace's heartbeat interval in milliseconds (default: estimated).
     #[arg(long, requires = "trace")]
     pub interval_ms: Option<f64>,
+    /// When the recorded trace's receiver was itself paused (GC, a stopped VM): a CSV of
+    /// `start,end` in seconds on the receive times' clock. The replayed receiver then freezes
+    /// during each pause, and the local-stall guard is measured on the trace.
+    #[arg(long, value_name = "FILE", requires = "trace")]
+    pub receiver_pauses: Option<PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -96,6 +101,7 @@ impl QosArgs {
             format: import::Format::Csv,
             site: None,
             interval_ms: None,
+            receiver_pauses: None,
             threads: None,
             no_progress: false,
             no_timing: false,
@@ -130,15 +136,30 @@ fn plan(quick: bool) -> Plan {
     }
 }
 
-fn sources(args: &QosArgs, hours: f64) -> Result<(Vec<Source>, String)> {
+/// Reads the recorded trace of `args` (and its receiver pauses), refusing it unless it is long
+/// enough for `plan`.
+fn recorded(args: &QosArgs, path: &std::path::Path, plan: &Plan) -> Result<(Vec<Source>, String)> {
+    let interval = match args.interval_ms {
+        Some(ms) if ms.is_finite() && ms > 0.0 && ms <= 3.6e6 => Some(Duration::from_secs_f64(ms / 1000.0)),
+        Some(ms) => bail!("--interval-ms {ms} is not an interval (a positive number of milliseconds up to an hour)"),
+        None => None,
+    };
+    let mut trace = import::read(path, args.format, args.site, interval)?;
+    if let Some(file) = &args.receiver_pauses {
+        trace.receiver_stalls = import::read_pauses(file)?;
+        let pauses = format!("; receiver pauses from {} ({})", file.display(), trace.receiver_stalls.len());
+        trace.provenance.push_str(&pauses);
+    }
+    import::check_length(&trace, plan.warmup).with_context(|| format!("{} is not a usable trace", path.display()))?;
+    let (a, b) = trace.split(0.5);
+    let about = format!("recorded trace {}", path.display());
+    let text = format!("{} (η {:?}), tuned on the first half, tested on the second", trace.provenance, trace.interval);
+    Ok((vec![Source { name: trace.name.clone(), about, a, b }], text))
+}
+
+fn sources(args: &QosArgs, hours: f64, plan: &Plan) -> Result<(Vec<Source>, String)> {
     if let Some(path) = &args.trace {
-        let interval = args.interval_ms.map(|ms| Duration::from_secs_f64(ms / 1000.0));
-        let trace = import::read(path, args.format, args.site, interval)?;
-        let (a, b) = trace.split(0.5);
-        let about = format!("recorded trace {}", path.display());
-        let text =
-            format!("{} (η {:?}), tuned on the first half, tested on the second", trace.provenance, trace.interval);
-        return Ok((vec![Source { name: trace.name.clone(), about, a, b }], text));
+        return recorded(args, path, plan);
     }
     let all = scenario::suite();
     for wanted in &args.scenarios {
@@ -195,10 +216,11 @@ pub fn run(args: &QosArgs) -> Result<Summary> {
 
 fn run_in_pool(args: &QosArgs, hours: f64) -> Result<Summary> {
     let plan = plan(args.quick);
-    let (sources, traces) = sources(args, hours)?;
+    let (sources, traces) = sources(args, hours, &plan)?;
     let interval = sources.first().map_or(Duration::from_secs(1), |s| s.a.interval);
     let lab = Lab::new(interval, plan.warmup);
-    let first = sources.first().map(|s| (s.a.clone(), s.name.clone()));
+    // The cost timing needs only the first trace's first part (see `cost::measure`).
+    let first = sources.first().map(|s| (cost::prefix(&s.a), s.name.clone()));
     let bar = ProgressBar::new(suite::replays(&sources, &plan));
     if args.no_progress || !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -211,6 +233,7 @@ fn run_in_pool(args: &QosArgs, hours: f64) -> Result<Summary> {
     bar.finish_and_clear();
 
     let settings = Settings {
+        recorded: args.trace.is_some(),
         traces,
         lab: format!(
             "a real `Monitor` per replay; timeout bounds [{:?}, {:?}]; the sender asks for {:?} (what the fixed \
@@ -242,8 +265,9 @@ fn run_in_pool(args: &QosArgs, hours: f64) -> Result<Summary> {
     files.push(path);
     for r in &report.results {
         let path = args.out.join(format!("{}.svg", r.name));
-        plot::draw(r, &path).with_context(|| format!("plotting {}", path.display()))?;
-        files.push(path);
+        if plot::draw(r, &path).with_context(|| format!("plotting {}", path.display()))? {
+            files.push(path);
+        }
     }
     println!("{markdown}{cost}");
     Ok(Summary { report: markdown, cost, goals: report.goals(), files })

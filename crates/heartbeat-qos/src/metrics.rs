@@ -25,6 +25,12 @@ pub struct Quality {
     pub detection_mean: f64,
     /// The 99th percentile of T_D.
     pub detection_p99: f64,
+    /// Deadlines set after the warm-up (one per fresh heartbeat).
+    pub deadlines: u64,
+    /// Of those, down deadlines clamped to the node's `max_timeout`.
+    pub at_max: u64,
+    /// Of those, down deadlines clamped to the node's `min_timeout`.
+    pub at_min: u64,
 }
 
 impl Quality {
@@ -53,7 +59,17 @@ impl Quality {
             query_accuracy: if seconds > 0.0 { 1.0 - mistaken / seconds } else { f64::NAN },
             detection_mean: mean,
             detection_p99: p99,
+            deadlines: outcome.deadlines,
+            at_max: outcome.at_max,
+            at_min: outcome.at_min,
         }
+    }
+
+    /// The share of deadlines clamped to `max_timeout` and to `min_timeout`, in [0, 1] (0
+    /// without deadlines).
+    pub fn clamped(&self) -> (f64, f64) {
+        let n = self.deadlines.max(1) as f64;
+        (self.at_max as f64 / n, self.at_min as f64 / n)
     }
 
     /// Whether the mistake rate is at most `per_hour`.
@@ -84,6 +100,9 @@ impl Quality {
             query_accuracy: 1.0 - mistakes as f64 / seconds,
             detection_mean: detection,
             detection_p99: detection,
+            deadlines: (hours * 3600.0) as u64,
+            at_max: 0,
+            at_min: 0,
         }
     }
 }
@@ -104,6 +123,9 @@ mod tests {
             suspects: 9,
             stall_suspects: 0,
             stall_mistakes: 0,
+            deadlines: 7000,
+            at_max: 700,
+            at_min: 70,
             detection_us: (1..=100).map(|k| k * 10_000).collect(),
         });
         assert_eq!(q.hours, 2.0);
@@ -114,5 +136,6 @@ mod tests {
         assert_eq!(q.detection_p99, 1.0);
         assert_eq!(q.recurrence_hours(), 0.5);
         assert!(q.meets(2.0) && !q.meets(1.9));
+        assert_eq!(q.clamped(), (0.1, 0.01));
     }
 }

@@ -5,10 +5,11 @@ use std::path::Path;
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
-use crate::suite::ScenarioResult;
+use crate::suite::{ContenderResult, ScenarioResult};
 
-const COLORS: [RGBColor; 6] = [
+const COLORS: [RGBColor; 7] = [
     RGBColor(0x44, 0x44, 0x44),
+    RGBColor(0x17, 0xbe, 0xcf),
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0x2c, 0xa0, 0x2c),
     RGBColor(0x94, 0x67, 0xbd),
@@ -16,31 +17,56 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(0xd6, 0x27, 0x28),
 ];
 
-/// Draws `result`'s sweep curves (trace A) into `path`: mean detection time on the x axis,
-/// mistakes per hour on the y axis (both logarithmic), the targets as horizontal lines.
-/// Settings with no mistake are drawn at half a mistake per measured span, on the floor.
-pub fn draw(result: &ScenarioResult, path: &Path) -> Result<()> {
-    let floor = result
+/// The points of `c`'s sweep curve that can be drawn on log axes: finite, positive mean
+/// detection time (x) and the mistake rate, raised to `floor` (y), sorted by x.
+fn points(c: &ContenderResult, floor: f64) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = c
+        .curve
+        .iter()
+        .filter(|p| p.quality.detection_mean.is_finite() && p.quality.detection_mean > 0.0)
+        .map(|p| (p.quality.detection_mean, p.quality.mistake_rate.max(floor)))
+        .filter(|p| p.1.is_finite())
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+/// The mistake-rate floor of the plot: half a mistake per the longest measured span, at most
+/// 0.01/h (and 0.01/h without a measured span).
+fn floor(result: &ScenarioResult) -> f64 {
+    result
         .contenders
         .iter()
         .flat_map(|c| c.curve.iter())
         .map(|p| 0.5 / p.quality.hours)
-        .fold(f64::INFINITY, f64::min)
-        .min(1e-2);
-    let points = |c: &crate::suite::ContenderResult| -> Vec<(f64, f64)> {
-        let mut v: Vec<(f64, f64)> = c
-            .curve
-            .iter()
-            .filter(|p| p.quality.detection_mean.is_finite() && p.quality.detection_mean > 0.0)
-            .map(|p| (p.quality.detection_mean, p.quality.mistake_rate.max(floor)))
-            .collect();
-        v.sort_by(|a, b| a.0.total_cmp(&b.0));
-        v
-    };
-    let all: Vec<(f64, f64)> = result.contenders.iter().flat_map(points).collect();
+        .filter(|f| f.is_finite() && *f > 0.0)
+        .fold(1e-2, f64::min)
+}
+
+/// Whether [`draw`] has anything to draw for `result`: some sweep setting with a finite
+/// detection time. Without one (every replay too short to measure), there is no plot.
+pub fn drawable(result: &ScenarioResult) -> bool {
+    let floor = floor(result);
+    result.contenders.iter().any(|c| !points(c, floor).is_empty())
+}
+
+/// Draws `result`'s sweep curves (trace A) into `path`: mean detection time on the x axis,
+/// mistakes per hour on the y axis (both logarithmic), the targets as horizontal lines.
+/// Settings with no mistake are drawn at half a mistake per measured span, on the floor.
+/// Returns `false`, writing nothing, when there is nothing to draw ([`drawable`]); the axes
+/// are built from finite, positive bounds only.
+pub fn draw(result: &ScenarioResult, path: &Path) -> Result<bool> {
+    let floor = floor(result);
+    let all: Vec<(f64, f64)> = result.contenders.iter().flat_map(|c| points(c, floor)).collect();
+    if all.is_empty() {
+        return Ok(false);
+    }
     let x_min = all.iter().map(|p| p.0).fold(f64::INFINITY, f64::min).max(1e-3);
     let x_max = all.iter().map(|p| p.0).fold(0.0, f64::max).max(x_min * 2.0);
     let y_max = all.iter().map(|p| p.1).fold(1.0, f64::max) * 2.0;
+    if ![x_min, x_max, y_max].iter().all(|v| v.is_finite() && *v > 0.0) {
+        return Ok(false);
+    }
 
     let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
@@ -67,7 +93,7 @@ pub fn draw(result: &ScenarioResult, path: &Path) -> Result<()> {
     }
     for (i, c) in result.contenders.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let pts = points(c);
+        let pts = points(c, floor);
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
             .map_err(|e| anyhow!("{e}"))?
@@ -83,5 +109,5 @@ pub fn draw(result: &ScenarioResult, path: &Path) -> Result<()> {
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     root.present().map_err(|e| anyhow!("{e}"))?;
-    Ok(())
+    Ok(true)
 }

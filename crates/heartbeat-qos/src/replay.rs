@@ -99,6 +99,13 @@ pub struct Outcome {
     pub stall_suspects: u64,
     /// `Down` verdicts issued that way.
     pub stall_mistakes: u64,
+    /// Fresh heartbeats accepted after the warm-up: the deadlines the detector set.
+    pub deadlines: u64,
+    /// Of those, down deadlines the node's `max_timeout` decided: the detector's own estimate
+    /// was as late or later, and the bound clamped it.
+    pub at_max: u64,
+    /// Of those, down deadlines the node's `min_timeout` decided.
+    pub at_min: u64,
     /// Detection time for a crash right after each send past the warm-up, in µs: when the
     /// monitor would declare the peer down (its deadline after the last heartbeat sent up to
     /// the crash) minus the crash.
@@ -120,6 +127,11 @@ struct Tally<'t> {
     /// The latest fresh heartbeat (index) and its down deadline.
     fresh: Option<(usize, u64)>,
     detection_us: Vec<u32>,
+    /// The bounds of the down deadline after a heartbeat, ns.
+    bounds: (u64, u64),
+    deadlines: u64,
+    at_max: u64,
+    at_min: u64,
 }
 
 impl Tally<'_> {
@@ -146,9 +158,19 @@ impl Tally<'_> {
         }
     }
 
-    /// A fresh heartbeat `k` whose down deadline is `down`: crashes right after sends
-    /// `previous fresh ..= k − 1` would have been detected at the previous one's deadline.
-    fn fresh(&mut self, k: usize, down: u64) {
+    /// A fresh heartbeat `k` heard at `at` whose down deadline is `down`: crashes right after
+    /// sends `previous fresh ..= k − 1` would have been detected at the previous one's deadline.
+    fn fresh(&mut self, k: usize, at: u64, down: u64) {
+        if at >= self.warm_end {
+            let after = down.saturating_sub(at);
+            self.deadlines += 1;
+            // `max_timeout` wins when the two bounds cross, as in `PeerTiming::bounded`.
+            if after >= self.bounds.1 {
+                self.at_max += 1;
+            } else if after <= self.bounds.0 {
+                self.at_min += 1;
+            }
+        }
         self.settle(k);
         self.fresh = Some((k, down));
     }
@@ -226,7 +248,7 @@ fn drive<D: Detector>(trace: &Trace, order: &[u32], detector: D, setup: &Setup, 
         auth: None,
     };
     let mut buf = [0u8; MAX_FRAME_LEN];
-    let warm_end = start.saturating_add(u64::try_from(setup.warmup.as_nanos()).unwrap_or(u64::MAX));
+    let warm_end = start.saturating_add(nanos(setup.warmup));
     let mut tally = Tally {
         trace,
         warm_end,
@@ -239,6 +261,10 @@ fn drive<D: Detector>(trace: &Trace, order: &[u32], detector: D, setup: &Setup, 
         stall_mistakes: 0,
         fresh: None,
         detection_us: Vec::with_capacity(trace.records.len()),
+        bounds: (nanos(setup.min_timeout), nanos(setup.max_timeout)),
+        deadlines: 0,
+        at_max: 0,
+        at_min: 0,
     };
     let mut heartbeats = 0;
     let stalls: &[(u64, u64)] = if setup.receiver_stalls { &trace.receiver_stalls } else { &[] };
@@ -255,7 +281,7 @@ fn drive<D: Detector>(trace: &Trace, order: &[u32], detector: D, setup: &Setup, 
         let fresh = matches!(monitor.on_message(now, LinkId(0), &buf[..len]), Ok(Accepted::Heartbeat));
         if fresh {
             let down = monitor.detector().last().context("no deadline after a heartbeat")?.down;
-            tally.fresh(k, down.as_nanos());
+            tally.fresh(k, now.as_nanos(), down.as_nanos());
         }
         tick(monitor, tally, now);
         anyhow::Ok(fresh)
@@ -326,8 +352,15 @@ fn drive<D: Detector>(trace: &Trace, order: &[u32], detector: D, setup: &Setup, 
         suspects: tally.suspects,
         stall_suspects: tally.stall_suspects,
         stall_mistakes: tally.stall_mistakes,
+        deadlines: tally.deadlines,
+        at_max: tally.at_max,
+        at_min: tally.at_min,
         detection_us: tally.detection_us,
     })
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn tick<D: Detector>(monitor: &mut Monitor<D, Growable>, tally: &mut Tally<'_>, now: Instant) {
@@ -401,6 +434,24 @@ mod tests {
         let mean = (187.0 * 2.501 + 1.501 + 0.501) / 190.0;
         assert!((q.detection_mean - mean).abs() < 1e-9, "T_D {} vs {mean}", q.detection_mean);
         assert!((q.detection_p99 - 2.501).abs() < 1e-9);
+    }
+
+    #[test]
+    fn deadlines_on_the_bounds_are_counted() {
+        // 190 heartbeats past the 10 s warm-up; bounds [0.2 s, 60 s].
+        let trace = periodic(200);
+        let within = replay(&trace, FixedTimeout::new(), &setup(Duration::from_secs(3))).unwrap();
+        assert_eq!((within.deadlines, within.at_max, within.at_min), (190, 0, 0));
+        // The monitor clamps the sender's request into the bounds.
+        let high = replay(&trace, FixedTimeout::new(), &setup(Duration::from_secs(61))).unwrap();
+        assert_eq!((high.deadlines, high.at_max, high.at_min), (190, 190, 0));
+        let floor = Setup { min_timeout: Duration::from_secs(5), ..setup(Duration::from_secs(3)) };
+        let low = replay(&trace, FixedTimeout::new(), &floor).unwrap();
+        assert_eq!((low.deadlines, low.at_max, low.at_min), (190, 0, 190));
+        // Chen with a margin past the ceiling: its estimate is clamped.
+        let chen =
+            replay(&trace, heartbeat_proto::Chen::<16>::new(Duration::from_secs(100)), &setup(Duration::from_secs(3)));
+        assert_eq!(chen.unwrap().at_max, 190);
     }
 
     #[test]
