@@ -17,6 +17,7 @@ mod duration;
 mod keys;
 mod linux_ha;
 mod logging;
+mod resources;
 mod run;
 mod secret_file;
 mod settings;
