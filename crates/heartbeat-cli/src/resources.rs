@@ -396,3 +396,59 @@ pub(crate) fn table(lines: &[ResourceReport]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+auto_failback = "off"
+status_interval = "2s"
+
+[[resource]]
+name = "vip"
+preferred = "hbnode1"
+start = { command = ["/bin/true"], timeout = "3s" }
+stop = { command = ["/bin/true"] }
+"#;
+
+    #[test]
+    fn resources_are_read_with_their_commands_and_failback() {
+        let file: ResourcesFile = toml::from_str(FILE).unwrap();
+        assert_eq!(file.resource.len(), 1);
+        assert_eq!(file.resource[0].start.timeout, Duration::from_secs(3));
+        assert!(file.resource[0].status.is_none());
+        assert_eq!(file.status_interval, Some(Duration::from_secs(2)));
+        assert_eq!(file.failback(AutoFailback::On), Ok(Failback::Off), "the file wins over ha.cf");
+        let none: ResourcesFile = toml::from_str("").unwrap();
+        assert_eq!(none.failback(AutoFailback::Off), Ok(Failback::Off));
+        assert_eq!(none.failback(AutoFailback::Legacy), Ok(Failback::On), "legacy behaves as on");
+        let bad: ResourcesFile = toml::from_str("auto_failback = \"sometimes\"").unwrap();
+        assert!(bad.failback(AutoFailback::On).is_err());
+    }
+
+    #[test]
+    fn a_resource_with_an_unknown_key_or_no_stop_is_refused() {
+        let typo = FILE.replace("preferred", "prefered");
+        assert!(toml::from_str::<ResourcesFile>(&typo).is_err());
+        let no_stop = FILE.replace("stop = { command = [\"/bin/true\"] }\n", "");
+        assert!(toml::from_str::<ResourcesFile>(&no_stop).is_err());
+    }
+
+    #[test]
+    fn the_table_lists_each_resource_with_its_holders() {
+        let lines = [ResourceReport {
+            name: "vip".into(),
+            preferred: "hbnode1".into(),
+            held_by: vec!["hbnode2 (releasing)".into()],
+            here: "stopped".into(),
+        }];
+        let table = table(&lines);
+        assert!(table.starts_with("RESOURCE"), "{table}");
+        assert!(
+            table.lines().nth(1).is_some_and(|l| l.starts_with("vip") && l.ends_with("hbnode2 (releasing)")),
+            "{table}"
+        );
+        assert_eq!(super::table(&[]), "");
+    }
+}
