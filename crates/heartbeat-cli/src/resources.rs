@@ -1,7 +1,7 @@
 //! HA resources of `heartbeat linux-ha`: the `[[resource]]` tables of its `--config` file, and
 //! the task that runs the core's [`ResourceManager`] — verdicts and announcements in, resource
-//! agents' `start` / `stop` / `status` out through the shared [`command`](crate::command)
-//! runner, each on its own task so a slow agent never delays heartbeats or detection.
+//! agents' `start` / `stop` / `status` out through the shared runner ([`command::run`]), each
+//! on its own task so a slow agent never delays heartbeats or detection.
 //!
 //! ```toml
 //! auto_failback = "on"          # on | off | legacy (as on); default: ha.cf's auto_failback
