@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use heartbeat_tests::linuxha::{HaConfig, Heartbeat};
 use heartbeat_tests::netns::{Check, Error, Namespace, Pair, wait_for};
 use rustix::process::Signal;
 
@@ -339,5 +340,40 @@ fn failback_off_keeps_the_address_and_a_graceful_stop_hands_it_over_never_on_bot
     a.signal(Signal::TERM);
     assert!(a.wait_exit(Duration::from_secs(5)).success());
     assert_eq!(place(&net), (false, false), "the last node leaving stops the resource");
+    Ok(())
+}
+
+#[test]
+fn a_real_heartbeat_node_accepts_our_heartbeats_with_the_announcement_field() -> Result<(), Error> {
+    let net = Pair::new()?;
+    let theirs = HaConfig::new("hbnode1", "hbnode2", Pair::A_DEV, Pair::B_V4.into());
+    let hb = Heartbeat::start(&net.a, &theirs)?;
+    let dir = tempfile::tempdir().unwrap();
+    let two = node(dir.path(), "hbnode2", Pair::B_DEV, &Pair::A_V4.to_string(), "off");
+    // Their key and timing: the same authkeys and ha.cf as the daemon's, seen from hbnode2.
+    let mut mine = theirs.clone();
+    mine.interface = Pair::B_DEV.into();
+    mine.peer_addr = Pair::A_V4.into();
+    std::fs::write(&two.ha_cf, mine.ha_cf(dir.path())).unwrap();
+    secret_file(Path::new(&two.keys).parent().unwrap(), "authkeys", theirs.authkeys.trim_end(), 0o600);
+    let mut b = start(&net.b, &two);
+    b.wait_for(|v| v["kind"] == "up" && v["node"] == "hbnode1");
+    wait_for("cl_status nodestatus hbnode2 = active", Duration::from_secs(10), || {
+        Ok(match hb.nodestatus("hbnode2") {
+            Ok(s) if s == "active" => Check::Done(()),
+            Ok(s) => Check::Waiting(s),
+            Err(e) => Check::Waiting(e.to_string()),
+        })
+    })
+    .map_err(|e| hb.failure(e.to_string()))?;
+    // The daemon never announces: after initdead it counts as holding nothing, and ours takes
+    // the resource while the daemon keeps seeing it alive (the field is ignored, not refused).
+    b.wait_for(|v| v["kind"] == "resource-started");
+    wait_place(&net, (false, true), Duration::from_secs(5))?;
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(hb.nodestatus("hbnode2").map_err(|e| hb.failure(e.to_string()))?, "active");
+    assert!(!hb.log().contains("hbnode2: is dead"), "{}", hb.log());
+    b.signal(Signal::TERM);
+    assert!(b.wait_exit(Duration::from_secs(5)).success());
     Ok(())
 }
