@@ -217,6 +217,10 @@ impl Resources {
 
     /// Carries out every output and logs every event; returns whether it is time to leave.
     fn drain(&mut self, announce: Announce<'_>) -> bool {
+        // Events first: "held here and on X: we stop" reads before the stop it causes.
+        while let Some(event) = self.manager.poll_event() {
+            self.log(event);
+        }
         let mut leave = false;
         while let Some(output) = self.manager.poll_output() {
             match output {
@@ -224,9 +228,6 @@ impl Resources {
                 Output::Announce => announce(self.manager.announcement().to_string()),
                 Output::Leave => leave = true,
             }
-        }
-        while let Some(event) = self.manager.poll_event() {
-            self.log(event);
         }
         self.update_report();
         leave

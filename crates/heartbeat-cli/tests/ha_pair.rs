@@ -10,7 +10,12 @@
 //!   it over with no moment where both hold it (both namespaces polled every few ms), and
 //!   the gap with neither holding it is measured and bounded.
 //!
-//! Needs root and iproute2; fails saying what is missing.
+//! - A partition (iptables drops port 694 both ways) lets both take it; once healed both
+//!   report the double holding and the preferred node keeps it, the other stops.
+//! - A real Heartbeat 3.0.6 node keeps reporting ours active while our heartbeats carry the
+//!   announcement field.
+//!
+//! Needs root, iproute2, iptables and `heartbeat`; fails saying what is missing.
 
 mod common;
 
@@ -375,5 +380,41 @@ fn a_real_heartbeat_node_accepts_our_heartbeats_with_the_announcement_field() ->
     assert!(!hb.log().contains("hbnode2: is dead"), "{}", hb.log());
     b.signal(Signal::TERM);
     assert!(b.wait_exit(Duration::from_secs(5)).success());
+    Ok(())
+}
+
+#[test]
+fn a_healed_partition_with_both_holding_is_reported_and_the_preferred_node_keeps_it() -> Result<(), Error> {
+    let net = Pair::new()?;
+    let dir = tempfile::tempdir().unwrap();
+    let one = node(dir.path(), "hbnode1", Pair::A_DEV, &Pair::B_V4.to_string(), "off");
+    let two = node(dir.path(), "hbnode2", Pair::B_DEV, &Pair::A_V4.to_string(), "off");
+    let mut a = start(&net.a, &one);
+    let mut b = start(&net.b, &two);
+    a.wait_for(|v| v["kind"] == "resource-started");
+    wait_place(&net, (true, false), Duration::from_secs(5))?;
+    wait_held_by(&two, &["hbnode1"])?;
+
+    // Partition: each declares the other dead; hbnode2 takes the address too.
+    net.a.block_udp_port(694)?;
+    net.b.block_udp_port(694)?;
+    b.wait_for(|v| v["kind"] == "dead" && v["node"] == "hbnode1");
+    b.wait_for(|v| v["kind"] == "resource-started");
+    wait_place(&net, (true, true), Duration::from_secs(5))?;
+
+    // Healed: both report the double holding; hbnode1 (preferred) keeps it, hbnode2 stops.
+    net.a.unblock_udp_port(694)?;
+    net.b.unblock_udp_port(694)?;
+    let lost = b.wait_for(|v| v["kind"] == "resource-double-held");
+    assert_eq!(lost["we_keep"], false, "{lost}");
+    let kept = a.wait_for(|v| v["kind"] == "resource-double-held");
+    assert_eq!(kept["we_keep"], true, "{kept}");
+    b.wait_for(|v| v["kind"] == "resource-command" && v["reason"] == "lost-tie-break");
+    wait_place(&net, (true, false), Duration::from_secs(5))?;
+    wait_held_by(&two, &["hbnode1"])?;
+    for d in [&mut a, &mut b] {
+        d.signal(Signal::TERM);
+        assert!(d.wait_exit(Duration::from_secs(5)).success());
+    }
     Ok(())
 }
