@@ -9,7 +9,6 @@
 //! - auto_failback off: it stays on `hbnode2` when `hbnode1` starts; SIGTERM of `hbnode2` hands
 //!   it over with no moment where both hold it (both namespaces polled every few ms), and
 //!   the gap with neither holding it is measured and bounded.
-//!
 //! - A partition (iptables drops port 694 both ways) lets both take it; once healed both
 //!   report the double holding and the preferred node keeps it, the other stops.
 //! - A real Heartbeat 3.0.6 node keeps reporting ours active while our heartbeats carry the
