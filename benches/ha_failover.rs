@@ -339,8 +339,9 @@ fn theirs(trials: usize) -> Result<Vec<f64>, Error> {
             }
         };
         let other = 1 - holder;
-        // Let its resource script settle (R1 runs status checks after a takeover).
-        std::thread::sleep(Duration::from_millis(1500) + phase.next());
+        // Let R1 settle after the restart and the takeover: a kill a second or two after a
+        // restart once got no takeover `start` at all from the survivor.
+        std::thread::sleep(Duration::from_millis(4000) + phase.next());
         let before = starts(dir.path(), NAMES[other]).len();
         let mut daemon = daemons[holder].take().unwrap();
         let killed = wall();
