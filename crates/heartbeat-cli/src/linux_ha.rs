@@ -202,6 +202,9 @@ fn serve(driver: LinuxHaDriver, me: String, resources: Option<Resources>, args: 
         generation = node.monitor().config().generation().0,
         "linux-ha node {me} started"
     );
+    if let Some(resources) = &resources {
+        runtime.block_on(resources.release_leftovers());
+    }
     let inputs = resources.as_ref().map(Resources::sender);
     let driver = match inputs.clone() {
         Some(inputs) => driver.with_announcements(move |node, text| {

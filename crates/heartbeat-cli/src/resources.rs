@@ -17,7 +17,8 @@
 //!
 //! Every agent gets `HB_RESOURCE`, `HB_COMMAND` (`start`, `stop`, `status`), `HB_NODE` (ours)
 //! and, for a stop, `HB_REASON` in its environment, and the same as one JSON line on stdin.
-//! A failing `status` is logged as `resource R failed`; the resource is then stopped here and
+//! Before joining, the node runs every resource's `stop` once ([`Resources::release_leftovers`]),
+//! so that what a crashed earlier run left behind is released. A failing `status` is logged as `resource R failed`; the resource is then stopped here and
 //! the other node takes it over (see the core's rules in
 //! [`heartbeat_proto::linuxha::resources`]).
 
@@ -163,6 +164,41 @@ impl Resources {
     /// Who holds what, kept current by the task.
     pub(crate) fn report(&self) -> Arc<Mutex<Vec<ResourceReport>>> {
         self.report.clone()
+    }
+
+    /// Runs every resource's `stop` once, before this node joins: whatever an earlier run
+    /// that crashed left behind (an address still configured) is released, so this node's
+    /// "I hold nothing" is true. Agents' `stop` must be idempotent.
+    pub(crate) async fn release_leftovers(&self) {
+        for config in &self.configs {
+            let name = &config.name;
+            let env = [
+                ("HB_RESOURCE".to_string(), name.clone()),
+                ("HB_COMMAND".to_string(), "stop".to_string()),
+                ("HB_NODE".to_string(), self.me.clone()),
+                ("HB_REASON".to_string(), "starting".to_string()),
+            ];
+            let input = serde_json::json!({"resource": name, "command": "stop", "node": self.me, "reason": "starting"});
+            let outcome = command::run(&config.stop, &env, format!("{input}\n").as_bytes()).await;
+            let took_ms = outcome.took.as_secs_f64() * 1e3;
+            if outcome.succeeded() {
+                info!(
+                    kind = "resource-released-at-start",
+                    resource = name,
+                    took_ms,
+                    "resource {name}: stopped before joining"
+                );
+            } else {
+                warn!(
+                    kind = "resource-command-failed",
+                    resource = name,
+                    command = "stop",
+                    took_ms,
+                    "resource {name}: stop before joining {}",
+                    outcome.ended
+                );
+            }
+        }
     }
 
     /// Runs until `stop` fires, then leaves (stops what we hold) and returns when every stop

@@ -299,6 +299,19 @@ fn failback_on_gives_the_address_back_and_a_sigkill_moves_it_within_the_deadtime
     b.wait_for(|v| v["kind"] == "resource-started");
     assert!(took >= Duration::from_millis(DEADTIME_MS - KEEPALIVE_MS), "faster than possible: {took:?}");
     assert!(took <= Duration::from_millis(DEADTIME_MS) + HOOK_ALLOWANCE, "too slow: {took:?}");
+
+    // The killed node left the address behind. Started again, it first releases it, then gets
+    // it back by failback: one delete on each side, then the add, never on both after.
+    assert_eq!(place(&net), (true, true), "a SIGKILLed node cannot release");
+    let events = AddrEvents::start(&net);
+    let mut a = start(&net.a, &one);
+    a.wait_for(|v| v["kind"] == "resource-released-at-start");
+    watch_handover(&net, (true, false), Duration::from_secs(10));
+    let (exact, seen) = events.check((true, true));
+    assert_eq!(seen, 3, "delete on a, delete on b, add on a");
+    eprintln!("restart and failback: neither held it for {exact:?}");
+    a.signal(Signal::TERM);
+    assert!(a.wait_exit(Duration::from_secs(5)).success());
     b.signal(Signal::TERM);
     assert!(b.wait_exit(Duration::from_secs(5)).success());
     Ok(())
