@@ -1,7 +1,9 @@
 //! Shared helpers for the workspace's cross-crate integration tests and the adapters' benches:
 //! simulated clusters of real nodes and the questions tests ask of their timelines, real-socket
 //! clusters, an impairment relay, bench helpers, and network namespaces with real FRR and BIRD
-//! BFD daemons in them (`netns`, `frr`, `bird`), and a reader for their captures (`pcap`).
+//! BFD daemons in them (`netns`, `frr`, `bird`), and a reader for their captures (`pcap`); a real
+//! ZooKeeper server and a three-server ensemble (`zookeeper`, `zk_ensemble`) and a TCP relay that
+//! dates and can black-hole what a client sends them (`tcp_relay`).
 
 pub mod bench;
 pub mod bird;
@@ -11,6 +13,8 @@ pub mod linuxha;
 pub mod netns;
 pub mod pcap;
 pub mod relay;
+pub mod tcp_relay;
+pub mod zk_ensemble;
 pub mod zookeeper;
 
 use std::time::Duration;

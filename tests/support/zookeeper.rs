@@ -84,6 +84,8 @@ impl ZooKeeper {
             .arg("-cp")
             .arg(CLASS_PATH)
             .arg("-Dzookeeper.root.logger=INFO,CONSOLE")
+            // The log's `%d{ISO8601}` dates in UTC, read by `log_time`.
+            .arg("-Duser.timezone=UTC")
             .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
             .arg(&cfg_path)
             .stdin(Stdio::null())
@@ -115,6 +117,16 @@ impl ZooKeeper {
         self.addr
     }
 
+    /// The server's process id (to stop and continue it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Where its console log is written.
+    pub fn log_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("zookeeper.out")
+    }
+
     /// Its console log so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("zookeeper.out")).unwrap_or_default()
@@ -126,9 +138,48 @@ impl ZooKeeper {
     }
 }
 
+/// The wall-clock time (since the Unix epoch) at the start of a log line, which log4j's
+/// `%d{ISO8601}` writes as `2026-12-03 11:06:20,123` (UTC: the JVMs started here run with
+/// `-Duser.timezone=UTC`); `None` for a line that does not start with one. Millisecond
+/// resolution, truncated.
+pub fn log_time(line: &str) -> Option<Duration> {
+    let b = line.as_bytes();
+    if b.len() < 23 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' || b[19] != b','
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| line.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss, ms) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+    // Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar.
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = ((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + ms;
+    u64::try_from(ms).ok().map(Duration::from_millis)
+}
+
 impl Drop for ZooKeeper {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_times_are_read_as_utc_milliseconds() {
+        assert_eq!(log_time("1970-01-01 00:00:01,005 - INFO  [x] - y"), Some(Duration::from_millis(1005)));
+        // `date -u -d '2026-12-03 11:12:14' +%s` = 1796296334.
+        assert_eq!(log_time("2026-12-03 11:12:14,250 - INFO"), Some(Duration::from_millis(1_796_296_334_250)));
+        assert_eq!(log_time("2024-02-29 23:59:59,999"), Some(Duration::from_millis(1_709_251_199_999)));
+        assert_eq!(log_time("not a date at all, not at all"), None);
+        assert_eq!(log_time("2026-12-03"), None);
     }
 }

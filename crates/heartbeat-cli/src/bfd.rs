@@ -20,6 +20,7 @@ use self::report::{BfdReport, diag_name, state_name};
 use self::settings::{AuthKind, AuthSettings, BfdSettings, Overrides, PeerArg, PeerSettings};
 use crate::control::Server;
 use crate::daemon::{self, StopSignals, refuse};
+use crate::hooks::{self, Hooks};
 use crate::settings_file::SettingsError;
 use crate::{duration, logging};
 
@@ -30,7 +31,8 @@ use crate::{duration, logging};
 pub(crate) struct Args {
     /// TOML settings file (keys as the flags: interval, rx_interval, multiplier, passive, local,
     /// interface, multihop, min_ttl, control, auth, key_id, key_file, listen_port, peer_port,
-    /// and `[[peer]]` tables with addr and optionally interface, local, multihop, min_ttl).
+    /// `[[peer]]` tables with addr and optionally interface, local, multihop, min_ttl, and
+    /// `[[hook]]` tables with events, peers, command, timeout; `hooks_at_once`).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// A peer to run a session with, as ADDR or ADDR%IFACE (repeatable).
@@ -165,8 +167,18 @@ pub(crate) fn main(args: Args) -> ExitCode {
         auth = settings.auth.as_ref().map(|a| a.kind.to_string()),
         "bfd started"
     );
-    let peers = sessions.clone();
-    let node = match driver.spawn(move |event| log_event(&peers, &event)) {
+    let hooks = match Hooks::start(settings.hooks.clone()) {
+        Ok(hooks) => hooks,
+        Err(err) => return refuse(err),
+    };
+    let (peers, sender) = (sessions.clone(), hooks.sender());
+    let node = match driver.spawn(move |event| {
+        log_event(&peers, &event);
+        let peer = peers.iter().find(|(h, _)| *h == event.session).filter(|_| sender.is_active());
+        if let Some(hook) = peer.and_then(|(_, peer)| hooks::profiles::bfd(&event, &peer.addr.to_string())) {
+            sender.send(hook);
+        }
+    }) {
         Ok(node) => node,
         Err(err) => {
             eprintln!("error: cannot start the driver: {err}");
@@ -176,6 +188,7 @@ pub(crate) fn main(args: Args) -> ExitCode {
     let code = runtime.block_on(serve(&node, &sessions, control));
     info!("stopping: every session admin-down, for one detection time");
     node.shutdown();
+    hooks.finish();
     info!("stopped");
     code
 }

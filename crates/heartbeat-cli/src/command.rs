@@ -7,11 +7,15 @@
 //! [`OUTPUT_LIMIT`] bytes per stream, for the log line that reports the outcome.
 //!
 //! Nothing here blocks a thread: [`run`] is a future, so a slow or hung command never delays
-//! heartbeats or detection — the caller decides how many run at once.
+//! heartbeats or detection — the caller decides how many run at once. Dropping that future
+//! before the command ends (a runner stopping) kills the command's process group too, as the
+//! timeout does; a command that ended by itself leaves whatever it started in the background
+//! alone.
 
 use std::fmt;
 use std::io;
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -118,6 +122,7 @@ pub(crate) async fn run(spec: &CommandSpec, env: &[(String, String)], input: &[u
         Ok(child) => child,
         Err(e) => return not_started(e),
     };
+    let mut group = GroupGuard(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -128,9 +133,23 @@ pub(crate) async fn run(spec: &CommandSpec, env: &[(String, String)], input: &[u
             let _ = stdin.shutdown().await;
         }
     };
-    let work = async { tokio::join!(feed, keep(stdout), keep(stderr), child.wait()) };
-    match tokio::time::timeout(spec.timeout, work).await {
-        Ok(((), stdout, stderr, status)) => Outcome {
+    // The output is drained on tasks of its own while the command runs (so a chatty command
+    // never blocks on a full pipe), and for as long as anything holds the pipes.
+    let mut stdout = Kept::drain(stdout);
+    let mut stderr = Kept::drain(stderr);
+    let work = async {
+        let ((), status) = tokio::join!(feed, child.wait());
+        // The command is over when it exits. Something it left running (the daemon a
+        // resource's start script launched) may hold the pipes for as long as it lives: its
+        // output is not waited for beyond a short grace, and never cut off under it.
+        let _ = tokio::time::timeout(OUTPUT_GRACE, async { tokio::join!(stdout.closed(), stderr.closed()) }).await;
+
+        (status, stdout.text(), stderr.text())
+    };
+    let finished = tokio::time::timeout(spec.timeout, work).await;
+    group.0 = None;
+    match finished {
+        Ok((status, stdout, stderr)) => Outcome {
             ended: match status {
                 Ok(status) => Ended::Exited(status),
                 Err(e) => Ended::NotStarted(e),
@@ -146,6 +165,18 @@ pub(crate) async fn run(spec: &CommandSpec, env: &[(String, String)], input: &[u
     }
 }
 
+/// Kills the process group it names when dropped, unless disarmed (`None`) first: the command
+/// ended, or the timeout path kills it itself.
+struct GroupGuard(Option<rustix::process::Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 /// Kills the command's whole process group (the command made itself its leader), then reaps
 /// the command itself.
 async fn kill_group(child: &mut Child) {
@@ -155,23 +186,50 @@ async fn kill_group(child: &mut Child) {
     let _ = child.kill().await;
 }
 
-/// Reads a stream to its end, keeping the first [`OUTPUT_LIMIT`] bytes.
-async fn keep(stream: Option<impl AsyncRead + Unpin>) -> String {
-    let Some(mut stream) = stream else {
-        return String::new();
-    };
-    let mut kept = Vec::new();
-    let mut chunk = [0u8; 1024];
-    loop {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = OUTPUT_LIMIT.saturating_sub(kept.len());
-                kept.extend_from_slice(&chunk[..n.min(room)]);
-            }
+/// How long output is still collected after the command exited, while something it started
+/// holds its pipes.
+const OUTPUT_GRACE: Duration = Duration::from_millis(100);
+
+/// The first [`OUTPUT_LIMIT`] bytes of one of the command's streams, read to its end by a task
+/// of its own.
+struct Kept {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    reader: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Kept {
+    fn drain(stream: Option<impl AsyncRead + Unpin + Send + 'static>) -> Kept {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let reader = stream.map(|mut stream| {
+            let bytes = Arc::clone(&bytes);
+            tokio::spawn(async move {
+                let mut chunk = [0u8; 1024];
+                loop {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let mut kept = bytes.lock().unwrap_or_else(|e| e.into_inner());
+                            let room = OUTPUT_LIMIT.saturating_sub(kept.len());
+                            kept.extend_from_slice(&chunk[..n.min(room)]);
+                        }
+                    }
+                }
+            })
+        });
+        Kept { bytes, reader }
+    }
+
+    /// Waits until the stream reached its end (every holder of the pipe closed it).
+    async fn closed(&mut self) {
+        if let Some(reader) = &mut self.reader {
+            let _ = reader.await;
+            self.reader = None;
         }
     }
-    String::from_utf8_lossy(&kept).into_owned()
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
 }
 
 #[cfg(test)]
@@ -196,6 +254,25 @@ mod tests {
         ));
         assert!(out.succeeded(), "{:?}", out.ended);
         assert_eq!(out.stdout, "down {\"kind\":\"down\"}\n");
+    }
+
+    #[test]
+    fn a_command_is_over_when_it_exits_even_if_what_it_started_holds_its_output() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pidfile = dir.path().join("daemon.pid");
+        // A start script that launches a daemon keeping stdout and stderr, as agents do.
+        let script = format!("echo starting; sleep 30 & echo $! > {}; exit 0", pidfile.display());
+        let out = block_on(run(&spec(&["sh", "-c", &script], Duration::from_secs(10)), &[], b""));
+        assert!(out.succeeded(), "{:?}", out.ended);
+        assert!(out.took < Duration::from_secs(5), "waited {:?} for the daemon's pipes", out.took);
+        assert_eq!(out.stdout, "starting\n");
+        let pid: i32 = std::fs::read_to_string(&pidfile).expect("pid").trim().parse().expect("a pid");
+        // The daemon is the agent's service: it was left running.
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the started daemon was killed");
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid).expect("a pid"),
+            rustix::process::Signal::KILL,
+        );
     }
 
     #[test]
@@ -226,6 +303,27 @@ mod tests {
             }
         });
         assert!(gone, "the hook's child {pid} outlived the timeout");
+    }
+
+    #[test]
+    fn a_command_whose_run_is_dropped_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pidfile = dir.path().join("child.pid");
+        let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let spec = spec(&["sh", "-c", &script], Duration::from_secs(60));
+        // The caller gives up after 300 ms: the run's future is dropped, not timed out.
+        let gave_up = block_on(async { tokio::time::timeout(Duration::from_millis(300), run(&spec, &[], b"")).await });
+        assert!(gave_up.is_err());
+        let pid: i32 =
+            std::fs::read_to_string(&pidfile).expect("the script wrote its child's pid").trim().parse().expect("a pid");
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => true,
+                Ok(stat) => stat.split_whitespace().nth(2) == Some("Z"),
+            }
+        });
+        assert!(gone, "the command's child {pid} outlived the dropped run");
     }
 
     #[test]

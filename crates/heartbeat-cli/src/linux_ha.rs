@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use crate::control::Server;
 use crate::daemon::{self, StopSignals, refuse};
+use crate::hooks::{self, HookSettings, Hooks, Profile};
 use crate::logging;
 use crate::resources::{self, Input, ResourceReport, Resources, ResourcesFile};
 use crate::run::report::state_name;
@@ -40,6 +41,10 @@ pub(crate) struct Args {
     /// Unix socket on which to answer `heartbeat status`.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
+    /// TOML file of `[[hook]]` tables (events, peers, command, timeout) and `hooks_at_once`:
+    /// commands run on events (see the README's "Event hooks").
+    #[arg(long, value_name = "FILE")]
+    hooks: Option<PathBuf>,
     /// Log one JSON object per line.
     #[arg(long)]
     json: bool,
@@ -139,8 +144,12 @@ fn wall_secs() -> u64 {
 
 /// Reads both files, builds the node and binds its socket before anything runs.
 pub(crate) fn main(args: Args) -> ExitCode {
+    let hooks = match hooks::settings::load(args.hooks.as_deref(), Profile::LinuxHa) {
+        Ok(hooks) => hooks,
+        Err(err) => return refuse(err),
+    };
     match start(&args) {
-        Ok((driver, me, resources)) => serve(driver, me, resources, &args),
+        Ok((driver, me, resources)) => serve(driver, me, resources, &args, hooks),
         Err(err) => refuse(err),
     }
 }
@@ -181,7 +190,13 @@ fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
 }
 
-fn serve(driver: LinuxHaDriver, me: String, resources: Option<Resources>, args: &Args) -> ExitCode {
+fn serve(
+    driver: LinuxHaDriver,
+    me: String,
+    resources: Option<Resources>,
+    args: &Args,
+    hooks: HookSettings,
+) -> ExitCode {
     let runtime = match daemon::runtime() {
         Ok(runtime) => runtime,
         Err(err) => return refuse(err),
@@ -202,7 +217,14 @@ fn serve(driver: LinuxHaDriver, me: String, resources: Option<Resources>, args: 
         generation = node.monitor().config().generation().0,
         "linux-ha node {me} started"
     );
-    if let Some(resources) = &resources {
+    let hooks = match Hooks::start(hooks) {
+        Ok(hooks) => hooks,
+        Err(err) => return refuse(err),
+    };
+    let (sender, deadtime) = (hooks.sender(), node.monitor().config().timeout());
+    let mut resources = resources;
+    if let Some(resources) = &mut resources {
+        resources.set_hooks(sender.clone());
         runtime.block_on(resources.release_leftovers());
     }
     let inputs = resources.as_ref().map(Resources::sender);
@@ -214,6 +236,12 @@ fn serve(driver: LinuxHaDriver, me: String, resources: Option<Resources>, args: 
     };
     let running = match driver.spawn(move |event| {
         log_event(&names, &event);
+        if sender.is_active() {
+            let name = names.iter().find(|(i, _)| *i == event.peer.get()).map(|(_, n)| n.as_str());
+            if let Some(hook) = hooks::profiles::node(&event, Profile::LinuxHa, name, deadtime) {
+                sender.send(hook);
+            }
+        }
         if let Some(inputs) = &inputs {
             forward(&names, &event, inputs);
         }
@@ -248,6 +276,7 @@ fn serve(driver: LinuxHaDriver, me: String, resources: Option<Resources>, args: 
     });
     info!("stopping: shutdown notice to every node");
     running.shutdown();
+    hooks.finish();
     info!("stopped");
     code
 }

@@ -7,13 +7,12 @@
 #![forbid(unsafe_code)]
 
 mod bfd;
-// Used by the event hooks and the HA resources, which are being built on it.
-#[allow(dead_code)]
 mod command;
 mod control;
 mod daemon;
 mod demo;
 mod duration;
+mod hooks;
 mod keys;
 mod linux_ha;
 mod logging;

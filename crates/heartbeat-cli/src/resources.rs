@@ -36,6 +36,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use crate::command::{self, CommandSpec};
+use crate::hooks::event::EventName;
+use crate::hooks::{HookEvent, HookSender, Profile};
 
 /// The file `--config` names.
 #[derive(Debug, Default, Deserialize)]
@@ -124,6 +126,7 @@ pub(crate) struct Resources {
     inputs: mpsc::UnboundedReceiver<Input>,
     sender: mpsc::UnboundedSender<Input>,
     report: Arc<Mutex<Vec<ResourceReport>>>,
+    hooks: Option<HookSender>,
 }
 
 /// Sends our announcement (through the driver's handle).
@@ -153,7 +156,22 @@ impl Resources {
             inputs,
             sender,
             report: Arc::default(),
+            hooks: None,
         })
+    }
+
+    /// Hands `resource-started` / `-stopped` / `-failed` to the event hooks.
+    pub(crate) fn set_hooks(&mut self, hooks: HookSender) {
+        self.hooks = Some(hooks).filter(HookSender::is_active);
+    }
+
+    fn hook(&self, event: EventName, resource: ResourceId, reason: Option<&str>) {
+        let Some(hooks) = &self.hooks else { return };
+        let at = self.clock.now().since_epoch().as_secs_f64();
+        let mut hook = HookEvent::new(event, Profile::LinuxHa, self.me.clone(), at);
+        hook.resource = Some(self.manager.resource_name(resource).to_string());
+        hook.reason = reason.map(String::from);
+        hooks.send(hook);
     }
 
     /// Where verdicts, announcements and outcomes go (from any thread).
@@ -332,10 +350,12 @@ impl Resources {
             ResourceEvent::Started(r) => {
                 let name = m.resource_name(r);
                 info!(kind = "resource-started", resource = name, "resource {name} started: held here");
+                self.hook(EventName::ResourceStarted, r, None);
             }
             ResourceEvent::Stopped(r) => {
                 let name = m.resource_name(r);
                 info!(kind = "resource-stopped", resource = name, "resource {name} stopped: released here");
+                self.hook(EventName::ResourceStopped, r, None);
             }
             ResourceEvent::Failed(r, command) => {
                 let name = m.resource_name(r);
@@ -350,6 +370,7 @@ impl Resources {
                     "resource {name} failed ({}): {reaction}",
                     verb(command)
                 );
+                self.hook(EventName::ResourceFailed, r, Some(verb(command)));
             }
             ResourceEvent::DoubleHeld { resource, peer, we_keep } => {
                 let name = m.resource_name(resource);

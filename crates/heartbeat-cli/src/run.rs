@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use heartbeat_proto::Event;
 use heartbeat_proto::FixedTimeout;
-use heartbeat_tokio::{Driver, tokio_clock};
-use tokio::sync::broadcast::{Receiver, error::RecvError};
+use heartbeat_tokio::{Driver, Subscription, tokio_clock};
 use tracing::{info, warn};
 
 use self::report::StatusReport;
 use crate::control::Server;
 use crate::daemon::{self, StopSignals, refuse};
+use crate::hooks::{self, HookSender, Hooks, Profile};
 use crate::settings::{self, NodeSettings, Overrides, PeerSpec};
 use crate::{duration, logging};
 
@@ -26,8 +26,8 @@ pub(crate) mod report;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// TOML settings file (keys as the flags: id, listen, interval, timeout, tick, cluster,
-    /// generation, generation_file, control, key_file, insecure, and `[[peer]]` tables with id
-    /// and addr).
+    /// generation, generation_file, control, key_file, insecure, `[[peer]]` tables with id
+    /// and addr, and `[[hook]]` tables with events, peers, command, timeout; `hooks_at_once`).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// This node's id: a non-zero integer, unique in the cluster.
@@ -125,10 +125,21 @@ pub(crate) fn main(args: Args) -> ExitCode {
         Err(err) => return refuse(err),
     };
     let _logging = logging::init(args.json);
-    runtime.block_on(serve(settings, sockets, control))
+    let hooks = match Hooks::start(settings.hooks.clone()) {
+        Ok(hooks) => hooks,
+        Err(err) => return refuse(err),
+    };
+    let code = runtime.block_on(serve(settings, sockets, control, hooks.sender()));
+    hooks.finish();
+    code
 }
 
-async fn serve(settings: NodeSettings, sockets: Vec<tokio::net::UdpSocket>, control: Option<Server>) -> ExitCode {
+async fn serve(
+    settings: NodeSettings,
+    sockets: Vec<tokio::net::UdpSocket>,
+    control: Option<Server>,
+    hooks: HookSender,
+) -> ExitCode {
     let mut signals = match StopSignals::new() {
         Ok(signals) => signals,
         Err(err) => {
@@ -169,7 +180,7 @@ async fn serve(settings: NodeSettings, sockets: Vec<tokio::net::UdpSocket>, cont
         async move { node.status().await.ok().map(|status| StatusReport::new(&status)) }
     };
     tokio::select! {
-        () = log_events(&mut events) => {}
+        () = log_events(&mut events, &hooks, config.timeout()) => {}
         signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer) => {
             info!(signal, "stopping: saying goodbye to every peer");
         }
@@ -179,13 +190,15 @@ async fn serve(settings: NodeSettings, sockets: Vec<tokio::net::UdpSocket>, cont
     ExitCode::SUCCESS
 }
 
-/// Logs every event until the driver stops sending them.
-async fn log_events(events: &mut Receiver<Event>) {
-    loop {
-        match events.recv().await {
-            Ok(event) => logging::event(&event),
-            Err(RecvError::Lagged(missed)) => warn!(missed, "the log fell behind and missed events"),
-            Err(RecvError::Closed) => return,
+/// Logs every event and hands it to the hooks until the driver stops sending them (none is
+/// ever missed).
+async fn log_events(events: &mut Subscription<Event>, hooks: &HookSender, timeout: Duration) {
+    while let Ok(event) = events.recv().await {
+        logging::event(&event);
+        if let Some(hook) =
+            hooks.is_active().then(|| hooks::profiles::node(&event, Profile::Run, None, timeout)).flatten()
+        {
+            hooks.send(hook);
         }
     }
 }

@@ -15,6 +15,10 @@
 //! [[peer]]
 //! id = 2
 //! addr = ["127.0.0.1:7002"]       # the peer's address on each link
+//!
+//! [[hook]]                        # commands run on events: see `hooks::settings`
+//! events = ["down"]
+//! command = ["/usr/local/bin/page-oncall"]
 //! ```
 
 use std::net::SocketAddr;
@@ -25,6 +29,7 @@ use std::time::{Duration, SystemTime};
 use heartbeat_proto::{Authentication, ClusterId, Config, Generation, NodeId};
 use serde::Deserialize;
 
+use crate::hooks::{HookSettings, HookTables, Profile};
 use crate::keys;
 use crate::settings_file::{self, SettingsError};
 
@@ -83,6 +88,9 @@ struct File {
     generation_file: Option<PathBuf>,
     #[serde(default, rename = "peer")]
     peers: Vec<FilePeer>,
+    #[serde(default, rename = "hook")]
+    hooks: Vec<crate::hooks::settings::HookTable>,
+    hooks_at_once: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +107,7 @@ pub(crate) struct NodeSettings {
     pub(crate) listen: Vec<SocketAddr>,
     pub(crate) peers: Vec<(NodeId, Vec<SocketAddr>)>,
     pub(crate) control: Option<PathBuf>,
+    pub(crate) hooks: HookSettings,
 }
 
 /// Reads `file` (if any), applies `flags` on top, and validates the result.
@@ -122,6 +131,8 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
         flags.peers
     };
     let peers = check_peers(id, &listen, peers)?;
+    let hooks = HookTables { hooks: file.hooks, hooks_at_once: file.hooks_at_once }.check(Profile::Run)?;
+    hooks.check_peers(&peers.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>())?;
     let explicit_generation = flags.generation.or(file.generation);
     let generation_file = flags.generation_file.or(file.generation_file);
     if explicit_generation.is_some() && generation_file.is_some() {
@@ -152,7 +163,7 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
         config =
             builder.generation(Generation(generation)).build().map_err(|e| SettingsError::new(e.field, e.reason))?;
     }
-    Ok(NodeSettings { config, listen, peers, control: flags.control.or(file.control) })
+    Ok(NodeSettings { config, listen, peers, control: flags.control.or(file.control), hooks })
 }
 
 /// Authentication is a choice the operator makes explicitly: keys, or none.

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::daemon::{self, StopSignals, refuse};
+use crate::hooks::{self, Hooks, Profile};
 use crate::{duration, logging};
 
 /// `heartbeat zk-server`.
@@ -38,6 +39,11 @@ pub(crate) struct ServerArgs {
     /// maxSessionTimeout [default: 20 × tick].
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     max_timeout: Option<Duration>,
+    /// The server-pause guard: when the server itself was stopped for longer than this (a
+    /// timer firing that late), sessions whose silence the pause explains get this much grace
+    /// instead of expiring; `off` expires them all at once, as ZooKeeper does.
+    #[arg(long, value_name = "DURATION|off", value_parser = pause_bound, default_value = "1s")]
+    pause_bound: PauseBound,
     /// This server's id (myid), the top byte of every session id.
     #[arg(long, value_name = "N", default_value_t = 1)]
     server_id: u8,
@@ -47,6 +53,10 @@ pub(crate) struct ServerArgs {
     /// Unix socket on which to answer `heartbeat status` with the session table.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
+    /// TOML file of `[[hook]]` tables (events, peers, command, timeout) and `hooks_at_once`:
+    /// commands run on events (see the README's "Event hooks").
+    #[arg(long, value_name = "FILE")]
+    hooks: Option<PathBuf>,
     /// Log one JSON object per line.
     #[arg(long)]
     json: bool,
@@ -66,6 +76,10 @@ pub(crate) struct ClientArgs {
     /// Close the session after this long [default: at SIGINT or SIGTERM].
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     close_after: Option<Duration>,
+    /// TOML file of `[[hook]]` tables (events, peers, command, timeout) and `hooks_at_once`:
+    /// commands run on events (see the README's "Event hooks").
+    #[arg(long, value_name = "FILE")]
+    hooks: Option<PathBuf>,
     /// Log one JSON object per line.
     #[arg(long)]
     json: bool,
@@ -145,11 +159,27 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
+/// `--pause-bound`: a duration, or `off` (`None`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PauseBound(Option<Duration>);
+
+fn pause_bound(text: &str) -> Result<PauseBound, String> {
+    if text == "off" {
+        return Ok(PauseBound(None));
+    }
+    duration::parse(text).map(|d| PauseBound(Some(d)))
+}
+
 /// Runs the server until SIGINT or SIGTERM.
 pub(crate) fn server_main(args: ServerArgs) -> ExitCode {
+    let hooks = match hooks::settings::load(args.hooks.as_deref(), Profile::ZkServer) {
+        Ok(hooks) => hooks,
+        Err(err) => return refuse(err),
+    };
     let mut config = ServerConfig::new(args.server_id, args.tick);
     config.min_session_timeout = args.min_timeout;
     config.max_session_timeout = args.max_timeout;
+    config.pause_bound = args.pause_bound.0;
     // As ZooKeeper: the session counter starts from the wall clock, so a restart does not
     // reissue ids; the passwords' seed comes from the OS.
     let wall_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
@@ -186,7 +216,17 @@ pub(crate) fn server_main(args: ServerArgs) -> ExitCode {
         "zk-server listening on {}",
         server.local_addr()
     );
-    let handle = match server.spawn(log_server_event) {
+    let hooks = match Hooks::start(hooks) {
+        Ok(hooks) => hooks,
+        Err(err) => return refuse(err),
+    };
+    let sender = hooks.sender();
+    let handle = match server.spawn(move |event| {
+        if let Some(hook) = sender.is_active().then(|| hooks::profiles::zk_server(&event)).flatten() {
+            sender.send(hook);
+        }
+        log_server_event(event);
+    }) {
         Ok(handle) => handle,
         Err(err) => {
             eprintln!("error: cannot start the server: {err}");
@@ -195,6 +235,7 @@ pub(crate) fn server_main(args: ServerArgs) -> ExitCode {
     };
     let code = runtime.block_on(serve(&handle, control));
     handle.stop();
+    hooks.finish();
     info!(kind = "stopped", "stopped");
     code
 }
@@ -255,6 +296,10 @@ fn log_server_event(event: SessionEvent) {
 
 /// Holds one session until `--close-after`, a stop signal, or its expiry.
 pub(crate) fn client_main(args: ClientArgs) -> ExitCode {
+    let hooks = match hooks::settings::load(args.hooks.as_deref(), Profile::ZkClient) {
+        Ok(hooks) => hooks,
+        Err(err) => return refuse(err),
+    };
     let clock = Clock::new();
     let mut client = match SessionClient::new(args.servers.clone(), ClientOptions::new(args.timeout), clock) {
         Ok(client) => client,
@@ -265,6 +310,11 @@ pub(crate) fn client_main(args: ClientArgs) -> ExitCode {
         Err(err) => return refuse(err),
     };
     let _logging = logging::init(args.json);
+    let hooks = match Hooks::start(hooks) {
+        Ok(hooks) => hooks,
+        Err(err) => return refuse(err),
+    };
+    let sender = hooks.sender();
     let stop = Arc::new(AtomicBool::new(false));
     let stopper = Arc::clone(&stop);
     let signals = std::thread::spawn(move || {
@@ -280,7 +330,13 @@ pub(crate) fn client_main(args: ClientArgs) -> ExitCode {
         stopper.store(true, Ordering::SeqCst);
     });
     let servers = args.servers;
-    let mut log = |event: ClientEvent| log_client_event(&servers, event);
+    let mut log = |event: ClientEvent| {
+        let at = clock.now().since_epoch().as_secs_f64();
+        if let Some(hook) = sender.is_active().then(|| hooks::profiles::zk_client(&event, &servers, at)).flatten() {
+            sender.send(hook);
+        }
+        log_client_event(&servers, event);
+    };
     client.connect(&mut log);
     let close_at = args.close_after.map(|d| clock.now().saturating_add(d));
     while !client.is_done() {
@@ -299,6 +355,8 @@ pub(crate) fn client_main(args: ClientArgs) -> ExitCode {
     };
     // The signal thread ends with the process; it is not joined.
     drop(signals);
+    drop(sender);
+    hooks.finish();
     code
 }
 

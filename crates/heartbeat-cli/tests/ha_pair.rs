@@ -41,6 +41,8 @@ struct Node {
     keys: String,
     config: String,
     control: String,
+    hooks: String,
+    hook_log: String,
 }
 
 /// Writes hbnode's files: `ha.cf` with the other node's address, `authkeys`, the `ip addr`
@@ -77,7 +79,20 @@ status = {{ command = [\"{script}\", \"status\"], timeout = \"5s\" }}\n"
         ),
     )
     .unwrap();
+    let hook_log = d.join("hooks.log");
+    let hooks = d.join("hooks.toml");
+    std::fs::write(
+        &hooks,
+        format!(
+            "[[hook]]\nevents = [\"resource-started\", \"resource-stopped\", \"resource-failed\"]\n\
+command = [\"/bin/sh\", \"-c\", \"echo \\\"$HEARTBEAT_EVENT $HEARTBEAT_RESOURCE $HEARTBEAT_PEER\\\" >> {}\"]\n",
+            hook_log.display()
+        ),
+    )
+    .unwrap();
     Node {
+        hooks: hooks.to_str().unwrap().into(),
+        hook_log: hook_log.to_str().unwrap().into(),
         name,
         ha_cf: ha_cf.to_str().unwrap().into(),
         keys,
@@ -100,6 +115,8 @@ fn start(ns: &Namespace, node: &Node) -> Daemon {
         &node.config,
         "--control",
         &node.control,
+        "--hooks",
+        &node.hooks,
         "--json",
     ]);
     Daemon::spawn(command)
@@ -144,46 +161,57 @@ fn wait_held_by(node: &Node, want: &[&str]) -> Result<(), Error> {
     })
 }
 
-/// `ip -ts monitor address` in both namespaces: every add and delete of the address, with the
-/// kernel's notification time — exact where polling only samples.
+/// `ip -ts monitor all-nsid address`: every add and delete of the address in either
+/// namespace, exact where polling only samples. One netlink socket in the test's namespace
+/// hears both (through their namespace ids), so the events come in the kernel's order.
 struct AddrEvents {
-    children: Vec<std::process::Child>,
+    child: std::process::Child,
+    /// (µs of the day, namespace 0 = a / 1 = b, added), in arrival order.
     events: std::sync::mpsc::Receiver<(u64, usize, bool)>,
 }
 
 impl AddrEvents {
     fn start(net: &Pair) -> AddrEvents {
-        let (tx, events) = std::sync::mpsc::channel();
-        let mut children = Vec::new();
-        for (i, ns) in [&net.a, &net.b].into_iter().enumerate() {
-            let mut child = Command::new("ip")
-                .args(["-ts", "-n", ns.name(), "monitor", "address"])
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            let out = child.stdout.take().unwrap();
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                use std::io::BufRead;
-                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                    if let Some(event) = parse_monitor_line(&line) {
-                        let _ = tx.send((event.0, i, event.1));
-                    }
-                }
-            });
-            children.push(child);
+        let mut ids = Vec::new();
+        for ns in [&net.a, &net.b] {
+            // Already set is fine: the id is read back below.
+            let _ = Command::new("ip").args(["netns", "set", ns.name(), "auto"]).output();
         }
-        // Let both monitors subscribe before anything changes.
+        let list = Command::new("ip").args(["netns", "list-id"]).output().unwrap();
+        for ns in [&net.a, &net.b] {
+            let line = text(&list.stdout)
+                .lines()
+                .find(|l| l.ends_with(&format!("name: {})", ns.name())))
+                .map(String::from)
+                .unwrap_or_else(|| panic!("no nsid for {}: {}", ns.name(), text(&list.stdout)));
+            let id: String = line.trim_start_matches("nsid ").chars().take_while(char::is_ascii_digit).collect();
+            ids.push(id);
+        }
+        let (tx, events) = std::sync::mpsc::channel();
+        let mut child = Command::new("ip")
+            .args(["-ts", "monitor", "all-nsid", "address"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(event) = parse_monitor_line(&line, &ids) {
+                    let _ = tx.send(event);
+                }
+            }
+        });
+        // Let the monitor subscribe before anything changes.
         std::thread::sleep(Duration::from_millis(200));
-        AddrEvents { children, events }
+        AddrEvents { child, events }
     }
 
-    /// Replays the events seen so far from `initial`: fails if both ever held the address;
-    /// returns the longest time neither did and the number of events.
+    /// Replays the events seen so far, in the kernel's order, from `initial`: fails if both
+    /// ever held the address; returns the longest time neither did and the number of events.
     fn check(&self, initial: (bool, bool)) -> (Duration, usize) {
         std::thread::sleep(Duration::from_millis(100));
-        let mut events: Vec<_> = self.events.try_iter().collect();
-        events.sort();
+        let events: Vec<_> = self.events.try_iter().collect();
         let mut state = [initial.0, initial.1];
         let mut neither_since = (!state[0] && !state[1]).then(|| events.first().map_or(0, |e| e.0));
         let mut longest = 0;
@@ -206,18 +234,18 @@ impl AddrEvents {
 
 impl Drop for AddrEvents {
     fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-/// `[2026-12-03T11:16:13.195536] [Deleted ]N: dev inet 198.19.0.10/32 ...` → (µs of the day,
-/// added).
-fn parse_monitor_line(line: &str) -> Option<(u64, bool)> {
+/// `[2026-12-03T11:16:13.195536] [nsid 3][Deleted ]N: dev inet 198.19.0.10/32 ...` → (µs of
+/// the day, which of `ids`, added).
+fn parse_monitor_line(line: &str, ids: &[String]) -> Option<(u64, usize, bool)> {
     let rest = line.strip_prefix('[')?;
-    let (stamp, rest) = rest.split_once("] ")?;
+    let (stamp, rest) = rest.split_once("] [nsid ")?;
+    let (id, rest) = rest.split_once(']')?;
+    let ns = ids.iter().position(|i| i == id)?;
     if !rest.contains(&format!(" {VIP}/32 ")) {
         return None;
     }
@@ -226,7 +254,7 @@ fn parse_monitor_line(line: &str) -> Option<(u64, bool)> {
     let (h, m, s): (u64, u64, f64) =
         (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
     let micros = (h * 3600 + m * 60) * 1_000_000 + (s * 1e6).round() as u64;
-    Some((micros, !rest.starts_with("Deleted")))
+    Some((micros, ns, !rest.starts_with("Deleted")))
 }
 
 /// Polls both namespaces until the address is only at `want`; fails on any round where both
@@ -303,6 +331,9 @@ fn failback_on_gives_the_address_back_and_a_sigkill_moves_it_within_the_deadtime
     // The killed node left the address behind. Started again, it first releases it, then gets
     // it back by failback: one delete on each side, then the add, never on both after.
     assert_eq!(place(&net), (true, true), "a SIGKILLed node cannot release");
+    // The binary's generation is the wall clock's second: a restart within the same second
+    // would look like a replay of the old incarnation.
+    std::thread::sleep(Duration::from_millis(1100));
     let events = AddrEvents::start(&net);
     let mut a = start(&net.a, &one);
     a.wait_for(|v| v["kind"] == "resource-released-at-start");
@@ -351,6 +382,8 @@ fn failback_off_keeps_the_address_and_a_graceful_stop_hands_it_over_never_on_bot
     let stop = log.iter().position(|v| v["kind"] == "resource-stopped").expect("stopped before leaving");
     let notice = log.iter().position(|v| v["message"] == "stopping: shutdown notice to every node").expect("left");
     assert!(stop < notice, "the goodbye went out before the stop ended");
+    let hooked = std::fs::read_to_string(&two.hook_log).unwrap_or_default();
+    assert_eq!(hooked, "resource-started vip hbnode2\nresource-stopped vip hbnode2\n", "the resource hooks");
     let left = a.wait_for(|v| v["kind"] == "left" && v["node"] == "hbnode2");
     assert_eq!(left["node"], "hbnode2");
     assert_eq!(place(&net), (true, false));

@@ -90,6 +90,8 @@ fn close_after_ends_the_session_and_bad_settings_are_refused() {
     assert_refused(&out, "invalid timeouts");
     let out = run(&["zk-server", "--listen", "192.0.2.1:0"]);
     assert_refused(&out, "invalid `listen`");
+    let out = run(&["zk-server", "--listen", "127.0.0.1:0", "--pause-bound", "soon"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--pause-bound"), "{out:?}");
 }
 
 /// kazoo (Debian `python3-kazoo`) against `heartbeat zk-server`: the script of the root

@@ -16,8 +16,8 @@ use heartbeat_proto::{Growable, Instant};
 use heartbeat_std::bfd::{self as std_bfd, AddSessionError, BfdStatus, Options, admin_down_all, linger};
 use heartbeat_std::{Clock, DriverCore, PollSockets, Sockets, Stopped};
 use tokio::net::UdpSocket;
-use tokio::sync::broadcast;
 
+use crate::events::Subscription;
 use crate::task::{AsyncDriver, Readiness, TaskHandle, WaitSockets};
 
 /// The BFD packet and where it goes.
@@ -149,8 +149,8 @@ impl BfdDriver {
         self.inner.core().sockets()
     }
 
-    /// A receiver of every event from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<BfdEvent> {
+    /// A receiver of every event from now on; it never misses one (see [`Subscription`]).
+    pub fn subscribe(&self) -> Subscription<BfdEvent> {
         self.inner.subscribe()
     }
 
@@ -209,8 +209,8 @@ impl BfdHandle {
             .await
     }
 
-    /// A receiver of every event from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<BfdEvent> {
+    /// A receiver of every event from now on; it never misses one (see [`Subscription`]).
+    pub fn subscribe(&self) -> Subscription<BfdEvent> {
         self.task.subscribe()
     }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use heartbeat_proto::{Config, Detector, Event, FixedTimeout, LinkId, NodeId, Transmit};
 use heartbeat_std::{AddPeerError, Clock, DatagramSocket, DriverCore, LinkSockets, V1Node};
-use tokio::sync::broadcast;
 
+use crate::events::Subscription;
 use crate::handle::Handle;
 use crate::socket::Socket;
 use crate::task::{AsyncDriver, Readiness, WaitSockets};
@@ -25,6 +25,11 @@ fn tokio_now() -> std::time::Instant {
 /// moves it).
 pub fn tokio_clock() -> Clock {
     Clock::with_source(tokio_now(), tokio_now)
+}
+
+/// `clock`'s epoch on tokio's time.
+pub(crate) fn on_tokio_time(clock: Clock) -> Clock {
+    Clock::with_source(clock.epoch(), tokio_now)
 }
 
 /// One link's socket, shared between the core (reads and sends) and its readiness future.
@@ -126,8 +131,8 @@ where
         self.inner.precise_timer()
     }
 
-    /// A receiver of every event from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    /// A receiver of every event from now on; it never misses one (see [`Subscription`]).
+    pub fn subscribe(&self) -> Subscription<Event> {
         self.inner.subscribe()
     }
 

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use heartbeat_proto::{Detector, Event, FixedTimeout, LinkId, NodeId};
 use heartbeat_std::{AddPeerError, Clock, Status, Stopped, V1Node};
-use tokio::sync::broadcast;
 
 use crate::driver::V1Sockets;
+use crate::events::Subscription;
 use crate::socket::Socket;
 use crate::task::TaskHandle;
 
@@ -67,9 +67,8 @@ where
         self.task.run(|core| core.status()).await
     }
 
-    /// A receiver of every event from now on. A subscriber that falls more than 1024 events
-    /// behind is told how many it missed (`RecvError::Lagged`).
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    /// A receiver of every event from now on; it never misses one (see [`Subscription`]).
+    pub fn subscribe(&self) -> Subscription<Event> {
         self.task.subscribe()
     }
 

@@ -4,7 +4,7 @@
 //! datagrams into the core with the link they arrived on and their source address, calls `tick`
 //! after every wake-up, sends what `poll_transmit` produces to where the node's address book
 //! says (never waiting for socket room: a heartbeat that cannot leave now is dropped and
-//! counted), and publishes every event on a broadcast channel. All of that is
+//! counted), and publishes every event to each subscriber's own queue, which never drops one. All of that is
 //! `heartbeat_std`'s [`DriverCore`](heartbeat_std::DriverCore), shared with the blocking
 //! driver and written once for every wire profile; this crate adds only the waiting
 //! ([`AsyncDriver`], which runs any [`Machine`](heartbeat_proto::engine::Machine) over a
@@ -69,13 +69,16 @@
 #[cfg(target_os = "linux")]
 pub mod bfd;
 mod driver;
+mod events;
 mod handle;
 #[cfg(target_os = "linux")]
 mod precise;
+pub mod session;
 mod socket;
 mod task;
 
 pub use driver::{Driver, Link, LinkCountError, V1Sockets, tokio_clock};
+pub use events::{Closed, Subscription, TryRecvError};
 pub use handle::Handle;
 pub use heartbeat_std::{AddPeerError, Clock, IoStats, Status, Stopped};
 pub use socket::Socket;

@@ -11,13 +11,11 @@ use std::time::Duration;
 use heartbeat_proto::Instant;
 use heartbeat_proto::engine::Machine;
 use heartbeat_std::{Clock, Command, Direction, DriverCore, Job, Sockets, Stopped};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
+use crate::events::{Publisher, Subscription};
 use crate::precise::{self, PreciseTimer};
-
-/// Events a subscriber may fall behind by before it is told how many it missed.
-pub(crate) const EVENT_BACKLOG: usize = 1024;
 
 /// A future that resolves when a socket may be ready. It owns what it waits on, so it survives
 /// from one turn to the next and no wake-up is lost when another branch wins.
@@ -42,10 +40,11 @@ type CoreJob<M, K> = Job<DriverCore<M, K>>;
 ///   compares the clock with the deadline itself rather than trusting the sleep future alone,
 ///   and re-arms the sleep only when the deadline changes.
 /// - Every branch it waits on is cancellation-safe; nothing blocks the runtime.
-/// - Events go out on a broadcast channel ([`subscribe`](Self::subscribe)).
+/// - Every event goes to every [`subscribe`](Self::subscribe)r, none dropped: each has an
+///   unbounded queue of its own, so a slow subscriber never loses events nor holds up the task.
 pub struct AsyncDriver<M: Machine, K> {
     core: DriverCore<M, K>,
-    events: broadcast::Sender<M::Event>,
+    events: Publisher<M::Event>,
     precise: Option<PreciseTimer>,
     farewell: Farewell<M, K>,
 }
@@ -64,7 +63,7 @@ where
     /// handle is gone: what it queues is sent, and the task keeps running (taking no more
     /// commands) for as long as it says before it ends.
     pub fn new(core: DriverCore<M, K>, farewell: Farewell<M, K>) -> Self {
-        AsyncDriver { core, events: broadcast::channel(EVENT_BACKLOG).0, precise: None, farewell }
+        AsyncDriver { core, events: Publisher::new(), precise: None, farewell }
     }
 
     /// The core.
@@ -84,8 +83,8 @@ where
         Ok(())
     }
 
-    /// A receiver of every event from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<M::Event> {
+    /// A receiver of every event from now on; it never misses one (see [`Subscription`]).
+    pub fn subscribe(&self) -> Subscription<M::Event> {
         self.events.subscribe()
     }
 
@@ -94,7 +93,12 @@ where
         let (commands, inbox) = mpsc::channel(64);
         let events = self.events.clone();
         let clock = self.core.clock();
-        let task = tokio::spawn(self.run(inbox));
+        // Subscribers see `Closed` once the task ends, aborted or not.
+        let closing = self.events.close_on_drop();
+        let task = tokio::spawn(async move {
+            let _closing = closing;
+            self.run(inbox).await;
+        });
         TaskHandle { commands, events, task: task.abort_handle(), clock }
     }
 
@@ -180,9 +184,7 @@ where
             // A graceful stop, or nobody can stop us any more: take leave now.
             Some(_) | None => {
                 let events = &self.events;
-                let linger = (self.farewell)(&mut self.core, &mut |event| {
-                    let _ = events.send(event);
-                });
+                let linger = (self.farewell)(&mut self.core, &mut |event| events.publish(event));
                 self.flush();
                 Step::Linger(linger)
             }
@@ -192,18 +194,13 @@ where
     /// Reads what socket `i` holds (up to a batch) into the core.
     fn receive(&mut self, i: usize) {
         let events = &self.events;
-        self.core.receive(i, &mut |event| {
-            // No subscriber is not an error.
-            let _ = events.send(event);
-        });
+        self.core.receive(i, &mut |event| events.publish(event));
     }
 
     /// Sends every pending datagram and publishes every pending event (the drain rule).
     fn flush(&mut self) {
         let events = &self.events;
-        self.core.flush(&mut |event| {
-            let _ = events.send(event);
-        });
+        self.core.flush(&mut |event| events.publish(event));
     }
 }
 
@@ -255,7 +252,7 @@ async fn next_ready(ready: &mut [Readiness], next: &mut usize) -> usize {
 /// already sent is carried out, its answer discarded.
 pub struct TaskHandle<M: Machine, K> {
     commands: mpsc::Sender<Command<DriverCore<M, K>>>,
-    events: broadcast::Sender<M::Event>,
+    events: Publisher<M::Event>,
     task: AbortHandle,
     clock: Clock,
 }
@@ -291,9 +288,9 @@ impl<M: Machine, K> TaskHandle<M, K> {
         self.commands.send(Command::Run(job)).await.map_err(|_| Stopped)
     }
 
-    /// A receiver of every event from now on. A subscriber that falls more than 1024 events
-    /// behind is told how many it missed (`RecvError::Lagged`).
-    pub fn subscribe(&self) -> broadcast::Receiver<M::Event> {
+    /// A receiver of every event from now on; it never misses one (see [`Subscription`]).
+    /// Once the task has stopped, it is closed at once.
+    pub fn subscribe(&self) -> Subscription<M::Event> {
         self.events.subscribe()
     }
 

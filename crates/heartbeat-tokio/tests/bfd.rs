@@ -13,7 +13,6 @@ use heartbeat_proto::bfd::{BfdEvent, BfdEventKind, Diag, SessionConfig, State};
 use heartbeat_std::bfd::{Options, links};
 use heartbeat_tokio::bfd::BfdDriver;
 use heartbeat_tokio::tokio_clock;
-use tokio::sync::broadcast;
 use tokio::time::{Instant, timeout};
 
 const A: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
@@ -34,7 +33,7 @@ fn session(me: IpAddr, peer: IpAddr) -> SessionConfig {
 
 /// Events until one satisfies `want`; every event seen is kept in `seen`.
 async fn wait_for(
-    events: &mut broadcast::Receiver<BfdEvent>,
+    events: &mut heartbeat_tokio::Subscription<BfdEvent>,
     seen: &mut Vec<BfdEvent>,
     want: impl Fn(&BfdEvent) -> bool,
 ) -> BfdEvent {

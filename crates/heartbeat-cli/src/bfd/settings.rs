@@ -18,6 +18,10 @@
 //! [[peer]]
 //! addr = "198.18.0.2"
 //! interface = "veth0"         # optional, per peer; also `local`, `multihop`, `min_ttl`
+//!
+//! [[hook]]                    # commands run on session events: see `hooks::settings`
+//! events = ["down"]
+//! command = ["/usr/local/bin/reroute"]
 //! ```
 
 use std::fmt;
@@ -29,6 +33,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::hooks::{HookSettings, HookTables, Profile};
 use crate::secret_file;
 use crate::settings_file::{self, SettingsError};
 
@@ -147,6 +152,9 @@ struct File {
     peer_port: Option<u16>,
     #[serde(default, rename = "peer")]
     peers: Vec<FilePeer>,
+    #[serde(default, rename = "hook")]
+    hooks: Vec<crate::hooks::settings::HookTable>,
+    hooks_at_once: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,6 +203,7 @@ pub(crate) struct BfdSettings {
     pub(crate) control: Option<PathBuf>,
     pub(crate) listen_port: Option<u16>,
     pub(crate) peer_port: Option<u16>,
+    pub(crate) hooks: HookSettings,
 }
 
 /// Reads `file` (if any), applies `flags` on top, and validates the result.
@@ -263,6 +272,8 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<BfdSettings,
         (None, None) => None,
     };
     let passive = flags.passive || file.passive.unwrap_or(false);
+    let hooks = HookTables { hooks: file.hooks, hooks_at_once: file.hooks_at_once }.check(Profile::Bfd)?;
+    hooks.check_peers(&peers.iter().map(|p| p.addr.to_string()).collect::<Vec<_>>())?;
     Ok(BfdSettings {
         peers,
         interval,
@@ -273,6 +284,7 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<BfdSettings,
         control: flags.control.or(file.control),
         listen_port: flags.listen_port.or(file.listen_port),
         peer_port: flags.peer_port.or(file.peer_port),
+        hooks,
     })
 }
 

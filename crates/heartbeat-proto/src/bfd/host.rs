@@ -278,7 +278,7 @@ impl Snapshot {
 /// in a slot, and found in O(1). A host holds at most [`MAX_SESSIONS`].
 pub struct BfdHost<S: Storage> {
     sessions: SessionTable<Entry, S>,
-    timers: TimerTable<SessionTimer, S>,
+    timers: TimerTable<SessionTimer, S, { SessionTimer::COUNT }>,
     /// Sessions by peer address, for packets without Your Discriminator.
     peers: AddressIndex<S>,
     /// Per slot: the random half of the discriminator its latest session had, so that a new

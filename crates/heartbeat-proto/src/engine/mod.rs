@@ -27,7 +27,7 @@
 //! }
 //!
 //! let mut sessions = SessionTable::<&str, Fixed<8>>::new();
-//! let mut timers = TimerTable::<Timer, Fixed<8>>::new();
+//! let mut timers = TimerTable::<Timer, Fixed<8>, { Timer::COUNT }>::new();
 //! let alice = sessions.insert("alice")?;
 //! let bob = sessions.insert("bob")?;
 //! timers.set(alice, Timer::Expire, Instant::from_millis(30))?;

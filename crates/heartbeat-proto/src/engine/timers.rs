@@ -6,7 +6,7 @@ use super::sessions::{SessionHandle, TableFull};
 use crate::storage::{Buffer, Storage};
 use crate::time::Instant;
 
-/// The most timer kinds one [`TimerKind`] may have.
+/// The default room of a [`TimerTable`] row: how many kinds it holds when its `N` is not given.
 pub const MAX_TIMER_KINDS: usize = 8;
 
 /// A small set of timer kinds, numbered densely from 0, e.g. a fieldless enum:
@@ -26,7 +26,7 @@ pub const MAX_TIMER_KINDS: usize = 8;
 /// }
 /// ```
 pub trait TimerKind: Copy + Eq + core::fmt::Debug {
-    /// How many kinds there are: at most [`MAX_TIMER_KINDS`].
+    /// How many kinds there are: at most the `N` of the [`TimerTable`] that files them.
     const COUNT: usize;
     /// This kind's number, below [`COUNT`](Self::COUNT).
     fn index(self) -> usize;
@@ -37,19 +37,29 @@ pub trait TimerKind: Copy + Eq + core::fmt::Debug {
 /// Marks a row that is not in the heap.
 const NOT_QUEUED: u32 = u32::MAX;
 
+/// Marks a timer that is not set. A deadline at [`Instant::MAX`] is never reached by a real
+/// clock, so setting one is the same as stopping the timer.
+const UNSET: Instant = Instant::MAX;
+
+/// One session's timers: `8 + 8 × N` bytes.
 #[derive(Debug, Clone, Copy)]
-struct Row {
+struct Row<const N: usize> {
     /// The generation of the session the deadlines belong to.
     generation: u32,
-    deadlines: [Option<Instant>; MAX_TIMER_KINDS],
-    /// The earliest of `deadlines`, cached: the row's heap key.
-    earliest: Option<Instant>,
     /// Its index in the heap, or `NOT_QUEUED`.
     position: u32,
+    /// Per kind, the deadline or `UNSET`.
+    deadlines: [Instant; N],
 }
 
-impl Row {
-    const EMPTY: Row = Row { generation: 0, deadlines: [None; MAX_TIMER_KINDS], earliest: None, position: NOT_QUEUED };
+impl<const N: usize> Row<N> {
+    const EMPTY: Self = Row { generation: 0, position: NOT_QUEUED, deadlines: [UNSET; N] };
+
+    /// The earliest deadline (`UNSET` if none): the row's heap key, computed rather than
+    /// cached since `N` is a handful.
+    fn earliest(&self) -> Instant {
+        self.deadlines.iter().copied().min().unwrap_or(UNSET)
+    }
 }
 
 /// Deadlines keyed by (session, timer kind).
@@ -59,30 +69,40 @@ impl Row {
 /// sessions form an indexed binary min-heap keyed by their own earliest deadline, so:
 ///
 /// - [`set`](Self::set), [`stop`](Self::stop) and
-///   [`pop_expired`](Self::pop_expired) cost O(K::COUNT + log n);
-/// - [`next_timeout`](Self::next_timeout) and [`get`](Self::get) cost O(1);
+///   [`pop_expired`](Self::pop_expired) cost O(N + log n);
+/// - [`next_timeout`](Self::next_timeout) costs O(N) and [`get`](Self::get) O(1);
 /// - deadlines are kept exactly as given (no bucket rounding), and nothing scans all sessions.
+///
+/// **Footprint.** `N` is how many deadlines a row has room for: give it `K::COUNT`
+/// (`TimerTable<Kind, S, { Kind::COUNT }>`), then a session costs [`ROW_BYTES`](Self::ROW_BYTES)
+/// `= 8 + 8 × K::COUNT` bytes in the rows plus 4 in the heap. `N` defaults to
+/// [`MAX_TIMER_KINDS`] so that older code keeps compiling, at 72 bytes a row; a `K` with more
+/// kinds than `N` is a compile-time error. A deadline at [`Instant::MAX`] never fires: setting
+/// it is the same as [`stop`](Self::stop).
 ///
 /// The heap holds at most one entry per session, so a table over `Fixed<N>` storage needs no
 /// more room than the session table it serves. Expired timers come out earliest first; ties
 /// go to the lower session index, then to the lower kind index, so a run is deterministic.
-pub struct TimerTable<K: TimerKind, S: Storage> {
-    rows: S::Vec<Row>,
+pub struct TimerTable<K: TimerKind, S: Storage, const N: usize = MAX_TIMER_KINDS> {
+    rows: S::Vec<Row<N>>,
     /// Row numbers, a binary min-heap by (earliest, row number).
     heap: S::Vec<u32>,
     kind: PhantomData<K>,
 }
 
-impl<K: TimerKind, S: Storage> Default for TimerTable<K, S> {
+impl<K: TimerKind, S: Storage, const N: usize> Default for TimerTable<K, S, N> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<K: TimerKind, S: Storage> TimerTable<K, S> {
+impl<K: TimerKind, S: Storage, const N: usize> TimerTable<K, S, N> {
+    /// The bytes one session's row takes (the heap adds 4 per session with a timer set).
+    pub const ROW_BYTES: usize = core::mem::size_of::<Row<N>>();
+
     /// An empty table.
     pub fn new() -> Self {
-        const { assert!(K::COUNT <= MAX_TIMER_KINDS, "too many timer kinds") };
+        const { assert!(K::COUNT <= N, "a TimerTable's N must be at least its kind's COUNT") };
         TimerTable { rows: Default::default(), heap: Default::default(), kind: PhantomData }
     }
 
@@ -95,12 +115,14 @@ impl<K: TimerKind, S: Storage> TimerTable<K, S> {
             self.rows.try_push(Row::EMPTY).map_err(|_| TableFull)?;
         }
         let row = &mut self.rows[r];
+        // The heap holds the row at its earliest deadline, even one a stale session left.
+        let old = row.earliest();
         if row.generation != handle.generation() {
             row.generation = handle.generation();
-            row.deadlines = [None; MAX_TIMER_KINDS];
+            row.deadlines = [UNSET; N];
         }
-        row.deadlines[kind.index()] = Some(at);
-        self.refile(r)
+        row.deadlines[kind.index()] = at;
+        self.refile(r, old)
     }
 
     /// Sets or stops the timer: [`set`](Self::set) for `Some`, [`stop`](Self::stop) for `None`.
@@ -118,31 +140,33 @@ impl<K: TimerKind, S: Storage> TimerTable<K, S> {
     pub fn stop(&mut self, handle: SessionHandle, kind: K) {
         let r = handle.index();
         if let Some(row) = self.rows.get_mut(r).filter(|row| row.generation == handle.generation()) {
-            row.deadlines[kind.index()] = None;
+            let old = row.earliest();
+            row.deadlines[kind.index()] = UNSET;
             // Stopping frees heap room, so refiling cannot fail.
-            let _ = self.refile(r);
+            let _ = self.refile(r, old);
         }
     }
 
     /// When `handle`'s timer `kind` fires, if set.
     pub fn get(&self, handle: SessionHandle, kind: K) -> Option<Instant> {
         let row = self.rows.get(handle.index()).filter(|row| row.generation == handle.generation())?;
-        row.deadlines[kind.index()]
+        Some(row.deadlines[kind.index()]).filter(|at| *at != UNSET)
     }
 
     /// Stops every timer of `handle`.
     pub fn remove_session(&mut self, handle: SessionHandle) {
         let r = handle.index();
         if let Some(row) = self.rows.get_mut(r).filter(|row| row.generation == handle.generation()) {
-            row.deadlines = [None; MAX_TIMER_KINDS];
-            let _ = self.refile(r);
+            let old = row.earliest();
+            row.deadlines = [UNSET; N];
+            let _ = self.refile(r, old);
         }
     }
 
     /// The earliest deadline of all.
     pub fn next_timeout(&self) -> Option<Instant> {
         let &top = self.heap.first()?;
-        self.rows[top as usize].earliest
+        Some(self.rows[top as usize].earliest())
     }
 
     /// Takes out the earliest timer if it is due at `now` (deadline at or before `now`): its
@@ -151,11 +175,14 @@ impl<K: TimerKind, S: Storage> TimerTable<K, S> {
         let &top = self.heap.first()?;
         let r = top as usize;
         let row = &mut self.rows[r];
-        let at = row.earliest.filter(|at| *at <= now)?;
-        let k = row.deadlines.iter().position(|d| *d == Some(at))?;
-        row.deadlines[k] = None;
+        let at = row.earliest();
+        if at > now {
+            return None;
+        }
+        let k = row.deadlines.iter().position(|d| *d == at)?;
+        row.deadlines[k] = UNSET;
         let handle = SessionHandle::new(r as u32, row.generation);
-        let _ = self.refile(r);
+        let _ = self.refile(r, at);
         Some((handle, K::from_index(k)?, at))
     }
 
@@ -169,26 +196,23 @@ impl<K: TimerKind, S: Storage> TimerTable<K, S> {
         self.heap.is_empty()
     }
 
-    /// Recomputes row `r`'s earliest deadline and moves it in, within or out of the heap.
-    fn refile(&mut self, r: usize) -> Result<(), TableFull> {
+    /// Moves row `r`, whose earliest deadline was `old`, in, within or out of the heap.
+    fn refile(&mut self, r: usize, old: Instant) -> Result<(), TableFull> {
         let row = &mut self.rows[r];
-        let old = row.earliest;
-        row.earliest = row.deadlines[..K::COUNT].iter().flatten().min().copied();
-        let (new, position) = (row.earliest, row.position);
-        match (position == NOT_QUEUED, new) {
-            (true, None) => {}
-            (true, Some(_)) => {
+        let new = row.earliest();
+        let position = row.position;
+        match (position == NOT_QUEUED, new != UNSET) {
+            (true, false) => {}
+            (true, true) => {
                 let end = self.heap.len();
                 if self.heap.try_push(r as u32).is_err() {
-                    let row = &mut self.rows[r];
-                    row.deadlines = [None; MAX_TIMER_KINDS];
-                    row.earliest = None;
+                    self.rows[r].deadlines = [UNSET; N];
                     return Err(TableFull);
                 }
                 self.rows[r].position = end as u32;
                 self.sift_up(end);
             }
-            (false, None) => {
+            (false, false) => {
                 let p = position as usize;
                 let last = self.heap.len() - 1;
                 self.swap(p, last);
@@ -199,8 +223,8 @@ impl<K: TimerKind, S: Storage> TimerTable<K, S> {
                     self.sift_up(p);
                 }
             }
-            (false, Some(_)) if new < old => self.sift_up(position as usize),
-            (false, Some(_)) => self.sift_down(position as usize),
+            (false, true) if new < old => self.sift_up(position as usize),
+            (false, true) => self.sift_down(position as usize),
         }
         Ok(())
     }
@@ -208,7 +232,7 @@ impl<K: TimerKind, S: Storage> TimerTable<K, S> {
     /// The heap key of heap entry `i`.
     fn key(&self, i: usize) -> (Instant, u32) {
         let r = self.heap[i];
-        (self.rows[r as usize].earliest.unwrap_or(Instant::MAX), r)
+        (self.rows[r as usize].earliest(), r)
     }
 
     fn swap(&mut self, a: usize, b: usize) {
@@ -280,7 +304,7 @@ mod tests {
 
     #[test]
     fn fires_earliest_first_at_exact_deadlines() {
-        let mut t = TimerTable::<Kind, Growable>::new();
+        let mut t = TimerTable::<Kind, Growable, { Kind::COUNT }>::new();
         t.set(h(3, 0), Kind::B, Instant::from_nanos(1_000_000_007)).unwrap();
         t.set(h(0, 0), Kind::A, Instant::from_nanos(5)).unwrap();
         t.set(h(0, 0), Kind::C, Instant::from_nanos(2)).unwrap();
@@ -308,12 +332,40 @@ mod tests {
         assert!(t.is_empty());
     }
 
+    #[test]
+    fn a_row_is_sized_by_its_kind_count() {
+        assert_eq!(TimerTable::<Kind, Growable, { Kind::COUNT }>::ROW_BYTES, 8 + 8 * 3);
+        assert_eq!(TimerTable::<Kind, Growable>::ROW_BYTES, 8 + 8 * MAX_TIMER_KINDS);
+    }
+
+    #[test]
+    fn a_deadline_at_the_end_of_time_is_a_stop() {
+        let mut t = TimerTable::<Kind, Growable, { Kind::COUNT }>::new();
+        t.set(h(0, 0), Kind::A, Instant::from_secs(1)).unwrap();
+        t.set(h(0, 0), Kind::A, Instant::MAX).unwrap();
+        assert_eq!(t.get(h(0, 0), Kind::A), None);
+        assert!(t.is_empty());
+        assert_eq!(t.pop_expired(Instant::MAX), None);
+    }
+
+    #[test]
+    fn a_newer_session_refiles_a_row_a_stale_one_left_queued() {
+        let mut t = TimerTable::<Kind, Growable, { Kind::COUNT }>::new();
+        t.set(h(0, 0), Kind::A, Instant::from_secs(1)).unwrap();
+        t.set(h(1, 0), Kind::A, Instant::from_secs(2)).unwrap();
+        // Slot 0 is taken by generation 1 without the old timers being removed.
+        t.set(h(0, 1), Kind::B, Instant::from_secs(3)).unwrap();
+        assert_eq!(t.next_timeout(), Some(Instant::from_secs(2)));
+        assert_eq!(t.pop_expired(Instant::from_secs(5)).map(|(hd, ..)| hd), Some(h(1, 0)));
+        assert_eq!(t.pop_expired(Instant::from_secs(5)), Some((h(0, 1), Kind::B, Instant::from_secs(3))));
+    }
+
     proptest! {
         /// Against a model: a sorted map from (deadline, slot, kind) and the generation each
         /// slot is at.
         #[test]
         fn behaves_like_a_sorted_map(ops in proptest::collection::vec((0u8..5, 0u32..6, 0usize..3, 0u64..40), 0..300)) {
-            let mut t = TimerTable::<Kind, Fixed<6>>::new();
+            let mut t = TimerTable::<Kind, Fixed<6>, { Kind::COUNT }>::new();
             let mut model: BTreeMap<(u32, usize), u64> = BTreeMap::new();
             let mut generations = [0u32; 6];
             let mut now = 0u64;

@@ -36,11 +36,12 @@ pub struct ServerConfig {
     /// was paused, and sessions whose silence the pause explains get this much grace instead
     /// of expiring. `None` disables the guard (ZooKeeper's behaviour).
     pub pause_bound: Option<Duration>,
-    /// The first session counter (the low 56 bits of the first session id). ZooKeeper derives
-    /// it from the wall clock at start-up so that a restarted server does not reissue ids; the
-    /// adapter can do the same.
+    /// Where session ids start: its bits 32..56 are the base of the ids' 24-bit tag (the
+    /// slot's generation is added to it). ZooKeeper derives its counter from the wall clock at
+    /// start-up so that a restarted server does not reissue ids; the adapter can do the same.
     pub first_session_counter: u64,
-    /// The seed of the password generator (the adapter draws it from the OS).
+    /// The server secret session passwords are derived from (HMAC-SHA256 key). The adapter
+    /// draws it from the OS; a restart with another secret turns every old password wrong.
     pub seed: [u8; 32],
 }
 

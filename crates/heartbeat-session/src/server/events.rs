@@ -6,7 +6,8 @@ use heartbeat_proto::engine::SessionHandle;
 
 use crate::jute::{DecodeError, FrameError};
 
-/// A session id: the server id in the top byte, a counter in the other 56 bits.
+/// A session id: the server id in the top byte; below it a tag and the slot (see the
+/// [`server`](super) module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(pub i64);
 

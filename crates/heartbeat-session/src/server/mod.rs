@@ -1,9 +1,13 @@
 //! The server: a session table and a protocol machine per client connection.
 //!
-//! **Session ids** follow ZooKeeper: the server id (`myid`) in the top byte, a counter in the
-//! low 56 bits ([`ServerConfig::first_session_counter`] is where it starts; ZooKeeper starts
-//! it from the wall clock, the adapter can too). **Passwords** are 16 bytes from a ChaCha12
-//! generator seeded by [`ServerConfig::seed`]: the core never draws OS randomness.
+//! **Session ids** follow ZooKeeper's shape: the server id (`myid`) in the top byte. Below it
+//! sit a 24-bit tag (from [`ServerConfig::first_session_counter`] plus the slot's generation, so
+//! a restarted server started from the wall clock, as ZooKeeper's is, does not reissue ids) and
+//! the session's slot number plus one: the id names its slot, and finding a session by id is
+//! O(1) without an index. **Passwords** are not stored: as ZooKeeper does, each is derived from
+//! the id and a server secret ([`ServerConfig::seed`], chosen when the server is made), here
+//! with a real keyed PRF, the first 16 bytes of HMAC-SHA256(secret, id ‖ generation), and
+//! compared in constant time. The core never draws OS randomness.
 //!
 //! Per connection: the first frame must be a `ConnectRequest` (or a four-letter word: `ruok`,
 //! `mntr`). A new session gets a `ConnectResponse` with the negotiated timeout, its id and
@@ -16,11 +20,10 @@
 //!
 //! **Costs.** A touch is O(1) (it writes the session's last-heard time, nothing else). An
 //! expiry, or a lazy timer filed again, is O(log n) in the core's `TimerTable` heap; nothing
-//! scans the table. Looking a session up by id (on a reconnect only) is O(log n) in a
-//! `BTreeMap`. Memory per session today: an 88-byte record (+ the caller's resources vector
-//! contents) in the `SessionTable`, a `TimerTable` row sized for 8 timer kinds (about 160 bytes,
-//! though one kind is used), a heap slot and an id-index entry: roughly 280 bytes, above the
-//! 64-byte goal (a one-kind timer table would remove most of it).
+//! scans the table; a lookup by id (on a reconnect) is O(1). Memory per session: a 24-byte
+//! record (last heard, timeout, connection) in a 32-byte `SessionTable` slot, a 16-byte
+//! one-kind `TimerTable` row and a 4-byte heap entry: 52 bytes plus the tables' growth slack.
+//! Resources sit in a map by slot, paid for only by sessions that own some.
 //!
 //! The driver calls [`Server::accept`] per TCP connection, [`Server::on_bytes`] with what
 //! arrived, [`Server::poll_transmit`] to get what to send, closes the socket once
@@ -45,7 +48,7 @@ use crate::jute::{
     CLOSE_SESSION_OP, ConnectRequest, ConnectResponse, ErrorCode, Frame, Framer, PASSWORD_LEN, PING_OP, ReplyHeader,
     RequestHeader, Writer, frame_into,
 };
-use sessions::{Ending, Sessions};
+use sessions::{ConnectionRef, Ending, Sessions};
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +115,7 @@ impl<R> Server<R> {
     /// A server with `config`.
     pub fn new(config: ServerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let sessions = Sessions::new(config.server_id, config.first_session_counter, config.seed, config.pause_bound);
+        let sessions = Sessions::new(config.server_id, config.first_session_counter, &config.seed, config.pause_bound);
         Ok(Server {
             config,
             sessions,
@@ -186,7 +189,7 @@ impl<R> Server<R> {
         if let Some(c) = self.connections.remove(connection.0)
             && let Some(h) = c.bound
             && let Some(s) = self.sessions.get_mut(h)
-            && s.connection == Some(connection)
+            && s.connection.is_some_and(|c| c.is(connection.0))
         {
             s.connection = None;
         }
@@ -329,14 +332,14 @@ impl<R> Server<R> {
             }
             Some(handle) => {
                 let s = self.sessions.get(handle).ok_or(ServerError::UnknownSession(id))?;
-                if request.password == s.password {
-                    let password = s.password;
+                if self.sessions.password_matches(handle, request.password) {
+                    let password = self.sessions.password_of(handle);
                     let old = s.connection;
-                    if let Some(old) = old.filter(|o| *o != connection) {
+                    if let Some(old) = old.filter(|o| !o.is(connection.0)) {
                         end_connection(&mut self.connections, Some(old));
                     }
                     if let Some(s) = self.sessions.get_mut(handle) {
-                        s.connection = Some(connection);
+                        s.connection = ConnectionRef::of(connection);
                     }
                     self.sessions.touch(handle, now);
                     self.sessions.set_timeout(handle, timeout);
@@ -384,7 +387,7 @@ impl<R> Server<R> {
     fn on_request(&mut self, connection: ConnectionId, handle: SessionHandle, now: Instant, header: RequestHeader) {
         if !self.sessions.touch(handle, now) {
             // The session ended under this connection (closed by its owner).
-            end_connection(&mut self.connections, Some(connection));
+            end_connection(&mut self.connections, ConnectionRef::of(connection));
             return;
         }
         let err = match header.op {
@@ -439,44 +442,42 @@ impl<R> Server<R> {
     /// What is known about a live session.
     pub fn session(&self, handle: SessionHandle) -> Option<SessionInfo> {
         self.sessions.get(handle).map(|s| SessionInfo {
-            id: s.id,
-            timeout: s.timeout,
+            id: self.sessions.id_of(handle),
+            timeout: s.timeout(),
             last_heard: s.last_heard,
-            connection: s.connection,
+            connection: s.connection.and_then(|c| live_connection(&self.connections, c)),
         })
     }
 
     /// Gives `resource` to a live session: it is released (a [`ServerEvent::Released`]) when
-    /// the session closes or expires. Gives it back if the handle is stale.
+    /// the session closes or expires. Gives it back if the handle is stale. O(log m) in the
+    /// number m of sessions that own resources (they sit in a side map, by slot).
     pub fn attach(&mut self, handle: SessionHandle, resource: R) -> Result<(), R> {
-        match self.sessions.get_mut(handle) {
-            Some(s) => {
-                s.resources.push(resource);
-                self.sessions.resources += 1;
-                Ok(())
-            }
-            None => Err(resource),
-        }
+        self.sessions.attach(handle, resource)
     }
 
     /// The resources a live session owns, in the order attached.
     pub fn resources(&self, handle: SessionHandle) -> Option<&[R]> {
-        self.sessions.get(handle).map(|s| s.resources.as_slice())
+        self.sessions.resources_of(handle)
     }
 
     /// Takes back the first resource of the session that `matches`, without an event.
     pub fn detach(&mut self, handle: SessionHandle, matches: impl Fn(&R) -> bool) -> Option<R> {
-        let s = self.sessions.get_mut(handle)?;
-        let at = s.resources.iter().position(matches)?;
-        let r = s.resources.remove(at);
-        self.sessions.resources -= 1;
-        Some(r)
+        self.sessions.detach(handle, matches)
     }
 }
 
+/// The live connection `c` names, if it is still open.
+fn live_connection(connections: &SessionTable<Connection, Growable>, c: ConnectionRef) -> Option<ConnectionId> {
+    let (handle, _) = connections.get_by_index(c.slot())?;
+    c.is(handle).then_some(ConnectionId(handle))
+}
+
 /// Ends a connection: nothing more is read from it; it closes once its output is sent.
-fn end_connection(connections: &mut SessionTable<Connection, Growable>, connection: Option<ConnectionId>) {
-    if let Some(c) = connection.and_then(|c| connections.get_mut(c.0)) {
+fn end_connection(connections: &mut SessionTable<Connection, Growable>, connection: Option<ConnectionRef>) {
+    if let Some(id) = connection.and_then(|c| live_connection(connections, c))
+        && let Some(c) = connections.get_mut(id.0)
+    {
         c.phase = Phase::Ended;
     }
 }
