@@ -267,9 +267,10 @@ fn serve(
             code = wait(&running, &me, control, report) => code,
             () = &mut work => {
                 warn!("the resource task ended early");
-                ExitCode::FAILURE
+                return ExitCode::FAILURE;
             }
         };
+        // Stop what we hold; the shutdown notice follows.
         let _ = stop.send(());
         work.await;
         code
