@@ -58,6 +58,13 @@ pub struct HaConfig {
     pub initdead: String,
     /// The whole `authkeys` file.
     pub authkeys: String,
+    /// `auto_failback` (`off` unless set).
+    pub auto_failback: String,
+    /// The `haresources` file (R1 resource management); `None`: an empty one.
+    pub haresources: Option<String>,
+    /// Resource scripts `(name, text)` for the private `/etc/ha.d/resource.d` (mode 0755),
+    /// next to copies of the installed ones.
+    pub resource_scripts: Vec<(String, String)>,
 }
 
 impl HaConfig {
@@ -74,6 +81,9 @@ impl HaConfig {
             deadtime: "1500ms".into(),
             initdead: "3".into(),
             authkeys: "auth 1\n1 sha1 lha-test-secret\n".into(),
+            auto_failback: "off".into(),
+            haresources: None,
+            resource_scripts: Vec::new(),
         }
     }
 
@@ -81,7 +91,7 @@ impl HaConfig {
     pub fn ha_cf(&self, logdir: &Path) -> String {
         format!(
             "use_logd no\nlogfile {log}\ndebugfile {debug}\nudpport 694\nkeepalive {}\nwarntime {}\n\
-deadtime {}\ninitdead {}\nucast {} {}\nnode {} {}\ncrm no\nauto_failback off\nrealtime off\n\
+deadtime {}\ninitdead {}\nucast {} {}\nnode {} {}\ncrm no\nauto_failback {}\nrealtime off\n\
 coredumps false\ndebug 0\n",
             self.keepalive,
             self.warntime,
@@ -91,6 +101,7 @@ coredumps false\ndebug 0\n",
             self.peer_addr,
             self.node,
             self.peer,
+            self.auto_failback,
             log = logdir.join("ha-log").display(),
             debug = logdir.join("ha-debug").display(),
         )
@@ -121,7 +132,19 @@ impl Heartbeat {
         run_command(Command::new("cp").arg("-a").arg("/var/lib/heartbeat/.").arg(&varlib))?;
         write(&etc.join("ha.cf"), &config.ha_cf(dir.path()), 0o644)?;
         write(&etc.join("authkeys"), &config.authkeys, 0o600)?;
-        write(&etc.join("haresources"), "# no resources\n", 0o644)?;
+        match &config.haresources {
+            None => write(&etc.join("haresources"), "# no resources\n", 0o644)?,
+            Some(haresources) => {
+                // R1 resource management needs harc, rc.d, shellfuncs and resource.d.
+                for part in ["harc", "rc.d", "shellfuncs", "resource.d"] {
+                    run_command(Command::new("cp").arg("-a").arg(Path::new("/etc/ha.d").join(part)).arg(&etc))?;
+                }
+                write(&etc.join("haresources"), haresources, 0o644)?;
+                for (name, text) in &config.resource_scripts {
+                    write(&etc.join("resource.d").join(name), text, 0o755)?;
+                }
+            }
+        }
         let script = format!(
             "set -e\nhostname {node}\nmount --bind {etc} /etc/ha.d\nmount --bind {varlib} /var/lib/heartbeat\n\
 mount -t tmpfs -o mode=0755 hbt-lha /run\nmkdir -p /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/dopd /run/crm\n\

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use heartbeat_proto::linuxha::{HaCf, LinuxHaNode, read_authkeys};
@@ -17,7 +18,9 @@ use crate::control::Server;
 use crate::daemon::{self, StopSignals, refuse};
 use crate::hooks::{self, HookSettings, Hooks, Profile};
 use crate::logging;
+use crate::resources::{self, Input, ResourceReport, Resources, ResourcesFile};
 use crate::run::report::state_name;
+use heartbeat_proto::linuxha::resources::Verdict;
 
 /// Example: `heartbeat linux-ha --ha-cf /etc/ha.d/ha.cf --authkeys /etc/ha.d/authkeys`
 #[derive(Debug, clap::Args)]
@@ -45,6 +48,10 @@ pub(crate) struct Args {
     /// Log one JSON object per line.
     #[arg(long)]
     json: bool,
+    /// A TOML file of HA resources (`[[resource]]` tables, `auto_failback`,
+    /// `status_interval`) this pair holds and fails over.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// Our view as the control socket answers it; `linux_ha_node` tells it from the other reports.
@@ -58,6 +65,9 @@ pub(crate) struct LinuxHaReport {
     pub(crate) datagrams_sent: u64,
     pub(crate) datagrams_received: u64,
     pub(crate) socket_errors: u64,
+    /// Who holds which resource (absent in reports of nodes without resources).
+    #[serde(default)]
+    pub(crate) resources: Vec<ResourceReport>,
 }
 
 /// One other node's line.
@@ -73,7 +83,7 @@ pub(crate) struct NodeReport {
 }
 
 impl LinuxHaReport {
-    fn new(me: &str, status: &LinuxHaStatus) -> Self {
+    fn new(me: &str, status: &LinuxHaStatus, resources: Vec<ResourceReport>) -> Self {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         LinuxHaReport {
             linux_ha_node: me.to_string(),
@@ -94,6 +104,7 @@ impl LinuxHaReport {
             datagrams_sent: status.io.sent,
             datagrams_received: status.io.received,
             socket_errors: status.io.send_errors + status.io.recv_errors,
+            resources,
         }
     }
 
@@ -116,7 +127,7 @@ impl LinuxHaReport {
             let generation = n.generation.map_or("-".to_string(), |g| format!("{g:x}"));
             out += &format!("{:<20} {:<8} {heard:>14} {:>12.0} {generation:>10}\n", n.name, n.state, n.deadtime_ms);
         }
-        out
+        out + &resources::table(&self.resources)
     }
 }
 
@@ -138,12 +149,12 @@ pub(crate) fn main(args: Args) -> ExitCode {
         Err(err) => return refuse(err),
     };
     match start(&args) {
-        Ok((driver, me)) => serve(driver, me, &args, hooks),
+        Ok((driver, me, resources)) => serve(driver, me, resources, &args, hooks),
         Err(err) => refuse(err),
     }
 }
 
-fn start(args: &Args) -> Result<(LinuxHaDriver, String), String> {
+fn start(args: &Args) -> Result<(LinuxHaDriver, String, Option<Resources>), String> {
     let text = read(&args.ha_cf)?;
     let cf = HaCf::parse(&text).map_err(|err| format!("invalid {}: {err}", args.ha_cf.display()))?;
     let keys = read_authkeys(&args.authkeys).map_err(|err| format!("invalid {}: {err}", args.authkeys.display()))?;
@@ -163,15 +174,29 @@ fn start(args: &Args) -> Result<(LinuxHaDriver, String), String> {
         node.set_load(load.trim_end());
     }
     let port = args.listen_port.unwrap_or(cf.udpport);
+    let resources = match &args.config {
+        None => None,
+        Some(path) => {
+            let file = ResourcesFile::read(path)?;
+            let failback = file.failback(cf.auto_failback)?;
+            Some(Resources::new(&file, failback, &me, &cf.nodes, cf.initdead, generation.0, clock)?)
+        }
+    };
     let driver = LinuxHaDriver::bind(node, port, clock).map_err(|err| format!("cannot bind udp port {port}: {err}"))?;
-    Ok((driver, me.to_ascii_lowercase()))
+    Ok((driver, me.to_ascii_lowercase(), resources))
 }
 
 fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
 }
 
-fn serve(driver: LinuxHaDriver, me: String, args: &Args, hooks: HookSettings) -> ExitCode {
+fn serve(
+    driver: LinuxHaDriver,
+    me: String,
+    resources: Option<Resources>,
+    args: &Args,
+    hooks: HookSettings,
+) -> ExitCode {
     let runtime = match daemon::runtime() {
         Ok(runtime) => runtime,
         Err(err) => return refuse(err),
@@ -197,6 +222,18 @@ fn serve(driver: LinuxHaDriver, me: String, args: &Args, hooks: HookSettings) ->
         Err(err) => return refuse(err),
     };
     let (sender, deadtime) = (hooks.sender(), node.monitor().config().timeout());
+    let mut resources = resources;
+    if let Some(resources) = &mut resources {
+        resources.set_hooks(sender.clone());
+        runtime.block_on(resources.release_leftovers());
+    }
+    let inputs = resources.as_ref().map(Resources::sender);
+    let driver = match inputs.clone() {
+        Some(inputs) => driver.with_announcements(move |node, text| {
+            let _ = inputs.send(Input::Announcement(node.to_string(), text.to_string()));
+        }),
+        None => driver,
+    };
     let running = match driver.spawn(move |event| {
         log_event(&names, &event);
         if sender.is_active() {
@@ -205,6 +242,9 @@ fn serve(driver: LinuxHaDriver, me: String, args: &Args, hooks: HookSettings) ->
                 sender.send(hook);
             }
         }
+        if let Some(inputs) = &inputs {
+            forward(&names, &event, inputs);
+        }
     }) {
         Ok(running) => running,
         Err(err) => {
@@ -212,7 +252,29 @@ fn serve(driver: LinuxHaDriver, me: String, args: &Args, hooks: HookSettings) ->
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(wait(&running, &me, control));
+    let code = runtime.block_on(async {
+        let report = resources.as_ref().map(Resources::report);
+        let Some(resources) = resources else {
+            return wait(&running, &me, control, report).await;
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let announce = |text: String| {
+            let _ = running.announce(text);
+        };
+        let work = resources.run(&announce, stopped);
+        tokio::pin!(work);
+        let code = tokio::select! {
+            code = wait(&running, &me, control, report) => code,
+            () = &mut work => {
+                warn!("the resource task ended early");
+                return ExitCode::FAILURE;
+            }
+        };
+        // Stop what we hold; the shutdown notice follows.
+        let _ = stop.send(());
+        work.await;
+        code
+    });
     info!("stopping: shutdown notice to every node");
     running.shutdown();
     hooks.finish();
@@ -221,7 +283,12 @@ fn serve(driver: LinuxHaDriver, me: String, args: &Args, hooks: HookSettings) ->
 }
 
 /// Runs until SIGINT or SIGTERM, answering the control socket.
-async fn wait(node: &LinuxHaHandle, me: &str, control: Option<Server>) -> ExitCode {
+async fn wait(
+    node: &LinuxHaHandle,
+    me: &str,
+    control: Option<Server>,
+    resources: Option<Arc<Mutex<Vec<ResourceReport>>>>,
+) -> ExitCode {
     let mut signals = match StopSignals::new() {
         Ok(signals) => signals,
         Err(err) => {
@@ -229,10 +296,27 @@ async fn wait(node: &LinuxHaHandle, me: &str, control: Option<Server>) -> ExitCo
             return ExitCode::FAILURE;
         }
     };
-    let answer = || std::future::ready(node.status().ok().map(|status| LinuxHaReport::new(me, &status)));
+    let answer = || {
+        let lines = resources.as_ref().and_then(|r| r.lock().ok().map(|r| r.clone())).unwrap_or_default();
+        std::future::ready(node.status().ok().map(|status| LinuxHaReport::new(me, &status, lines)))
+    };
     let signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer).await;
     info!(signal, "signal");
     ExitCode::SUCCESS
+}
+
+/// Hands a liveness verdict to the resource task.
+fn forward(names: &[(u64, String)], event: &Event, inputs: &tokio::sync::mpsc::UnboundedSender<Input>) {
+    let id = event.peer.get();
+    let Some((_, name)) = names.iter().find(|(i, _)| *i == id) else { return };
+    let input = match event.kind {
+        EventKind::Up { .. } => Input::Verdict(name.clone(), Verdict::Up),
+        EventKind::Down { .. } => Input::Verdict(name.clone(), Verdict::Down),
+        EventKind::Left => Input::Verdict(name.clone(), Verdict::Left),
+        EventKind::Restarted { .. } => Input::Restarted(name.clone()),
+        _ => return,
+    };
+    let _ = inputs.send(input);
 }
 
 /// Logs one event by node name: `node hbnode1 up`, `node hbnode1 dead: silent for 2000.1 ms`,

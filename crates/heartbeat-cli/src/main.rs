@@ -16,6 +16,7 @@ mod hooks;
 mod keys;
 mod linux_ha;
 mod logging;
+mod resources;
 mod run;
 mod secret_file;
 mod settings;

@@ -42,10 +42,15 @@ use crate::thread::{Serve, Stopped, Worker};
 /// The node the driver runs.
 pub type Machine = LinuxHaNode<FixedTimeout, Growable>;
 
+/// Receives the other nodes' resource announcements (node name, text) on the driver's thread,
+/// right after the events of the same turn.
+pub type OnAnnouncement = Box<dyn FnMut(&str, &str) + Send>;
+
 /// Drives a [`LinuxHaNode`] over one UDP socket, on the calling thread or its own
 /// ([`spawn`](Self::spawn)).
 pub struct LinuxHaDriver {
     inner: BlockingDriver<Machine, LinkSockets<UdpSocket>>,
+    on_announcement: Option<OnAnnouncement>,
 }
 
 /// The node's view and the socket counters, as of `now`.
@@ -72,7 +77,7 @@ impl LinuxHaDriver {
         socket.set_nonblocking(true)?;
         socket.set_broadcast(true)?;
         let core = DriverCore::with_machine(node, LinkSockets(vec![socket]), clock);
-        Ok(LinuxHaDriver { inner: BlockingDriver::new(core) })
+        Ok(LinuxHaDriver { inner: BlockingDriver::new(core), on_announcement: None })
     }
 
     /// Runs `node` on a socket bound to `udpport` on every local IPv4 address.
@@ -119,9 +124,34 @@ impl LinuxHaDriver {
         }
     }
 
+    /// Hands every announcement heard (see [`LinuxHaNode::poll_announcement`]) to
+    /// `on_announcement`, after the events of the turn that received it.
+    pub fn with_announcements(mut self, on_announcement: impl FnMut(&str, &str) + Send + 'static) -> Self {
+        self.on_announcement = Some(Box::new(on_announcement));
+        self
+    }
+
+    /// Sets our announcement (see [`LinuxHaNode::announce`]) and sends it now. Returns
+    /// whether it was accepted.
+    pub fn announce(&mut self, text: &str, on_event: &mut impl FnMut(Event)) -> bool {
+        let core = self.inner.core_mut();
+        let accepted = core.machine_mut().announce(text);
+        core.flush(on_event);
+        accepted
+    }
+
+    fn deliver_announcements(&mut self) {
+        let Some(deliver) = self.on_announcement.as_mut() else { return };
+        let node = self.inner.core_mut().machine_mut();
+        while let Some((peer, text)) = node.poll_announcement() {
+            deliver(node.name(peer).unwrap_or("?"), &text);
+        }
+    }
+
     /// One turn of the loop (see [`BlockingDriver::turn`]).
     pub fn turn(&mut self, max_wait: Option<Duration>, on_event: &mut impl FnMut(Event)) {
         self.inner.turn(max_wait, on_event);
+        self.deliver_announcements();
     }
 
     /// Turns until `stop` returns true. Returns without the shutdown notice: call
@@ -148,7 +178,9 @@ impl Serve for LinuxHaDriver {
     type Event = Event;
 
     fn turn_waking(&mut self, waker: BorrowedFd<'_>, on_event: &mut impl FnMut(Event)) -> bool {
-        self.inner.turn_with(None, Some(waker), on_event)
+        let woken = self.inner.turn_with(None, Some(waker), on_event);
+        self.deliver_announcements();
+        woken
     }
 
     fn farewell(&mut self, on_event: &mut impl FnMut(Event)) {
@@ -176,6 +208,15 @@ impl LinuxHaHandle {
     /// The clock that dates events.
     pub fn clock(&self) -> Clock {
         self.worker.clock()
+    }
+
+    /// Sets our resource announcement and sends it at once (see [`LinuxHaNode::announce`]);
+    /// returns without waiting for the driver's thread.
+    pub fn announce(&self, text: String) -> Result<(), Stopped> {
+        self.worker.post(move |driver| {
+            let core = driver.inner.core_mut();
+            core.machine_mut().announce(&text);
+        })
     }
 
     /// Sends our shutdown notice, then stops the thread and closes the socket.
@@ -237,5 +278,25 @@ mod tests {
         };
         assert_eq!(left.kind, EventKind::Left);
         a.abort();
+    }
+
+    #[test]
+    fn an_announcement_reaches_the_other_node() {
+        let clock = Clock::new();
+        let (sa, sb) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+        let (pa, pb) = (sa.local_addr().unwrap().port(), sb.local_addr().unwrap().port());
+        let cf = |port| format!("udpport {port}\nkeepalive 1s\ndeadtime 3s\nucast lo 127.0.0.1\nnode a b\n");
+        let (tx, rx) = mpsc::channel();
+        let a = driver("a", &cf(pb), sa, clock).with_announcements(move |from, text| {
+            let _ = tx.send((from.to_string(), text.to_string()));
+        });
+        let a = a.spawn(|_| {}).unwrap();
+        let b = driver("b", &cf(pa), sb, clock).spawn(|_| {}).unwrap();
+        b.announce("900000001 ip=h".into()).unwrap();
+        // Sent at once: well before the next keepalive.
+        let heard = rx.recv_timeout(Duration::from_millis(500)).unwrap();
+        assert_eq!(heard, ("b".to_string(), "900000001 ip=h".to_string()));
+        a.abort();
+        b.abort();
     }
 }

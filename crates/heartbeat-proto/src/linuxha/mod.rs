@@ -58,6 +58,7 @@ pub mod message;
 mod classic;
 pub mod config;
 mod netstring;
+pub mod resources;
 
 #[cfg(feature = "linuxha-auth")]
 pub mod auth;

@@ -35,7 +35,9 @@ use heapless::{String, Vec};
 use super::EncodeError;
 use super::auth::AuthKeys;
 use super::config::{HaCf, MAX_MEDIA, MAX_NODES, Medium};
+use super::message::{Field, Message};
 use super::profile::{LinuxHa, NodeNames, ProfileStats, Rejection};
+use super::resources::{ANNOUNCEMENT_FIELD, MAX_ANNOUNCEMENT};
 use crate::config::ConfigError;
 use crate::detector::Detector;
 use crate::engine::{BufferTooSmall, Machine, RecvMeta, SendMeta};
@@ -56,6 +58,12 @@ pub const UNKNOWN_LOAD: &str = "0.00 0.00 0.00 0/0 0";
 const OUR_STATUS: &str = "active";
 /// Our status in the last heartbeat before the shutdown notice.
 const DEAD: &str = "dead";
+
+/// The most other nodes whose announcements ([`LinuxHaNode::poll_announcement`]) are kept.
+pub const MAX_ANNOUNCING_PEERS: usize = 8;
+
+/// An announcement text, as carried in [`ANNOUNCEMENT_FIELD`].
+pub type AnnouncementText = String<MAX_ANNOUNCEMENT>;
 
 /// Why a [`LinuxHaNode`] could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -142,6 +150,11 @@ pub struct LinuxHaNode<D: Detector, S: Storage> {
     latest: Instant,
     load: String<64>,
     encode_failures: u64,
+    /// Ours, sent in every status (empty: no such field).
+    announcement: AnnouncementText,
+    /// The latest heard from each node, and whether it waits to be polled.
+    heard: Vec<(NodeId, AnnouncementText, bool), MAX_ANNOUNCING_PEERS>,
+    announcements_dropped: u64,
 }
 
 impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
@@ -194,6 +207,9 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
             latest: now,
             load,
             encode_failures: 0,
+            announcement: String::new(),
+            heard: Vec::new(),
+            announcements_dropped: 0,
         })
     }
 
@@ -253,6 +269,55 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
         self.load.push_str(load).is_ok()
     }
 
+    /// Sets the announcement (what this node holds, see
+    /// [`resources`](super::resources)) carried as the [`ANNOUNCEMENT_FIELD`] of every following
+    /// status heartbeat, authenticated with it, and sends one status now (the keepalive schedule
+    /// is unchanged). Refused (returns `false`, nothing changed) if longer than
+    /// [`MAX_ANNOUNCEMENT`] or containing a control character.
+    pub fn announce(&mut self, text: &str) -> bool {
+        if text.len() > MAX_ANNOUNCEMENT || text.chars().any(char::is_control) {
+            return false;
+        }
+        self.announcement.clear();
+        let _ = self.announcement.push_str(text);
+        if let Sending::Running { due } = &mut self.sending {
+            *due = true;
+        }
+        true
+    }
+
+    /// The next announcement heard: from an authenticated, fresh (accepted) heartbeat of that
+    /// node, the latest one per node (an older one not yet polled is replaced).
+    pub fn poll_announcement(&mut self) -> Option<(NodeId, AnnouncementText)> {
+        let entry = self.heard.iter_mut().find(|(_, _, fresh)| *fresh)?;
+        entry.2 = false;
+        Some((entry.0, entry.1.clone()))
+    }
+
+    /// Announcements not kept: from more than [`MAX_ANNOUNCING_PEERS`] nodes, or too long.
+    pub fn announcements_dropped(&self) -> u64 {
+        self.announcements_dropped
+    }
+
+    /// Keeps the announcement of a heartbeat the monitor accepted (already authenticated).
+    fn keep_announcement(&mut self, peer: NodeId, bytes: &[u8]) {
+        let Ok(msg) = Message::decode(bytes) else { return };
+        let Ok(Some(text)) = msg.text(ANNOUNCEMENT_FIELD) else { return };
+        let mut kept = String::new();
+        if kept.push_str(text).is_err() {
+            self.announcements_dropped = self.announcements_dropped.saturating_add(1);
+            return;
+        }
+        match self.heard.iter_mut().find(|(id, _, _)| *id == peer) {
+            Some(entry) => *entry = (peer, kept, true),
+            None => {
+                if self.heard.push((peer, kept, true)).is_err() {
+                    self.announcements_dropped = self.announcements_dropped.saturating_add(1);
+                }
+            }
+        }
+    }
+
     /// Whether the shutdown notice has gone out (nothing more is sent).
     pub fn has_left(&self) -> bool {
         self.sending == Sending::Done
@@ -272,7 +337,11 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
     pub fn on_message(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<Accepted, Rejected> {
         self.latest = self.latest.max(now);
         let obs = self.profile.receive(bytes)?;
-        Ok(self.monitor.observe(now, meta, &obs)?)
+        let accepted = self.monitor.observe(now, meta, &obs)?;
+        if matches!(accepted, Accepted::Heartbeat | Accepted::Goodbye) {
+            self.keep_announcement(obs.peer, bytes);
+        }
+        Ok(accepted)
     }
 
     /// Lets time pass to `now`: peers' deadlines, and our next heartbeat when due.
@@ -304,8 +373,11 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
             let wall = self.wall_at_start + self.latest.saturating_duration_since(self.start).as_secs();
             let written = if self.sending == Sending::Leaving {
                 self.profile.encode_shutdone(wall, &self.load, buf)
-            } else {
+            } else if self.announcement.is_empty() {
                 self.profile.encode_status(st, wall, &self.load, buf)
+            } else {
+                let extra = Field::text(ANNOUNCEMENT_FIELD, &self.announcement);
+                self.profile.encode_status_with(st, wall, &self.load, extra, buf)
             };
             match written {
                 Err(EncodeError::BufferTooSmall(too_small)) => return Some(Err(too_small)),
@@ -525,6 +597,32 @@ node hbnode1 hbnode2\n";
         let t = a.poll_transmit(&mut buf).unwrap().unwrap();
         assert!(core::str::from_utf8(&buf[..t.len]).unwrap().contains("ld=0.66 0.54 0.24 1/108 15849,"));
         assert_eq!(a.last_sequence(), 1);
+    }
+
+    #[test]
+    fn an_announcement_travels_authenticated_in_the_status_and_a_replay_brings_nothing() {
+        let mut a = node("hbnode1", 1, KEYS);
+        let mut b = node("hbnode2", 5, KEYS);
+        let _ = sent(&mut b, Instant::ZERO);
+        assert!(!b.announce("1 ip\n"), "control characters refused");
+        assert!(b.announce("500000001 ip=h"));
+        let out = sent(&mut b, Instant::from_millis(1));
+        assert_eq!(out.len(), 1, "sent at once, not at the next keepalive");
+        assert!(
+            out[0].0.starts_with(b"###\n11:(0)t=status,12:(0)st=active,9:(0)dt=7d0,30:(0)hb_resources=500000001 ip=h,")
+        );
+        assert_eq!(b.poll_timeout(), Some(Instant::from_millis(500)), "the keepalive schedule is kept");
+        a.on_message(Instant::from_millis(2), from("198.18.0.2:694"), &out[0].0).unwrap();
+        let (peer, text) = a.poll_announcement().unwrap();
+        assert_eq!((a.name(peer), text.as_str()), (Some("hbnode2"), "500000001 ip=h"));
+        assert!(a.poll_announcement().is_none());
+        assert!(a.on_message(Instant::from_millis(3), from("198.18.0.2:694"), &out[0].0).is_err());
+        assert!(a.poll_announcement().is_none(), "a replay is not an announcement");
+        let mut forged = out[0].0.clone();
+        let at = forged.windows(4).position(|w| w == b"ip=h").unwrap();
+        forged[at + 3] = b'r';
+        assert!(a.on_message(Instant::from_millis(4), from("198.18.0.2:694"), &forged).is_err());
+        assert!(a.poll_announcement().is_none(), "a forged one is refused with the status");
     }
 
     #[test]

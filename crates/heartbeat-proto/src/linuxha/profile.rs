@@ -377,12 +377,26 @@ impl<const N: usize> LinuxHa<N> {
         load: &str,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        self.encode(false, st, wall_secs, load, buf)
+        self.encode(false, st, wall_secs, load, None, buf)
+    }
+
+    /// [`encode_status`](Self::encode_status) with one more field after the status fields
+    /// (before `src`, where Heartbeat puts a message type's own fields; Heartbeat ignores
+    /// fields it does not know). It is covered by both authenticators.
+    pub fn encode_status_with(
+        &mut self,
+        st: &str,
+        wall_secs: u64,
+        load: &str,
+        extra: Field<'_>,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        self.encode(false, st, wall_secs, load, Some(extra), buf)
     }
 
     /// Writes our `t=shutdone` (`st=dead`): peers report a leave at once.
     pub fn encode_shutdone(&mut self, wall_secs: u64, load: &str, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        self.encode(true, "dead", wall_secs, load, buf)
+        self.encode(true, "dead", wall_secs, load, None, buf)
     }
 
     fn encode(
@@ -391,6 +405,7 @@ impl<const N: usize> LinuxHa<N> {
         st: &str,
         wall_secs: u64,
         load: &str,
+        extra: Option<Field<'_>>,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
         let seq = self.seq.wrapping_add(1).max(1);
@@ -402,7 +417,7 @@ impl<const N: usize> LinuxHa<N> {
         // Heartbeat: hopfudge (1) + node count.
         let ttl = text(format_number(1 + self.names.len() as u64, 10, &mut ttl));
         let src = self.names.name(self.me).unwrap_or("");
-        let mut fields: Vec<Field<'_>, 12> = Vec::new();
+        let mut fields: Vec<Field<'_>, 13> = Vec::new();
         let mut push = |f| fields.push(f).map_err(|_| EncodeError::TooManyFields);
         if shutdone {
             push(Field::text("t", "shutdone"))?;
@@ -413,6 +428,9 @@ impl<const N: usize> LinuxHa<N> {
             push(Field::text("dt", dt))?;
             if self.flow_control {
                 push(Field::text("protocol", "1"))?;
+            }
+            if let Some(extra) = extra {
+                push(extra)?;
             }
         }
         push(Field::text("src", src))?;
