@@ -9,12 +9,25 @@
 //! timeout = "500ms"
 //! tick = "50ms"
 //! control = "/tmp/heartbeat-1.sock"
+//! metrics = "127.0.0.1:9464"      # serve Prometheus metrics at http://ADDR/metrics
 //! key_file = "/etc/heartbeat/keys" # HMAC keys (see `keys`), or `insecure = true` for none
 //! generation_file = "/var/lib/heartbeat/generation" # a counter that makes every start newer
+//!
+//! local_pause = "20ms"            # the local-stall guard's bound, or "off" (default 20ms)
+//!
+//! [detector]                      # the cluster's detector (default: kind = "fixed")
+//! kind = "phi"                    # fixed, adaptive, phi, chen or two-window
+//! threshold = 8.0                 # phi: Akka's threshold
+//! min_std_deviation = "100ms"     # phi: Akka's min-std-deviation
+//! acceptable_heartbeat_pause = "3s" # phi: Akka's acceptable-heartbeat-pause
+//! first_heartbeat_estimate = "1s" # phi: Akka's first-heartbeat-estimate
+//! # target_mistakes_per_hour = 0.1  (adaptive), alpha = "200ms" (chen, two-window),
+//! # short_window = 1 (two-window), suspect_fraction = 0.5 (fixed)
 //!
 //! [[peer]]
 //! id = 2
 //! addr = ["127.0.0.1:7002"]       # the peer's address on each link
+//! detector = { kind = "adaptive", target_mistakes_per_hour = 0.01 } # this peer's own (optional)
 //! ```
 
 use std::net::SocketAddr;
@@ -25,6 +38,7 @@ use std::time::{Duration, SystemTime};
 use heartbeat_proto::{Authentication, ClusterId, Config, Generation, NodeId};
 use serde::Deserialize;
 
+use crate::detectors::{DetectorTable, Selected};
 use crate::keys;
 use crate::settings_file::{self, SettingsError};
 
@@ -64,7 +78,19 @@ pub(crate) struct Overrides {
     pub(crate) key_file: Option<PathBuf>,
     pub(crate) insecure: bool,
     pub(crate) generation_file: Option<PathBuf>,
+    /// `--detector` and its knobs.
+    pub(crate) detector: DetectorTable,
+    /// `--local-pause`: a duration, or `off`.
+    pub(crate) local_pause: Option<String>,
+    /// `--metrics`: where to serve Prometheus metrics.
+    pub(crate) metrics: Option<SocketAddr>,
 }
+
+/// The local-stall guard's bound when the settings name none: far above the microseconds a
+/// driver on a precise timer takes from a deadline to its socket, far below the pauses (GC,
+/// a frozen VM) that it exists to catch; a peer that is really gone is declared down at most
+/// this much later, and only when the node itself came late.
+pub(crate) const DEFAULT_LOCAL_PAUSE: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +107,9 @@ struct File {
     key_file: Option<PathBuf>,
     insecure: Option<bool>,
     generation_file: Option<PathBuf>,
+    local_pause: Option<String>,
+    metrics: Option<SocketAddr>,
+    detector: Option<DetectorTable>,
     #[serde(default, rename = "peer")]
     peers: Vec<FilePeer>,
 }
@@ -90,6 +119,7 @@ struct File {
 struct FilePeer {
     id: u64,
     addr: Vec<SocketAddr>,
+    detector: Option<DetectorTable>,
 }
 
 /// Everything a node needs, checked.
@@ -99,6 +129,10 @@ pub(crate) struct NodeSettings {
     pub(crate) listen: Vec<SocketAddr>,
     pub(crate) peers: Vec<(NodeId, Vec<SocketAddr>)>,
     pub(crate) control: Option<PathBuf>,
+    /// The detector each peer is judged by.
+    pub(crate) detector: Selected,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub(crate) metrics: Option<SocketAddr>,
 }
 
 /// Reads `file` (if any), applies `flags` on top, and validates the result.
@@ -116,6 +150,19 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
             format!("at most {} addresses (one per link)", heartbeat_proto::MAX_LINKS),
         ));
     }
+    let cluster_detector = file.detector.unwrap_or_default().or_from(&flags.detector).build("detector")?;
+    let mut overrides = Vec::new();
+    for peer in &file.peers {
+        if let (Some(table), Some(id)) = (&peer.detector, NodeId::new(peer.id)) {
+            overrides.push((id, table.build(&format!("peer {id} detector"))?));
+        }
+    }
+    let detector = Selected::new(cluster_detector, overrides);
+    let local_pause = match flags.local_pause.or(file.local_pause) {
+        None => Some(DEFAULT_LOCAL_PAUSE),
+        Some(text) if text.trim() == "off" => None,
+        Some(text) => Some(crate::duration::parse(&text).map_err(|reason| SettingsError::new("local_pause", reason))?),
+    };
     let peers = if flags.peers.is_empty() {
         file.peers.into_iter().map(|p| PeerSpec { id: p.id, addrs: p.addr }).collect()
     } else {
@@ -135,6 +182,7 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
         .authentication(auth)
         .generation(Generation(generation))
         .links(u8::try_from(listen.len()).unwrap_or(u8::MAX))
+        .local_pause(local_pause)
         .seed(seed(id, generation));
     if let Some(tick) = flags.tick.or(settings_file::duration("tick", file.tick)?) {
         builder = builder.tick(tick);
@@ -145,14 +193,36 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
     if let Some(interval) = flags.interval.or(settings_file::duration("interval", file.interval)?) {
         builder = builder.interval(interval);
     }
-    let mut config = builder.clone().build().map_err(|e| SettingsError::new(e.field, e.reason))?;
+    let mut config = builder.clone().build().map_err(|e| refusal(&builder, &e))?;
     if let Some(path) = generation_file {
         // Only a valid configuration spends a generation.
         let generation = next_generation(&path, clock)?;
-        config =
-            builder.generation(Generation(generation)).build().map_err(|e| SettingsError::new(e.field, e.reason))?;
+        let builder = builder.generation(Generation(generation));
+        config = builder.clone().build().map_err(|e| refusal(&builder, &e))?;
     }
-    Ok(NodeSettings { config, listen, peers, control: flags.control.or(file.control) })
+    Ok(NodeSettings {
+        config,
+        listen,
+        peers,
+        control: flags.control.or(file.control),
+        detector,
+        metrics: flags.metrics.or(file.metrics),
+    })
+}
+
+/// The library's refusal, with the numbers: the value given and the range that would work.
+fn refusal(builder: &heartbeat_proto::ConfigBuilder, err: &heartbeat_proto::ConfigError) -> SettingsError {
+    use crate::duration::show;
+    let Some((lo, hi)) = builder.allowed(err.field) else { return SettingsError::new(err.field, err.reason) };
+    let hi = if hi == heartbeat_proto::MAX_WIRE_DURATION { "71 minutes".to_string() } else { show(hi) };
+    let given = builder.value(err.field).map(|v| format!("{} given; ", show(v))).unwrap_or_default();
+    let hint = match err.field {
+        "timeout" => {
+            format!(", 2 to 20 ticks of {}: `tick` moves them", show(builder.value("tick").unwrap_or_default()))
+        }
+        _ => String::new(),
+    };
+    SettingsError::new(err.field, format!("{} ({given}allowed: {} to {hi}{hint})", err.reason, show(lo)))
 }
 
 /// Authentication is a choice the operator makes explicitly: keys, or none.

@@ -326,6 +326,49 @@ impl ConfigBuilder {
         self
     }
 
+    /// The values [`build`](Self::build) accepts for `field` (a [`ConfigError::field`] of a
+    /// duration: `tick`, `timeout`, `interval`, `min_timeout`, `max_timeout`, `initdead`,
+    /// `local_pause`), inclusive, given every other value as set: so that a refusal can say
+    /// which numbers would have worked. `None` for other fields, and where no value would do
+    /// (the range is then empty because of another field, which `build` names first).
+    pub fn allowed(&self, field: &str) -> Option<(Duration, Duration)> {
+        let one = Duration::from_micros(1);
+        let tick = self.tick;
+        let min_timeout = self.min_timeout.unwrap_or(tick.saturating_mul(2));
+        let max_timeout = self.max_timeout.unwrap_or(tick.saturating_mul(20));
+        let timeout = self.timeout.unwrap_or(tick.saturating_mul(10).clamp(min_timeout, max_timeout.max(min_timeout)));
+        let range = match field {
+            "tick" | "local_pause" => (one, MAX_WIRE_DURATION),
+            "timeout" => (min_timeout.max(one), max_timeout.min(MAX_WIRE_DURATION)),
+            "interval" => (one, (timeout / 2).min(MAX_WIRE_DURATION)),
+            "min_timeout" => (one, max_timeout.min(MAX_WIRE_DURATION)),
+            "max_timeout" => (min_timeout.max(one), MAX_WIRE_DURATION),
+            "initdead" => (timeout.max(one), MAX_WIRE_DURATION),
+            _ => return None,
+        };
+        (range.0 <= range.1).then_some(range)
+    }
+
+    /// The value [`build`](Self::build) checks for the duration `field` (named as in
+    /// [`allowed`](Self::allowed)), defaults applied; `None` for other fields and for an unset
+    /// `local_pause`.
+    pub fn value(&self, field: &str) -> Option<Duration> {
+        let tick = self.tick;
+        let min_timeout = self.min_timeout.unwrap_or(tick.saturating_mul(2));
+        let max_timeout = self.max_timeout.unwrap_or(tick.saturating_mul(20));
+        let timeout = self.timeout.unwrap_or(tick.saturating_mul(10).clamp(min_timeout, max_timeout.max(min_timeout)));
+        match field {
+            "tick" => Some(tick),
+            "timeout" => Some(timeout),
+            "interval" => Some(self.interval.unwrap_or(timeout / 3)),
+            "min_timeout" => Some(min_timeout),
+            "max_timeout" => Some(max_timeout),
+            "initdead" => Some(self.initdead.unwrap_or(timeout.saturating_mul(2))),
+            "local_pause" => self.local_pause,
+            _ => None,
+        }
+    }
+
     /// Validates and returns the configuration.
     pub fn build(self) -> Result<Config, ConfigError> {
         let err = |field, reason| Err(ConfigError { field, reason });
@@ -421,6 +464,21 @@ mod tests {
         assert_eq!(c.timeout(), Duration::from_millis(500));
         assert_eq!(c.interval(), Duration::from_millis(500) / 3);
         assert_eq!(c.initdead(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_refused_duration_comes_with_the_range_that_would_work() {
+        let b = builder().timeout(Duration::from_millis(10)).interval(Duration::from_secs(1));
+        assert_eq!(b.clone().build().unwrap_err().field, "timeout");
+        assert_eq!(b.allowed("timeout"), Some((Duration::from_millis(200), Duration::from_secs(2))));
+        assert_eq!(b.value("timeout"), Some(Duration::from_millis(10)));
+        let b = builder().timeout(Duration::from_secs(1)).interval(Duration::from_secs(1));
+        assert_eq!(b.clone().build().unwrap_err().field, "interval");
+        assert_eq!(b.allowed("interval"), Some((Duration::from_micros(1), Duration::from_millis(500))));
+        let within = b.clone().interval(b.allowed("interval").unwrap().1);
+        assert!(within.build().is_ok());
+        assert_eq!(builder().allowed("jitter_percent"), None);
+        assert_eq!(builder().min_timeout(Duration::from_secs(9)).allowed("timeout"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use heartbeat_proto::{Liveness, PeerStatus};
 use heartbeat_tokio::Status;
 use serde::{Deserialize, Serialize};
 
+use crate::detectors::Selected;
 use crate::duration::show;
 
 /// A node's status as it travels over the control socket.
@@ -25,6 +26,9 @@ pub(crate) struct StatusReport {
     pub(crate) datagrams_received: u64,
     pub(crate) frames_rejected: u64,
     pub(crate) socket_errors: u64,
+    /// Stalls of this node the local-stall guard caught (verdicts held back).
+    #[serde(default)]
+    pub(crate) local_stalls: u64,
 }
 
 /// One peer's line of the table.
@@ -44,6 +48,12 @@ pub(crate) struct PeerReport {
     pub(crate) hears_us: bool,
     /// `up` or `down` per link.
     pub(crate) links: Vec<String>,
+    /// The detector that judges it (`fixed`, `adaptive`, `phi`, `chen`, `two-window`).
+    #[serde(default)]
+    pub(crate) detector: Option<String>,
+    /// The detector's suspicion level, on the detector's own scale (see the metrics' help).
+    #[serde(default)]
+    pub(crate) suspicion: Option<f64>,
 }
 
 /// The name of a liveness state, as logs and reports spell it.
@@ -79,6 +89,8 @@ impl StatusReport {
             links: (0..config.links())
                 .map(|l| if p.links_up & (1 << l) != 0 { "up" } else { "down" }.to_string())
                 .collect(),
+            detector: None,
+            suspicion: Some(f64::from(p.suspicion)).filter(|s| s.is_finite()),
         };
         StatusReport {
             node: config.node().get(),
@@ -93,7 +105,18 @@ impl StatusReport {
             datagrams_received: status.io.received,
             frames_rejected: status.frames.rejected(),
             socket_errors: status.io.send_errors + status.io.recv_errors,
+            local_stalls: status.frames.local_stalls,
         }
+    }
+
+    /// Names each peer's detector.
+    pub(crate) fn with_detectors(mut self, detectors: &Selected) -> Self {
+        for p in &mut self.peers {
+            if let Some(id) = heartbeat_proto::NodeId::new(p.id) {
+                p.detector = Some(detectors.choice_of(id).kind().to_string());
+            }
+        }
+        self
     }
 }
 
@@ -117,16 +140,16 @@ pub(crate) fn table(r: &StatusReport) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<6} {:<8} {:>13} {:>13} {:>6} {:>9} {:>8}  LINKS",
-        "PEER", "STATE", "SINCE", "LAST HEARD", "LOSS", "RTT", "TIMEOUT"
+        "{:<6} {:<8} {:>13} {:>13} {:>6} {:>9} {:>8}  {:<12} {:<10} {:>9}",
+        "PEER", "STATE", "SINCE", "LAST HEARD", "LOSS", "RTT", "TIMEOUT", "LINKS", "DETECTOR", "SUSPICION"
     );
     for p in &r.peers {
         let _ = writeln!(out, "{}", row(p));
     }
     let _ = writeln!(
         out,
-        "datagrams sent {}, received {}; frames rejected {}; socket errors {}",
-        r.datagrams_sent, r.datagrams_received, r.frames_rejected, r.socket_errors
+        "datagrams sent {}, received {}; frames rejected {}; socket errors {}; local stalls {}",
+        r.datagrams_sent, r.datagrams_received, r.frames_rejected, r.socket_errors, r.local_stalls
     );
     out
 }
@@ -134,7 +157,7 @@ pub(crate) fn table(r: &StatusReport) -> String {
 fn row(p: &PeerReport) -> String {
     let links: Vec<String> = p.links.iter().enumerate().map(|(i, s)| format!("{i}:{s}")).collect();
     format!(
-        "{:<6} {:<8} {:>13} {:>13} {:>5.1}% {:>9} {:>8}  {}",
+        "{:<6} {:<8} {:>13} {:>13} {:>5.1}% {:>9} {:>8}  {:<12} {:<10} {:>9}",
         p.id,
         p.state,
         format!("{} ago", show(Duration::from_secs_f64(p.since_s.max(0.0)))),
@@ -142,6 +165,8 @@ fn row(p: &PeerReport) -> String {
         p.loss_percent,
         p.rtt_ms.map_or("-".into(), ms),
         ms(p.timeout_ms),
-        links.join(" ")
+        links.join(" "),
+        p.detector.as_deref().unwrap_or("-"),
+        p.suspicion.map_or("-".into(), |s| format!("{s:.3}"))
     )
 }

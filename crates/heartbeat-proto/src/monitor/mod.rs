@@ -390,7 +390,8 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             return None;
         }
         let now = self.clock.now();
-        let peer = Peer::new(now, self.config.timeout, learned);
+        let mut peer = Peer::new(now, self.config.timeout, learned);
+        self.detector.on_peer_added(&mut peer.detector, id);
         let slot = self.peers.insert(id, peer).ok()?;
         self.reschedule(slot);
         self.settle();
@@ -613,6 +614,9 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         let paused = now - at > pause || self.paused_until == Some(until);
         if !paused || self.next_deadline(slot) != Some(at) {
             return false;
+        }
+        if self.paused_until != Some(until) {
+            self.stats.local_stalls = self.stats.local_stalls.saturating_add(1);
         }
         self.paused_until = Some(until);
         self.peers.set_timer(slot, Some(until));
