@@ -51,6 +51,7 @@ pub struct Config {
     pub(crate) max_timeout: Duration,
     pub(crate) initdead: Duration,
     pub(crate) local_pause: Option<Duration>,
+    pub(crate) explain: bool,
     pub(crate) jitter_percent: u8,
     pub(crate) learning: Learning,
     pub(crate) max_peers: usize,
@@ -77,6 +78,7 @@ impl Config {
             max_timeout: None,
             initdead: None,
             local_pause: None,
+            explain: false,
             jitter_percent: 25,
             learning: Learning::Disabled,
             max_peers: 1024,
@@ -162,6 +164,12 @@ impl Config {
         self.local_pause
     }
 
+    /// Whether every `Suspect` and `Down` comes with its evidence (see
+    /// [`ConfigBuilder::explain_verdicts`]).
+    pub fn explains_verdicts(&self) -> bool {
+        self.explain
+    }
+
     /// How many links the adapter numbers.
     pub fn links(&self) -> u8 {
         self.links
@@ -193,6 +201,7 @@ pub struct ConfigBuilder {
     max_timeout: Option<Duration>,
     initdead: Option<Duration>,
     local_pause: Option<Duration>,
+    explain: bool,
     jitter_percent: u8,
     learning: Learning,
     max_peers: usize,
@@ -279,6 +288,16 @@ impl ConfigBuilder {
     /// periodically delays each verdict by at most one period more.
     pub fn local_pause(mut self, pause: Option<Duration>) -> Self {
         self.local_pause = pause;
+        self
+    }
+
+    /// Whether each `Suspect` and `Down` is preceded, in the event queue, by an
+    /// [`EventKind::Explained`](crate::EventKind::Explained) for the same peer and instant
+    /// carrying its [`Evidence`](crate::Evidence): the silence, the deadline and where it came
+    /// from, the detector's suspicion, each link's silence, loss and RTT, and whether the
+    /// local-stall guard had held the verdict back (default false: no extra events).
+    pub fn explain_verdicts(mut self, yes: bool) -> Self {
+        self.explain = yes;
         self
     }
 
@@ -437,6 +456,7 @@ impl ConfigBuilder {
             max_timeout,
             initdead,
             local_pause: self.local_pause,
+            explain: self.explain,
             jitter_percent: self.jitter_percent,
             learning: self.learning,
             max_peers: self.max_peers,

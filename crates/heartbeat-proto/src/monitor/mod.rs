@@ -9,6 +9,8 @@
 //! profile enters at [`Monitor::observe`] with observations it decoded and verified itself.
 
 mod due;
+#[cfg(test)]
+mod explain_tests;
 mod outcome;
 mod v1;
 
@@ -19,7 +21,7 @@ use crate::auth::{AuthError, Authentication};
 use crate::config::{Config, Learning};
 use crate::detector::{Arrival, Detector, PeerTiming};
 use crate::engine::{Observation, ObservationKind, RecvMeta};
-use crate::event::{Event, EventKind, EventQueue};
+use crate::event::{DeadlineSource, Event, EventKind, EventQueue, Evidence, Verdict as VerdictKind};
 use crate::peers::{LinkId, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqWindow};
 use crate::storage::Storage;
 use crate::time::{Clock, Instant};
@@ -321,7 +323,9 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             if self.hold_after_local_pause(slot, at, now) {
                 continue;
             }
-            self.expire(slot, now);
+            // A timer at the end of a stall window is a postponement the guard set.
+            let held = self.config.local_pause.is_some() && self.paused_until == Some(at);
+            self.expire(slot, now, held);
         }
     }
 
@@ -382,7 +386,8 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// The most events one peer's change can raise: its own, plus one per link.
     fn events_per_peer_change(&self) -> usize {
-        if self.multi_link() { 1 + usize::from(self.config.links) } else { 1 }
+        let own = 1 + usize::from(self.config.explain);
+        if self.multi_link() { own + usize::from(self.config.links) } else { own }
     }
 
     fn insert(&mut self, id: NodeId, learned: bool) -> Option<usize> {
@@ -624,9 +629,20 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     }
 
     /// Fires whatever is due for `slot` at `now`, then re-arms its timer.
-    fn expire(&mut self, slot: usize, now: Instant) {
+    fn expire(&mut self, slot: usize, now: Instant, held: bool) {
         let Some(peer_id) = self.peers.id(slot) else { return };
         let due = self.peers.get(slot).and_then(|p| liveness_due(&self.detector, &self.config, p));
+        // Evidence is gathered before anything changes, and queued right before its verdict.
+        let evidence = if self.config.explain {
+            let verdict = match due {
+                Some(Due { down, .. }) if down <= now => Some((VerdictKind::Down, down)),
+                Some(Due { suspect: Some(suspect), .. }) if suspect <= now => Some((VerdictKind::Suspect, suspect)),
+                _ => None,
+            };
+            verdict.and_then(|(v, deadline)| self.evidence(slot, now, v, deadline, held))
+        } else {
+            None
+        };
         let Some((peer, links)) = self.peers.record_and_links_mut(slot) else { return };
         let down = match due {
             Some(Due { down, .. }) if down <= now => {
@@ -634,6 +650,9 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             }
             Some(Due { suspect: Some(suspect), .. }) if suspect <= now => {
                 peer.set_liveness(Liveness::Suspect, now);
+                if let Some(evidence) = evidence {
+                    self.events.push(now, peer_id, EventKind::Explained(evidence));
+                }
                 self.events.push(now, peer_id, EventKind::Suspect { last_heard: peer.last_heard });
                 None
             }
@@ -648,9 +667,70 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         }
         if let Some(kind) = down {
             peer.set_liveness(Liveness::Down, now);
+            if let Some(evidence) = evidence {
+                self.events.push(now, peer_id, EventKind::Explained(evidence));
+            }
             self.events.push(now, peer_id, kind);
         }
         self.reschedule(slot);
+    }
+
+    /// What a verdict on `slot` at `now` rests on (see [`Evidence`]). Reads only.
+    fn evidence(
+        &self,
+        slot: usize,
+        now: Instant,
+        verdict: VerdictKind,
+        deadline: Instant,
+        held: bool,
+    ) -> Option<Evidence> {
+        let peer = self.peers.get(slot)?;
+        let us = |d: Duration| crate::time::duration_micros_u32(d);
+        let (source, down_after, suspicion) = match self.timing(slot) {
+            None => (DeadlineSource::Startup, self.config.initdead, 0.0),
+            Some(t) => {
+                let down = self.detector.deadlines(&peer.detector, &t).down - t.last_heard;
+                let source = if down == t.timeout {
+                    DeadlineSource::Negotiated
+                } else if down == t.min_timeout {
+                    DeadlineSource::Floor
+                } else if down == t.max_timeout {
+                    DeadlineSource::Ceiling
+                } else {
+                    DeadlineSource::Estimated
+                };
+                (source, down, self.detector.suspicion(&peer.detector, &t, now))
+            }
+        };
+        let mut link_silence_us = [u32::MAX; crate::config::MAX_LINKS as usize];
+        let links = self.peers.links(slot);
+        if links.is_empty() {
+            if peer.heard() {
+                link_silence_us[0] = us(now - peer.last_heard);
+            }
+        } else {
+            for (out, link) in link_silence_us.iter_mut().zip(links) {
+                // A link's record starts with the peer's; until it delivered, `heard` is that.
+                if peer.heard() && link.next_seq != 0 {
+                    *out = us(now - link.heard);
+                }
+            }
+        }
+        Some(Evidence {
+            verdict,
+            source,
+            held_by_stall_guard: held,
+            links: self.config.links,
+            last_heard: peer.heard().then_some(peer.last_heard),
+            deadline,
+            down_after_us: us(down_after),
+            timeout_us: us(peer.timeout()),
+            interval_us: us(peer.interval().unwrap_or(self.config.interval)),
+            suspicion_bits: suspicion.to_bits(),
+            loss_bits: peer.stats.loss_ratio().to_bits(),
+            srtt_us: peer.stats.srtt_us,
+            link_silence_us,
+        })
     }
 
     /// The peer's timing, once heard.
