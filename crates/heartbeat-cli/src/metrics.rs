@@ -21,6 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::run::evidence::VerdictReport;
 use crate::run::report::state_name;
 
 /// A peer, as a label.
@@ -39,6 +40,13 @@ struct PeerStateLabels {
 struct EventLabels {
     peer: u64,
     kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabels {
+    peer: u64,
+    verdict: &'static str,
+    source: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -80,6 +88,10 @@ pub(crate) struct Metrics {
     socket_errors: Family<DirectionLabel, Counter>,
     datagrams: Family<DirectionLabel, Counter>,
     local_stalls: Counter,
+    verdicts: Family<VerdictLabels, Counter>,
+    held: Family<PeerLabel, Counter>,
+    verdict_deadline: Family<PeerLabel, FloatGauge>,
+    verdict_silence: Family<PeerLabel, FloatGauge>,
     /// Each peer's latest state as the events told it, to count flaps.
     last_state: Mutex<HashMap<u64, &'static str>>,
 }
@@ -105,6 +117,10 @@ impl Metrics {
             socket_errors: Family::default(),
             datagrams: Family::default(),
             local_stalls: Counter::default(),
+            verdicts: Family::default(),
+            held: Family::default(),
+            verdict_deadline: Family::default(),
+            verdict_silence: Family::default(),
             last_state: Mutex::new(HashMap::new()),
         };
         registry.register(
@@ -162,7 +178,52 @@ impl Metrics {
             "Times this node found itself stalled past the local-stall guard's bound, and held verdicts back",
             m.local_stalls.clone(),
         );
+        registry.register(
+            "verdicts",
+            "Suspect and down verdicts, by peer, verdict and where the deadline came from (startup, negotiated, estimated, floor, ceiling)",
+            m.verdicts.clone(),
+        );
+        registry.register(
+            "verdicts_held_by_stall_guard",
+            "Verdicts the local-stall guard had held back once, because this node itself had stalled",
+            m.held.clone(),
+        );
+        registry.register_with_unit(
+            "peer_last_verdict_deadline",
+            "The deadline of the peer's latest verdict, from its last heartbeat (timeout or estimate)",
+            Unit::Seconds,
+            m.verdict_deadline.clone(),
+        );
+        registry.register_with_unit(
+            "peer_last_verdict_silence",
+            "How long the peer had been silent at its latest verdict",
+            Unit::Seconds,
+            m.verdict_silence.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Counts a verdict with its evidence.
+    pub(crate) fn record_verdict(&self, peer: u64, v: &VerdictReport) {
+        let source = match v.deadline_source.as_str() {
+            "startup" => "startup",
+            "negotiated" => "negotiated",
+            "estimated" => "estimated",
+            "floor" => "floor",
+            "ceiling" => "ceiling",
+            _ => "unknown",
+        };
+        let verdict = if v.verdict == "down" { "down" } else { "suspect" };
+        self.verdicts.get_or_create(&VerdictLabels { peer, verdict, source }).inc();
+        if v.held_by_stall_guard {
+            self.held.get_or_create(&PeerLabel { peer }).inc();
+        }
+        if let Some(d) = v.deadline_after_ms {
+            self.verdict_deadline.get_or_create(&PeerLabel { peer }).set(d / 1e3);
+        }
+        if let Some(s) = v.silent_ms {
+            self.verdict_silence.get_or_create(&PeerLabel { peer }).set(s / 1e3);
+        }
     }
 
     /// The histogram a peer's heartbeat intervals go into (shared with the registry).
@@ -286,6 +347,7 @@ pub(crate) fn event_kind(kind: &EventKind) -> &'static str {
         EventKind::Left => "left",
         EventKind::LinkUp { .. } => "link_up",
         EventKind::LinkDown { .. } => "link_down",
+        EventKind::Explained(_) => "explained",
         _ => "other",
     }
 }

@@ -11,6 +11,7 @@ use heartbeat_tokio::{Driver, tokio_clock};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tracing::{info, warn};
 
+use self::evidence::Explanations;
 use self::report::StatusReport;
 use crate::control::Server;
 use crate::daemon::{self, StopSignals, refuse};
@@ -19,6 +20,7 @@ use crate::metrics::{self, Metrics};
 use crate::settings::{self, NodeSettings, Overrides, PeerSpec};
 use crate::{duration, logging};
 
+pub(crate) mod evidence;
 pub(crate) mod report;
 
 /// Settings come from `--config FILE`, from flags, or both (flags win).
@@ -260,13 +262,18 @@ async fn serve(
         "node started"
     );
     let detectors = Arc::new(settings.detector.clone());
+    let explanations = Arc::new(Explanations::default());
     let answer = || {
         let node = node.clone();
         let detectors = Arc::clone(&detectors);
-        async move { node.status().await.ok().map(|status| StatusReport::new(&status).with_detectors(&detectors)) }
+        let explanations = Arc::clone(&explanations);
+        async move {
+            let status = node.status().await.ok()?;
+            Some(StatusReport::new(&status).with_detectors(&detectors).with_verdicts(&explanations))
+        }
     };
     tokio::select! {
-        () = log_events(&mut events, metrics.as_deref()) => {}
+        () = log_events(&mut events, metrics.as_deref(), &explanations) => {}
         signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer) => {
             info!(signal, "stopping: saying goodbye to every peer");
         }
@@ -277,11 +284,18 @@ async fn serve(
 }
 
 /// Logs every event until the driver stops sending them.
-async fn log_events(events: &mut Receiver<Event>, metrics: Option<&Metrics>) {
+async fn log_events(events: &mut Receiver<Event>, metrics: Option<&Metrics>, explanations: &Explanations) {
     loop {
         match events.recv().await {
             Ok(event) => {
-                logging::event(&event);
+                if explanations.absorb(&event) {
+                    continue;
+                }
+                let evidence = explanations.for_verdict(&event);
+                logging::event_explained(&event, evidence.as_ref());
+                if let (Some(metrics), Some(evidence)) = (metrics, &evidence) {
+                    metrics.record_verdict(event.peer.get(), evidence);
+                }
                 if let Some(metrics) = metrics {
                     metrics.record_event(&event);
                 }

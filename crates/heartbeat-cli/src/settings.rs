@@ -183,6 +183,7 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
         .generation(Generation(generation))
         .links(u8::try_from(listen.len()).unwrap_or(u8::MAX))
         .local_pause(local_pause)
+        .explain_verdicts(true)
         .seed(seed(id, generation));
     if let Some(tick) = flags.tick.or(settings_file::duration("tick", file.tick)?) {
         builder = builder.tick(tick);

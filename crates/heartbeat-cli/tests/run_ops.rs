@@ -137,10 +137,22 @@ fn a_scrape_of_a_running_node_passes_promtool_and_says_what_the_node_knows() {
 
     // Node 2 dies without a goodbye: the verdict shows in the events and the state.
     n2.signal(Signal::KILL);
-    n1.wait_for(|v| kind(v, "down") && v["peer"] == 2);
+    let down = n1.wait_for(|v| kind(v, "down") && v["peer"] == 2);
+    // The verdict says why: the deadline and where it came from, the detector's level, the
+    // link's silence, loss and RTT before the silence.
+    let source = down["deadline_source"].as_str().unwrap_or_else(|| panic!("{down}"));
+    assert!(["estimated", "floor", "ceiling", "negotiated"].contains(&source), "{down}");
+    assert!(down["deadline_after_ms"].as_f64().is_some() && down["suspicion"].as_f64().is_some(), "{down}");
+    assert!(down["links_silent"].as_str().is_some_and(|l| l.starts_with("0:")), "{down}");
+    assert!(down["rtt_ms"].as_f64().is_some() && down["held_by_stall_guard"] == false, "{down}");
     let body = scrape(metrics);
     assert!(body.contains("heartbeat_peer_state{peer=\"2\",state=\"down\"} 1"), "{body}");
     assert!(body.contains("heartbeat_events_total{peer=\"2\",kind=\"down\"} 1"), "{body}");
+    let verdict = format!("heartbeat_verdicts_total{{peer=\"2\",verdict=\"down\",source=\"{source}\"}} 1");
+    assert!(body.contains(&verdict), "{verdict} not in\n{body}");
+    assert!(body.contains("heartbeat_peer_last_verdict_silence_seconds{peer=\"2\"}"), "{body}");
+    let (ok, report) = promtool(&body);
+    assert!(ok, "promtool check metrics failed:\n{report}\n{body}");
     n1.signal(Signal::TERM);
     assert!(n1.wait_exit(PATIENCE).success());
 }
@@ -303,6 +315,16 @@ fn the_detector_is_chosen_per_cluster_and_per_peer_from_the_file() {
     n2.signal(Signal::KILL);
     let down = n1.wait_for(|v| kind(v, "down") && v["peer"] == 2);
     assert!(down["silent_ms"].as_f64().unwrap() < 1000.0, "{down}");
+    // The status keeps the evidence; φ's suspicion at a down verdict is at least the threshold.
+    let out = run(&["status", "--control", control.to_str().unwrap(), "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let peer = report["peers"].as_array().unwrap().iter().find(|p| p["id"] == 2).unwrap().clone();
+    let verdict = &peer["last_verdict"];
+    assert_eq!(verdict["verdict"], "down", "{peer}");
+    assert!(verdict["suspicion"].as_f64().unwrap() >= 8.0 || verdict["deadline_source"] != "estimated", "{peer}");
+    assert_eq!(verdict["link_silent_ms"].as_array().map(Vec::len), Some(1), "{peer}");
+    let table = text(&run(&["status", "--control", control.to_str().unwrap()]).stdout);
+    assert!(table.contains("peer 2 last down at"), "{table}");
 }
 
 #[test]

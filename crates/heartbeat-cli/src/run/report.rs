@@ -8,6 +8,7 @@ use heartbeat_proto::{Liveness, PeerStatus};
 use heartbeat_tokio::Status;
 use serde::{Deserialize, Serialize};
 
+use super::evidence::{Explanations, VerdictReport};
 use crate::detectors::Selected;
 use crate::duration::show;
 
@@ -54,6 +55,9 @@ pub(crate) struct PeerReport {
     /// The detector's suspicion level, on the detector's own scale (see the metrics' help).
     #[serde(default)]
     pub(crate) suspicion: Option<f64>,
+    /// The evidence of its latest `suspect` or `down`, if it had one since start-up.
+    #[serde(default)]
+    pub(crate) last_verdict: Option<VerdictReport>,
 }
 
 /// The name of a liveness state, as logs and reports spell it.
@@ -91,6 +95,7 @@ impl StatusReport {
                 .collect(),
             detector: None,
             suspicion: Some(f64::from(p.suspicion)).filter(|s| s.is_finite()),
+            last_verdict: None,
         };
         StatusReport {
             node: config.node().get(),
@@ -107,6 +112,14 @@ impl StatusReport {
             socket_errors: status.io.send_errors + status.io.recv_errors,
             local_stalls: status.frames.local_stalls,
         }
+    }
+
+    /// Adds each peer's latest verdict with its evidence.
+    pub(crate) fn with_verdicts(mut self, explanations: &Explanations) -> Self {
+        for p in &mut self.peers {
+            p.last_verdict = explanations.latest(p.id);
+        }
+        self
     }
 
     /// Names each peer's detector.
@@ -145,6 +158,25 @@ pub(crate) fn table(r: &StatusReport) -> String {
     );
     for p in &r.peers {
         let _ = writeln!(out, "{}", row(p));
+    }
+    for p in &r.peers {
+        if let Some(v) = &p.last_verdict {
+            let _ = writeln!(
+                out,
+                "  peer {} last {} at {:.3}s: silent {}, deadline {} ({}), suspicion {:.3}, loss {:.1}%, rtt {}, links {}{}",
+                p.id,
+                v.verdict,
+                v.at,
+                v.silent_ms.map_or("since start-up".into(), ms),
+                v.deadline_after_ms.map_or("-".into(), ms),
+                v.deadline_source,
+                v.suspicion,
+                v.loss_percent,
+                v.rtt_ms.map_or("-".into(), ms),
+                v.links_text(),
+                if v.held_by_stall_guard { ", held back by the stall guard" } else { "" }
+            );
+        }
     }
     let _ = writeln!(
         out,
