@@ -22,7 +22,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::run::evidence::VerdictReport;
-use crate::run::report::state_name;
+use crate::run::reachability::state_of;
 
 /// A peer, as a label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -63,7 +63,7 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 use crate::detectors::IntervalFamily;
 
 /// The states a peer can be in, each a series of `heartbeat_peer_state` (1 for the current).
-const STATES: [&str; 5] = ["waiting", "up", "suspect", "down", "left"];
+const STATES: [&str; 6] = ["waiting", "up", "asymmetric", "suspect", "down", "left"];
 
 fn interval_buckets() -> Histogram {
     // 1 ms to about 33 s, doubling.
@@ -250,11 +250,16 @@ impl Metrics {
         }
     }
 
+    /// Counts an event the binary itself raises (`asymmetric`, `symmetric`).
+    pub(crate) fn record_kind(&self, peer: u64, kind: &'static str) {
+        self.events.get_or_create(&EventLabels { peer, kind }).inc();
+    }
+
     /// Sets every snapshot-based metric from `status`.
     pub(crate) fn refresh(&self, status: &Status) {
         for p in &status.peers {
             let peer = p.id.get();
-            let current = state_name(p.liveness);
+            let current = state_of(p, status);
             for state in STATES {
                 self.peer_state.get_or_create(&PeerStateLabels { peer, state }).set(i64::from(state == current));
             }

@@ -21,6 +21,7 @@ use crate::settings::{self, NodeSettings, Overrides, PeerSpec};
 use crate::{duration, logging};
 
 pub(crate) mod evidence;
+pub(crate) mod reachability;
 pub(crate) mod report;
 
 /// Settings come from `--config FILE`, from flags, or both (flags win).
@@ -274,6 +275,7 @@ async fn serve(
     };
     tokio::select! {
         () = log_events(&mut events, metrics.as_deref(), &explanations) => {}
+        () = reachability::watch(node.clone(), config.interval(), metrics.as_deref()) => {}
         signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer) => {
             info!(signal, "stopping: saying goodbye to every peer");
         }

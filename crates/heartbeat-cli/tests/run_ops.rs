@@ -20,7 +20,11 @@ fn free_tcp_port() -> u16 {
 
 /// `GET path` over HTTP/1.0 with `accept`; the status line and the body.
 fn get(port: u16, path: &str, accept: &str) -> std::io::Result<(String, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    get_from("127.0.0.1", port, path, accept)
+}
+
+fn get_from(host: &str, port: u16, path: &str, accept: &str) -> std::io::Result<(String, String)> {
+    let mut stream = TcpStream::connect((host, port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n\r\n")?;
     let mut text = String::new();
@@ -352,4 +356,66 @@ fn a_detector_the_library_would_refuse_is_refused_with_its_field_and_range() {
     .unwrap();
     let out = run(&["run", "--config", file.to_str().unwrap()]);
     assert_refused(&out, "`peer 2 detector.threshold`: 1000 must lie within [0.5, 100]");
+}
+
+/// Two nodes in two network namespaces; iptables in node 2's drops what node 1 sends, so node
+/// 1 hears node 2 but node 2 never hears node 1. Node 1 reports node 2 `asymmetric` — with an
+/// event, in its status and its metrics — not up and not down; lifting the rule ends it.
+#[test]
+fn a_path_cut_one_way_with_iptables_is_asymmetric_not_up_and_not_down() {
+    use heartbeat_tests::netns::{Namespace, veth};
+    let (a, b) = (Namespace::new("ops-asym-a").unwrap(), Namespace::new("ops-asym-b").unwrap());
+    veth(&a, "veth-a", &b, "veth-b").unwrap();
+    a.add_address("veth-a", "198.18.7.1".parse().unwrap(), 30).unwrap();
+    b.add_address("veth-b", "198.18.7.2".parse().unwrap(), 30).unwrap();
+    b.block_udp_port(7002).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let control = dir.path().join("n1.sock");
+    let node = |ns: &Namespace, me: u16, addr: &str, peer: &str, extra: &[&str]| {
+        let mut command = ns.command(env!("CARGO_BIN_EXE_heartbeat"));
+        command.args(["run", "--id", &me.to_string(), "--listen", addr, "--peer", peer]);
+        command.args(["--interval", "50ms", "--timeout", "300ms", "--tick", "50ms", "--insecure", "--json"]);
+        command.args(extra);
+        Daemon::spawn(command)
+    };
+    let metrics = free_tcp_port();
+    let metrics_addr = format!("198.18.7.1:{metrics}");
+    let mut n1 = node(
+        &a,
+        1,
+        "198.18.7.1:7001",
+        "2@198.18.7.2:7002",
+        &["--control", control.to_str().unwrap(), "--metrics", &metrics_addr],
+    );
+    let mut n2 = node(&b, 2, "198.18.7.2:7002", "1@198.18.7.1:7001", &[]);
+    n1.wait_for(|v| kind(v, "up") && v["peer"] == 2);
+    let one_way = n1.wait_for(|v| kind(v, "asymmetric"));
+    assert_eq!(one_way["peer"], 2, "{one_way}");
+    let out = run(&["status", "--control", control.to_str().unwrap(), "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let peer = &report["peers"][0];
+    assert_eq!(
+        (peer["state"].as_str(), peer["reachability"].as_str()),
+        (Some("asymmetric"), Some("asymmetric")),
+        "{peer}"
+    );
+    assert_eq!(peer["hears_us"], false, "{peer}");
+    let table = text(&run(&["status", "--control", control.to_str().unwrap()]).stdout);
+    assert!(table.lines().any(|l| l.starts_with("2 ") && l.contains("asymmetric")), "{table}");
+    // The scrape from inside node 1's namespace (its address lives there).
+    let (_, body) = a.within(|| get_from("198.18.7.1", metrics, "/metrics", "text/plain")).unwrap().unwrap();
+    assert!(body.contains("heartbeat_peer_state{peer=\"2\",state=\"asymmetric\"} 1"), "{body}");
+    assert!(body.contains("heartbeat_events_total{peer=\"2\",kind=\"asymmetric\"} 1"), "{body}");
+    // Node 2 never hears node 1: it declares it down after its start-up deadline.
+    n2.wait_for(|v| kind(v, "down") && v["peer"] == 1);
+
+    b.unblock_udp_port(7002).unwrap();
+    n1.wait_for(|v| kind(v, "symmetric") && v["peer"] == 2);
+    n2.wait_for(|v| kind(v, "up") && v["peer"] == 1);
+    let out = run(&["status", "--control", control.to_str().unwrap(), "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["peers"][0]["state"], "up", "{report}");
+    n1.signal(Signal::TERM);
+    let (_, log) = n1.exit();
+    assert!(!log.iter().any(|v| kind(v, "down") || kind(v, "suspect")), "node 2 was always heard: {log:#?}");
 }

@@ -175,7 +175,7 @@ pub use config::{Config, ConfigBuilder, ConfigError, Learning, MAX_LINKS, MAX_WI
 pub use detector::{Adaptive, AkkaPhi, CassandraPhi, Chen, Detector, FixedTimeout, TwoWindow};
 pub use engine::{BufferTooSmall, Observation, ObservationKind, RecvMeta, SendMeta};
 pub use event::{DeadlineSource, EVENT_QUEUE_LEN, Event, EventKind, Evidence, Verdict};
-pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected, Watermark};
+pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Reachability, Rejected, Watermark};
 pub use node::Node;
 pub use peers::{LinkId, Liveness, PeerFootprint, PeerStats, PeerStatus, SEQUENCE_WINDOW};
 pub use sender::Sender;

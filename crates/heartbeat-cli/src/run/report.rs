@@ -9,8 +9,10 @@ use heartbeat_tokio::Status;
 use serde::{Deserialize, Serialize};
 
 use super::evidence::{Explanations, VerdictReport};
+use super::reachability::{reachability_name, state_of};
 use crate::detectors::Selected;
 use crate::duration::show;
+use heartbeat_proto::Reachability;
 
 /// A node's status as it travels over the control socket.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +57,10 @@ pub(crate) struct PeerReport {
     /// The detector's suspicion level, on the detector's own scale (see the metrics' help).
     #[serde(default)]
     pub(crate) suspicion: Option<f64>,
+    /// Whether the path works both ways: `both`, `settling` (heard, not hearing us yet),
+    /// `asymmetric` (heard, not hearing us past the grace), `unknown` (not heard).
+    #[serde(default)]
+    pub(crate) reachability: Option<String>,
     /// The evidence of its latest `suspect` or `down`, if it had one since start-up.
     #[serde(default)]
     pub(crate) last_verdict: Option<VerdictReport>,
@@ -82,7 +88,7 @@ impl StatusReport {
         let config = &status.config;
         let peer = |p: &PeerStatus| PeerReport {
             id: p.id.get(),
-            state: state_name(p.liveness).to_string(),
+            state: state_of(p, status).to_string(),
             since_s: (status.now - p.since).as_secs_f64(),
             last_heard_ms: p.last_heard.map(|t| millis(status.now - t)),
             loss_percent: f64::from(p.stats.loss_ratio()) * 100.0,
@@ -96,6 +102,7 @@ impl StatusReport {
             detector: None,
             suspicion: Some(f64::from(p.suspicion)).filter(|s| s.is_finite()),
             last_verdict: None,
+            reachability: Some(reachability_name(Reachability::of(p, status.now)).to_string()),
         };
         StatusReport {
             node: config.node().get(),

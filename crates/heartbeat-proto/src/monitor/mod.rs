@@ -12,6 +12,7 @@ mod due;
 #[cfg(test)]
 mod explain_tests;
 mod outcome;
+mod reachability;
 mod v1;
 
 use core::net::SocketAddr;
@@ -28,6 +29,7 @@ use crate::time::{Clock, Instant};
 use crate::wire::{Frame, Message, NodeId};
 use due::{Due, liveness_due, next_deadline, timing};
 pub use outcome::{Accepted, MonitorStats, PeerError, Rejected, Watermark};
+pub use reachability::Reachability;
 
 /// The verdict on an admitted frame, decided before anything changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
