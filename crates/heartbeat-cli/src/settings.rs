@@ -136,7 +136,53 @@ pub(crate) struct NodeSettings {
 }
 
 /// Reads `file` (if any), applies `flags` on top, and validates the result.
-pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, SettingsError> {
+pub(crate) fn load(path: Option<&Path>, flags: Overrides) -> Result<NodeSettings, SettingsError> {
+    let given = flag_fields(&flags);
+    load_checked(path, flags).map_err(|err| match path {
+        // A value from the file that was refused after parsing: say where it is.
+        Some(path) if !err.field.contains(' ') && !given.contains(&err.field.as_str()) => {
+            let key = err.field.rsplit('.').next().unwrap_or(&err.field);
+            match settings_file::place(path, key) {
+                Some(place) => SettingsError::new(format!("{place} ({})", err.field), err.reason),
+                None => err,
+            }
+        }
+        _ => err,
+    })
+}
+
+/// The fields the flags set (a refusal of one of them is about a flag, not the file).
+fn flag_fields(flags: &Overrides) -> Vec<&'static str> {
+    let d = &flags.detector;
+    [
+        ("id", flags.id.is_some()),
+        ("cluster", flags.cluster.is_some()),
+        ("generation", flags.generation.is_some()),
+        ("listen", !flags.listen.is_empty()),
+        ("peer", !flags.peers.is_empty()),
+        ("interval", flags.interval.is_some()),
+        ("timeout", flags.timeout.is_some()),
+        ("tick", flags.tick.is_some()),
+        ("key_file", flags.key_file.is_some()),
+        ("insecure", flags.insecure),
+        ("generation_file", flags.generation_file.is_some()),
+        ("local_pause", flags.local_pause.is_some()),
+        ("detector.kind", d.kind.is_some()),
+        ("detector.suspect_fraction", d.suspect_fraction.is_some()),
+        ("detector.target_mistakes_per_hour", d.target_mistakes_per_hour.is_some()),
+        ("detector.threshold", d.threshold.is_some()),
+        ("detector.min_std_deviation", d.min_std_deviation.is_some()),
+        ("detector.acceptable_heartbeat_pause", d.acceptable_heartbeat_pause.is_some()),
+        ("detector.first_heartbeat_estimate", d.first_heartbeat_estimate.is_some()),
+        ("detector.alpha", d.alpha.is_some()),
+        ("detector.short_window", d.short_window.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, set)| set.then_some(field))
+    .collect()
+}
+
+fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, SettingsError> {
     let file: File = file.map(settings_file::read).transpose()?.unwrap_or_default();
     let id = flags.id.or(file.id).ok_or_else(|| SettingsError::new("id", "is required (--id, or `id` in the file)"))?;
     let id = NodeId::new(id).ok_or_else(|| SettingsError::new("id", "must not be 0"))?;
@@ -382,6 +428,30 @@ mod tests {
         std::fs::write(&path, "7").unwrap();
         assert!(load(None, Overrides { listen: vec![], ..with_file() }).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), "7");
+    }
+
+    #[test]
+    fn a_value_refused_after_parsing_is_placed_on_its_line_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let text = "id = 1\nlisten = [\"127.0.0.1:7001\"]\ninsecure = true\n\ninterval = \"1s\"\ntimeout = \"1s\"\n\
+                    [detector]\nkind = \"phi\"\n";
+        std::fs::write(&path, text).unwrap();
+        let err = load(Some(&path), Overrides::default()).unwrap_err();
+        assert_eq!(err.field, format!("{} line 5 `interval` (interval)", path.display()), "{err}");
+        std::fs::write(
+            &path,
+            "id = 1\nlisten = [\"127.0.0.1:7001\"]\ninsecure = true\n[detector]\nkind = \"phi\"\nthreshold = 0.1\n",
+        )
+        .unwrap();
+        let err = load(Some(&path), Overrides::default()).unwrap_err();
+        assert_eq!(err.field, format!("{} line 6 `threshold` (detector.threshold)", path.display()), "{err}");
+        // The same value from a flag is the flag's fault, not the file's.
+        let flag = Overrides {
+            detector: DetectorTable { threshold: Some(0.1), ..DetectorTable::default() },
+            ..Overrides::default()
+        };
+        assert_eq!(load(Some(&path), flag).unwrap_err().field, "detector.threshold");
     }
 
     #[test]
