@@ -19,6 +19,7 @@ mod keys;
 mod linux_ha;
 mod logging;
 mod metrics;
+mod notify;
 mod run;
 mod secret_file;
 mod settings;

@@ -264,6 +264,13 @@ async fn serve(
     );
     let detectors = Arc::new(settings.detector.clone());
     let explanations = Arc::new(Explanations::default());
+    crate::notify::ready(&format!("node {} watching {} peer(s)", config.node().get(), settings.peers.len()));
+    let watchdog = async {
+        match crate::notify::watchdog_period() {
+            Some(period) => crate::notify::watchdog(node.clone(), period).await,
+            None => std::future::pending().await,
+        }
+    };
     let answer = || {
         let node = node.clone();
         let detectors = Arc::clone(&detectors);
@@ -276,7 +283,9 @@ async fn serve(
     tokio::select! {
         () = log_events(&mut events, metrics.as_deref(), &explanations) => {}
         () = reachability::watch(node.clone(), config.interval(), metrics.as_deref()) => {}
+        () = watchdog => {}
         signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer) => {
+            crate::notify::stopping();
             info!(signal, "stopping: saying goodbye to every peer");
         }
     }

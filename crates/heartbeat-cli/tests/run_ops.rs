@@ -419,3 +419,83 @@ fn a_path_cut_one_way_with_iptables_is_asymmetric_not_up_and_not_down() {
     let (_, log) = n1.exit();
     assert!(!log.iter().any(|v| kind(v, "down") || kind(v, "suspect")), "node 2 was always heard: {log:#?}");
 }
+
+/// Under systemd (`Type=notify`, `WatchdogSec=`), against a notify socket of the test's own:
+/// `READY=1` once the sockets are bound, `WATCHDOG=1` every half period while the node runs,
+/// `STOPPING=1` on SIGTERM, then the goodbye the peer logs as `left`.
+#[test]
+fn systemd_hears_ready_watchdog_and_stopping_and_the_peer_a_goodbye() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let systemd = UnixDatagram::bind(&socket_path).unwrap();
+    systemd.set_read_timeout(Some(PATIENCE)).unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let control = dir.path().join("n1.sock");
+    // systemd names the main process in WATCHDOG_PID: the shell execs the node, same pid.
+    let args = node_args(1, p1, 2, p2).join(" ");
+    let script = format!(
+        "export WATCHDOG_PID=$$; exec {} {args} --control {}",
+        env!("CARGO_BIN_EXE_heartbeat"),
+        control.display()
+    );
+    let mut command = Command::new("/bin/sh");
+    command.args(["-c", &script]).env("NOTIFY_SOCKET", &socket_path).env("WATCHDOG_USEC", "200000");
+    let mut n2 = spawn(&node_args(2, p2, 1, p1));
+    let mut n1 = Daemon::spawn(command);
+    let recv = || {
+        let mut buf = [0u8; 4096];
+        let n = systemd.recv(&mut buf).expect("no notification from the node");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = recv();
+    assert!(first.lines().any(|l| l == "READY=1"), "{first:?}");
+    assert!(first.contains("STATUS=node 1 watching 1 peer(s)"), "{first:?}");
+    // Ready means bound: the node's UDP port and control socket are taken.
+    assert!(std::net::UdpSocket::bind(("127.0.0.1", p1)).is_err(), "READY before the socket was bound");
+    assert!(control.exists(), "READY before the control socket was bound");
+    let started = Instant::now();
+    let mut pings = 0;
+    while pings < 5 {
+        let message = recv();
+        assert_eq!(message, "WATCHDOG=1\n", "{message:?}");
+        pings += 1;
+    }
+    let per_ping = started.elapsed() / pings;
+    assert!(per_ping < Duration::from_millis(200), "pings every {per_ping:?}: the period is 200 ms");
+    n1.signal(Signal::TERM);
+    let stopping = loop {
+        let message = recv();
+        if message != "WATCHDOG=1\n" {
+            break message;
+        }
+    };
+    assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
+    assert!(n1.wait_exit(PATIENCE).success());
+    n2.wait_for(|v| kind(v, "left") && v["peer"] == 1);
+}
+
+/// The unit in contrib/systemd is what the node speaks (`Type=notify`, a watchdog, SIGTERM for
+/// the goodbye) and what systemd accepts (`systemd-analyze verify`, with ExecStart pointed at
+/// the binary under test).
+#[test]
+fn the_systemd_unit_matches_the_node_and_systemd_accepts_it() {
+    let unit_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib/systemd/heartbeat.service");
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    for line in ["Type=notify", "NotifyAccess=main", "KillSignal=SIGTERM"] {
+        assert!(unit.lines().any(|l| l == line), "{line} not in {}", unit_path.display());
+    }
+    assert!(unit.lines().any(|l| l.starts_with("WatchdogSec=")), "no watchdog");
+    let exec = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap();
+    let config = exec.split("--config ").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(exec.starts_with("/usr/local/bin/heartbeat run "), "{exec}");
+    assert_eq!(config, "/etc/heartbeat/node.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("heartbeat-under-test.service");
+    std::fs::write(&copy, unit.replace("/usr/local/bin/heartbeat", env!("CARGO_BIN_EXE_heartbeat"))).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", copy.to_str().unwrap()])
+        .output()
+        .expect("systemd-analyze (Debian package `systemd`) must be installed");
+    assert!(out.status.success(), "{}{}", text_of(&out.stdout), text_of(&out.stderr));
+}
