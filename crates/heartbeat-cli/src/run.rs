@@ -92,7 +92,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
     #[command(flatten)]
-    detector: DetectorArgs,
+    detector: Box<DetectorArgs>,
 }
 
 /// The cluster's failure detector, as flags (the TOML `[detector]` table has the same keys;
@@ -243,11 +243,11 @@ async fn serve(
     }
     let mut events = driver.subscribe();
     let node = driver.spawn();
-    if let (Some(listener), Some(metrics)) = (metrics_listener, &metrics) {
-        if let Err(err) = metrics::server::spawn(listener, Arc::clone(metrics), node.clone()) {
-            eprintln!("error: cannot serve metrics: {err}");
-            return ExitCode::FAILURE;
-        }
+    if let (Some(listener), Some(metrics)) = (metrics_listener, &metrics)
+        && let Err(err) = metrics::server::spawn(listener, Arc::clone(metrics), node.clone())
+    {
+        eprintln!("error: cannot serve metrics: {err}");
+        return ExitCode::FAILURE;
     }
     info!(
         node = config.node().get(),

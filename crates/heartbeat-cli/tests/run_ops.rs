@@ -105,7 +105,7 @@ fn a_scrape_of_a_running_node_passes_promtool_and_says_what_the_node_knows() {
     let mut args = node_args(1, p1, 2, p2);
     args.extend(["--metrics".into(), format!("127.0.0.1:{metrics}"), "--detector".into(), "two-window".into()]);
     let mut n1 = spawn(&args);
-    let mut n2 = spawn(&node_args(2, p2, 1, p1));
+    let n2 = spawn(&node_args(2, p2, 1, p1));
     n1.wait_for(|v| kind(v, "up"));
     let first = scrape_when_ready(metrics);
     // Heartbeats keep coming: the interval histogram fills, the silence stays short.
@@ -303,7 +303,7 @@ fn the_detector_is_chosen_per_cluster_and_per_peer_from_the_file() {
     let started = n1.wait_for(|v| v["message"] == "node started");
     assert_eq!(started["detector"], "phi; peer 3: adaptive", "{started}");
     assert_eq!(started["local_pause_ms"], 5.0, "{started}");
-    let mut n2 = spawn(&node_args(2, p2, 1, p1));
+    let n2 = spawn(&node_args(2, p2, 1, p1));
     let _n3 = spawn(&node_args(3, p3, 1, p1));
     let first = n1.wait_for(|v| kind(v, "up"));
     let other = if first["peer"] == 2 { 3 } else { 2 };

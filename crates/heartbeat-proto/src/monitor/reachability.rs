@@ -153,12 +153,12 @@ mod tests {
         #[test]
         fn reachability_follows_the_latest_frame_and_the_grace(steps in proptest::collection::vec((1u64..900, any::<bool>()), 1..60)) {
             let mut m = monitor();
-            let (mut now, mut seq, mut last_says) = (1000u64, 0u64, false);
+            let (mut now, mut seq) = (1000u64, 0u64);
             for (dt, hears_you) in steps {
                 now += dt;
                 seq += 1;
                 arrive(&mut m, ms(now), seq, hears_you);
-                last_says = hears_you;
+                let last_says = hears_you;
                 let status = m.peer(id(2)).unwrap();
                 let r = Reachability::of(&status, ms(now));
                 let heard = matches!(status.liveness, Liveness::Up | Liveness::Suspect);
