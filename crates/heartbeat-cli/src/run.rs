@@ -12,6 +12,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tracing::{info, warn};
 
 use self::evidence::Explanations;
+use self::reload::Reloader;
 use self::report::StatusReport;
 use crate::control::Server;
 use crate::daemon::{self, StopSignals, refuse};
@@ -22,6 +23,7 @@ use crate::{duration, logging};
 
 pub(crate) mod evidence;
 pub(crate) mod reachability;
+pub(crate) mod reload;
 pub(crate) mod report;
 
 /// Settings come from `--config FILE`, from flags, or both (flags win).
@@ -170,6 +172,7 @@ impl Args {
             detector: self.detector.table(),
             local_pause: self.local_pause.clone(),
             metrics: self.metrics,
+            keep_generation: None,
         }
     }
 }
@@ -205,7 +208,8 @@ pub(crate) fn main(args: Args) -> ExitCode {
         Err(err) => return refuse(format!("invalid `metrics`: cannot listen: {err}")),
     };
     let _logging = logging::init(args.json);
-    runtime.block_on(serve(settings, sockets, control, metrics))
+    let reloader = Reloader::new(args.config.clone(), args.overrides(), settings.clone());
+    runtime.block_on(serve(settings, sockets, control, metrics, reloader))
 }
 
 async fn serve(
@@ -213,6 +217,7 @@ async fn serve(
     sockets: Vec<tokio::net::UdpSocket>,
     control: Option<Server>,
     metrics_listener: Option<std::net::TcpListener>,
+    reloader: Reloader,
 ) -> ExitCode {
     let mut signals = match StopSignals::new() {
         Ok(signals) => signals,
@@ -284,6 +289,7 @@ async fn serve(
         () = log_events(&mut events, metrics.as_deref(), &explanations) => {}
         () = reachability::watch(node.clone(), config.interval(), metrics.as_deref()) => {}
         () = watchdog => {}
+        () = reloader.serve(node.clone()) => {}
         signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer) => {
             crate::notify::stopping();
             info!(signal, "stopping: saying goodbye to every peer");

@@ -84,6 +84,9 @@ pub(crate) struct Overrides {
     pub(crate) local_pause: Option<String>,
     /// `--metrics`: where to serve Prometheus metrics.
     pub(crate) metrics: Option<SocketAddr>,
+    /// Set by a reload: the running node's generation, kept as is (no generation file is
+    /// read or written).
+    pub(crate) keep_generation: Option<u32>,
 }
 
 /// The local-stall guard's bound when the settings name none: far above the microseconds a
@@ -215,8 +218,9 @@ fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, S
         flags.peers
     };
     let peers = check_peers(id, &listen, peers)?;
-    let explicit_generation = flags.generation.or(file.generation);
-    let generation_file = flags.generation_file.or(file.generation_file);
+    let explicit_generation = flags.keep_generation.or(flags.generation).or(file.generation);
+    let generation_file =
+        if flags.keep_generation.is_some() { None } else { flags.generation_file.or(file.generation_file) };
     if explicit_generation.is_some() && generation_file.is_some() {
         return Err(SettingsError::new("generation_file", "contradicts an explicit generation: choose one"));
     }

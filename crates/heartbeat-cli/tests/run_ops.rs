@@ -499,3 +499,60 @@ fn the_systemd_unit_matches_the_node_and_systemd_accepts_it() {
         .expect("systemd-analyze (Debian package `systemd`) must be installed");
     assert!(out.status.success(), "{}{}", text_of(&out.stdout), text_of(&out.stderr));
 }
+
+/// SIGHUP re-reads the file: a peer added is watched (it comes up), a peer removed is dropped
+/// silently (no `down` for it), and a change that needs a restart, or a broken file, is
+/// refused with the reason while the node runs on as it was.
+#[test]
+fn sighup_adds_and_removes_peers_and_refuses_what_needs_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2, p3) = (free_port(), free_port(), free_port());
+    let file = dir.path().join("n1.toml");
+    let generation_file = dir.path().join("generation");
+    let settings = |peers: &[(u16, u16)], timeout: &str| {
+        let mut text = format!(
+            "id = 1\nlisten = [\"127.0.0.1:{p1}\"]\ninterval = \"50ms\"\ntimeout = \"{timeout}\"\ntick = \"50ms\"\n\
+             insecure = true\ngeneration_file = \"{}\"\n",
+            generation_file.display()
+        );
+        for (id, port) in peers {
+            text.push_str(&format!("\n[[peer]]\nid = {id}\naddr = [\"127.0.0.1:{port}\"]\n"));
+        }
+        std::fs::write(&file, text).unwrap();
+    };
+    settings(&[(2, p2)], "300ms");
+    let mut n1 = spawn(&["run".into(), "--config".into(), file.display().to_string(), "--json".into()]);
+    let _n2 = spawn(&node_args(2, p2, 1, p1));
+    let _n3 = spawn(&node_args(3, p3, 1, p1));
+    n1.wait_for(|v| kind(v, "up") && v["peer"] == 2);
+    let generation = std::fs::read_to_string(&generation_file).unwrap();
+
+    settings(&[(2, p2), (3, p3)], "300ms");
+    n1.signal(Signal::HUP);
+    let reloaded = n1.wait_for(|v| kind(v, "reloaded"));
+    assert_eq!((reloaded["added"].as_u64(), reloaded["removed"].as_u64()), (Some(1), Some(0)), "{reloaded}");
+    n1.wait_for(|v| kind(v, "up") && v["peer"] == 3);
+    assert_eq!(std::fs::read_to_string(&generation_file).unwrap(), generation, "a reload spent a generation");
+
+    settings(&[(3, p3)], "300ms");
+    n1.signal(Signal::HUP);
+    let reloaded = n1.wait_for(|v| kind(v, "reloaded"));
+    assert_eq!((reloaded["added"].as_u64(), reloaded["removed"].as_u64()), (Some(0), Some(1)), "{reloaded}");
+
+    settings(&[(3, p3)], "400ms");
+    n1.signal(Signal::HUP);
+    let refused = n1.wait_for(|v| kind(v, "reload_refused"));
+    assert!(refused["reason"].as_str().unwrap().contains("`timeout` changed"), "{refused}");
+    std::fs::write(&file, "id = 1\nlisten = [\"127.0.0.1:1\"]\nbogus = 1\n").unwrap();
+    n1.signal(Signal::HUP);
+    let refused = n1.wait_for(|v| kind(v, "reload_refused"));
+    assert!(refused["reason"].as_str().unwrap().contains("line 3 `bogus`"), "{refused}");
+
+    // Twice the timeout after removing it: no `down` for the peer that was removed, and the
+    // node still runs with peer 3.
+    std::thread::sleep(Duration::from_millis(700));
+    n1.signal(Signal::TERM);
+    let (code, log) = n1.exit();
+    assert!(code.success(), "{code:?}");
+    assert!(!log.iter().any(|v| kind(v, "down") || kind(v, "suspect")), "{log:#?}");
+}
