@@ -33,9 +33,10 @@ pub(crate) mod report;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// TOML settings file (keys as the flags: id, listen, interval, timeout, tick, cluster,
-    /// generation, generation_file, control, key_file, insecure, local_pause, a `[detector]`
+    /// generation, generation_file, control, key_file, insecure, local_pause, metrics, a `[detector]`
     /// table (kind and the detector flags' keys), and `[[peer]]` tables with id, addr and an
-    /// optional `detector = { kind = ... }` of that peer's own).
+    /// optional `detector = { kind = ... }` of that peer's own). SIGHUP re-reads it: peers
+    /// added, removed or moved apply at once; other changes are refused until a restart.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// This node's id: a non-zero integer, unique in the cluster.
