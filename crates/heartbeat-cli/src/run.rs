@@ -108,7 +108,7 @@ struct DetectorArgs {
     #[arg(long, value_name = "KIND")]
     detector: Option<String>,
     /// fixed (TOML `detector.suspect_fraction`): suspect after this fraction of the timeout,
-    /// in (0, 1] [default: 0.5].
+    /// in [0.001, 1] [default: 0.5].
     #[arg(long, value_name = "FRACTION")]
     suspect_fraction: Option<f64>,
     /// adaptive (TOML `detector.target_mistakes_per_hour`): false suspicions per hour and
