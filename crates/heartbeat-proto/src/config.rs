@@ -166,6 +166,7 @@ impl Config {
 
     /// Whether every `Suspect` and `Down` comes with its evidence (see
     /// [`ConfigBuilder::explain_verdicts`]).
+    #[cfg(feature = "explain")]
     pub fn explains_verdicts(&self) -> bool {
         self.explain
     }
@@ -295,7 +296,9 @@ impl ConfigBuilder {
     /// [`EventKind::Explained`](crate::EventKind::Explained) for the same peer and instant
     /// carrying its [`Evidence`](crate::Evidence): the silence, the deadline and where it came
     /// from, the detector's suspicion, each link's silence, loss and RTT, and whether the
-    /// local-stall guard had held the verdict back (default false: no extra events).
+    /// local-stall guard had held the verdict back (default false: no extra events). Feature
+    /// `explain`.
+    #[cfg(feature = "explain")]
     pub fn explain_verdicts(mut self, yes: bool) -> Self {
         self.explain = yes;
         self

@@ -1,9 +1,11 @@
 //! What the monitor tells its user: liveness transitions, one event each, in order.
 
+#[cfg(feature = "explain")]
 mod evidence;
 
 use heapless::Deque;
 
+#[cfg(feature = "explain")]
 pub use evidence::{DeadlineSource, Evidence, Verdict};
 
 use crate::peers::LinkId;
@@ -64,7 +66,9 @@ pub enum EventKind {
         link: LinkId,
     },
     /// What the `Suspect` or `Down` queued right after it (same peer, same instant) rested on.
-    /// Only with [`ConfigBuilder::explain_verdicts`](crate::ConfigBuilder::explain_verdicts).
+    /// Only with [`ConfigBuilder::explain_verdicts`](crate::ConfigBuilder::explain_verdicts)
+    /// (feature `explain`).
+    #[cfg(feature = "explain")]
     Explained(Evidence),
 }
 

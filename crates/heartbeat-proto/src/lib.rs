@@ -174,7 +174,9 @@ pub use beacon::{Destination, Transmit};
 pub use config::{Config, ConfigBuilder, ConfigError, Learning, MAX_LINKS, MAX_WIRE_DURATION};
 pub use detector::{Adaptive, AkkaPhi, CassandraPhi, Chen, Detector, FixedTimeout, TwoWindow};
 pub use engine::{BufferTooSmall, Observation, ObservationKind, RecvMeta, SendMeta};
-pub use event::{DeadlineSource, EVENT_QUEUE_LEN, Event, EventKind, Evidence, Verdict};
+#[cfg(feature = "explain")]
+pub use event::{DeadlineSource, Evidence, Verdict};
+pub use event::{EVENT_QUEUE_LEN, Event, EventKind};
 pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Reachability, Rejected, Watermark};
 pub use node::Node;
 pub use peers::{LinkId, Liveness, PeerFootprint, PeerStats, PeerStatus, SEQUENCE_WINDOW};

@@ -9,7 +9,7 @@
 //! profile enters at [`Monitor::observe`] with observations it decoded and verified itself.
 
 mod due;
-#[cfg(test)]
+#[cfg(all(test, feature = "explain"))]
 mod explain_tests;
 mod outcome;
 mod reachability;
@@ -22,7 +22,9 @@ use crate::auth::{AuthError, Authentication};
 use crate::config::{Config, Learning};
 use crate::detector::{Arrival, Detector, PeerTiming};
 use crate::engine::{Observation, ObservationKind, RecvMeta};
-use crate::event::{DeadlineSource, Event, EventKind, EventQueue, Evidence, Verdict as VerdictKind};
+#[cfg(feature = "explain")]
+use crate::event::{DeadlineSource, Evidence, Verdict as VerdictKind};
+use crate::event::{Event, EventKind, EventQueue};
 use crate::peers::{LinkId, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqWindow};
 use crate::storage::Storage;
 use crate::time::{Clock, Instant};
@@ -632,9 +634,12 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// Fires whatever is due for `slot` at `now`, then re-arms its timer.
     fn expire(&mut self, slot: usize, now: Instant, held: bool) {
+        #[cfg(not(feature = "explain"))]
+        let _ = held;
         let Some(peer_id) = self.peers.id(slot) else { return };
         let due = self.peers.get(slot).and_then(|p| liveness_due(&self.detector, &self.config, p));
         // Evidence is gathered before anything changes, and queued right before its verdict.
+        #[cfg(feature = "explain")]
         let evidence = if self.config.explain {
             let verdict = match due {
                 Some(Due { down, .. }) if down <= now => Some((VerdictKind::Down, down)),
@@ -652,6 +657,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             }
             Some(Due { suspect: Some(suspect), .. }) if suspect <= now => {
                 peer.set_liveness(Liveness::Suspect, now);
+                #[cfg(feature = "explain")]
                 if let Some(evidence) = evidence {
                     self.events.push(now, peer_id, EventKind::Explained(evidence));
                 }
@@ -669,6 +675,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         }
         if let Some(kind) = down {
             peer.set_liveness(Liveness::Down, now);
+            #[cfg(feature = "explain")]
             if let Some(evidence) = evidence {
                 self.events.push(now, peer_id, EventKind::Explained(evidence));
             }
@@ -678,6 +685,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     }
 
     /// What a verdict on `slot` at `now` rests on (see [`Evidence`]). Reads only.
+    #[cfg(feature = "explain")]
     fn evidence(
         &self,
         slot: usize,
