@@ -277,13 +277,16 @@ async fn serve(
             None => std::future::pending().await,
         }
     };
+    let reloads = reloader.outcome();
     let answer = || {
         let node = node.clone();
         let detectors = Arc::clone(&detectors);
         let explanations = Arc::clone(&explanations);
+        let reloads = Arc::clone(&reloads);
         async move {
             let status = node.status().await.ok()?;
-            Some(StatusReport::new(&status).with_detectors(&detectors).with_verdicts(&explanations))
+            let reload = reloads.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            Some(StatusReport::new(&status).with_detectors(&detectors).with_verdicts(&explanations).with_reload(reload))
         }
     };
     tokio::select! {

@@ -509,11 +509,13 @@ fn sighup_adds_and_removes_peers_and_refuses_what_needs_a_restart() {
     let (p1, p2, p3) = (free_port(), free_port(), free_port());
     let file = dir.path().join("n1.toml");
     let generation_file = dir.path().join("generation");
+    let control = dir.path().join("n1.sock");
     let settings = |peers: &[(u16, u16)], timeout: &str| {
         let mut text = format!(
             "id = 1\nlisten = [\"127.0.0.1:{p1}\"]\ninterval = \"50ms\"\ntimeout = \"{timeout}\"\ntick = \"50ms\"\n\
-             insecure = true\ngeneration_file = \"{}\"\n",
-            generation_file.display()
+             insecure = true\ngeneration_file = \"{}\"\ncontrol = \"{}\"\n",
+            generation_file.display(),
+            control.display()
         );
         for (id, port) in peers {
             text.push_str(&format!("\n[[peer]]\nid = {id}\naddr = [\"127.0.0.1:{port}\"]\n"));
@@ -527,8 +529,11 @@ fn sighup_adds_and_removes_peers_and_refuses_what_needs_a_restart() {
     n1.wait_for(|v| kind(v, "up") && v["peer"] == 2);
     let generation = std::fs::read_to_string(&generation_file).unwrap();
 
+    // `heartbeat reload` signals the process behind the control socket and reports the outcome.
     settings(&[(2, p2), (3, p3)], "300ms");
-    n1.signal(Signal::HUP);
+    let out = run(&["reload", "--config", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(text(&out.stdout), "settings reloaded: 1 peer(s) added, 0 removed, 0 moved\n");
     let reloaded = n1.wait_for(|v| kind(v, "reloaded"));
     assert_eq!((reloaded["added"].as_u64(), reloaded["removed"].as_u64()), (Some(1), Some(0)), "{reloaded}");
     n1.wait_for(|v| kind(v, "up") && v["peer"] == 3);
@@ -540,9 +545,14 @@ fn sighup_adds_and_removes_peers_and_refuses_what_needs_a_restart() {
     assert_eq!((reloaded["added"].as_u64(), reloaded["removed"].as_u64()), (Some(0), Some(1)), "{reloaded}");
 
     settings(&[(3, p3)], "400ms");
-    n1.signal(Signal::HUP);
+    let out = run(&["reload", "--control", control.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("`timeout` changed, which needs a restart"), "{}", text(&out.stdout));
     let refused = n1.wait_for(|v| kind(v, "reload_refused"));
     assert!(refused["reason"].as_str().unwrap().contains("`timeout` changed"), "{refused}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&run(&["status", "--control", control.to_str().unwrap(), "--json"]).stdout).unwrap();
+    assert_eq!((report["reload"]["count"].as_u64(), report["reload"]["applied"].as_bool()), (Some(3), Some(false)));
     std::fs::write(&file, "id = 1\nlisten = [\"127.0.0.1:1\"]\nbogus = 1\n").unwrap();
     n1.signal(Signal::HUP);
     let refused = n1.wait_for(|v| kind(v, "reload_refused"));

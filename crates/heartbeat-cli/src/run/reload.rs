@@ -6,6 +6,9 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
 
 use heartbeat_proto::NodeId;
 use tokio::signal::unix::{SignalKind, signal};
@@ -19,6 +22,18 @@ pub(crate) struct Reloader {
     path: Option<PathBuf>,
     flags: Overrides,
     running: NodeSettings,
+    outcome: Arc<Mutex<ReloadOutcome>>,
+}
+
+/// How the reloads went, for the status (`heartbeat reload` waits for `count` to move).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReloadOutcome {
+    /// Reloads attempted since start.
+    pub(crate) count: u64,
+    /// Whether the latest one was applied.
+    pub(crate) applied: bool,
+    /// What the latest one did, or why it was refused.
+    pub(crate) message: String,
 }
 
 /// The peers a reload adds, removes and moves.
@@ -33,7 +48,17 @@ impl Reloader {
     /// Reloads `path` (if any) with `flags` over it, against the `running` settings.
     pub(crate) fn new(path: Option<PathBuf>, flags: Overrides, running: NodeSettings) -> Reloader {
         let flags = Overrides { keep_generation: Some(running.config.generation().0), ..flags };
-        Reloader { path, flags, running }
+        Reloader { path, flags, running, outcome: Arc::default() }
+    }
+
+    /// The outcome the status reports, shared with the control socket's answers.
+    pub(crate) fn outcome(&self) -> Arc<Mutex<ReloadOutcome>> {
+        Arc::clone(&self.outcome)
+    }
+
+    fn record(&self, applied: bool, message: String) {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        *outcome = ReloadOutcome { count: outcome.count + 1, applied, message };
     }
 
     /// The changes the settings file asks for now, or why they cannot be applied live.
@@ -78,7 +103,10 @@ impl Reloader {
         };
         while hangups.recv().await.is_some() {
             match self.changes() {
-                Err(reason) => warn!(kind = "reload_refused", reason, "reload refused: {reason}"),
+                Err(reason) => {
+                    warn!(kind = "reload_refused", reason, "reload refused: {reason}");
+                    self.record(false, reason);
+                }
                 Ok((new, changes)) => {
                     let (added, removed, moved) = (changes.added.len(), changes.removed.len(), changes.moved.len());
                     for id in &changes.removed {
@@ -93,13 +121,9 @@ impl Reloader {
                         }
                     }
                     self.running = new;
-                    info!(
-                        kind = "reloaded",
-                        added,
-                        removed,
-                        moved,
-                        "settings reloaded: {added} peer(s) added, {removed} removed, {moved} moved"
-                    );
+                    let message = format!("settings reloaded: {added} peer(s) added, {removed} removed, {moved} moved");
+                    info!(kind = "reloaded", added, removed, moved, "{message}");
+                    self.record(true, message);
                 }
             }
         }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::evidence::{Explanations, VerdictReport};
 use super::reachability::{reachability_name, state_of};
+use super::reload::ReloadOutcome;
 use crate::detectors::Selected;
 use crate::duration::show;
 use heartbeat_proto::Reachability;
@@ -32,6 +33,9 @@ pub(crate) struct StatusReport {
     /// Stalls of this node the local-stall guard caught (verdicts held back).
     #[serde(default)]
     pub(crate) local_stalls: u64,
+    /// How the SIGHUP reloads went.
+    #[serde(default)]
+    pub(crate) reload: ReloadOutcome,
 }
 
 /// One peer's line of the table.
@@ -118,7 +122,13 @@ impl StatusReport {
             frames_rejected: status.frames.rejected(),
             socket_errors: status.io.send_errors + status.io.recv_errors,
             local_stalls: status.frames.local_stalls,
+            reload: ReloadOutcome::default(),
         }
+    }
+
+    /// Adds how the reloads went.
+    pub(crate) fn with_reload(self, reload: ReloadOutcome) -> Self {
+        StatusReport { reload, ..self }
     }
 
     /// Adds each peer's latest verdict with its evidence.
