@@ -66,3 +66,78 @@ pub(crate) fn event(event: &Event) {
         other => info!(kind = "other", peer, at, "peer {peer}: {other:?}"),
     }
 }
+
+/// Logs one peer event with the evidence of its verdict, if it is a `Suspect` or `Down` that
+/// came with some: the line of [`event`] plus where the deadline came from, the detector's
+/// suspicion, loss and RTT before the silence, each link's silence, and whether the local-stall
+/// guard had held it back.
+pub(crate) fn event_explained(event: &Event, evidence: Option<&crate::run::evidence::VerdictReport>) {
+    let Some(e) = evidence else { return self::event(event) };
+    let peer = event.peer.get();
+    let at = event.at.since_epoch().as_secs_f64();
+    let source = e.deadline_source.as_str();
+    let deadline_after_ms = e.deadline_after_ms;
+    let links_silent = e.links_text();
+    let why = format!(
+        "deadline {} after the last heartbeat ({source}), suspicion {:.3}, loss {:.1}%{}",
+        deadline_after_ms.map_or("-".to_string(), |d| format!("{d} ms")),
+        e.suspicion,
+        e.loss_percent,
+        if e.held_by_stall_guard { ", held back once by the stall guard" } else { "" }
+    );
+    let (suspicion, loss_percent, rtt_ms, held) = (e.suspicion, e.loss_percent, e.rtt_ms, e.held_by_stall_guard);
+    let (timeout_ms, interval_ms) = (e.negotiated_timeout_ms, e.interval_ms);
+    match event.kind {
+        EventKind::Suspect { last_heard } => {
+            let silent_ms = ms(event.at - last_heard);
+            warn!(
+                kind = "suspect",
+                peer,
+                at,
+                silent_ms,
+                deadline_source = source,
+                deadline_after_ms,
+                negotiated_timeout_ms = timeout_ms,
+                interval_ms,
+                suspicion,
+                loss_percent,
+                rtt_ms,
+                links_silent,
+                held_by_stall_guard = held,
+                "peer {peer} is late: silent for {silent_ms} ms; {why}"
+            );
+        }
+        EventKind::Down { last_heard: Some(last), deadline } => {
+            let (silent_ms, late_ms) = (ms(event.at - last), ms(event.at - deadline));
+            warn!(
+                kind = "down",
+                peer,
+                at,
+                silent_ms,
+                late_ms,
+                deadline_source = source,
+                deadline_after_ms,
+                negotiated_timeout_ms = timeout_ms,
+                interval_ms,
+                suspicion,
+                loss_percent,
+                rtt_ms,
+                links_silent,
+                held_by_stall_guard = held,
+                "peer {peer} is down: silent for {silent_ms} ms; {why}"
+            );
+        }
+        EventKind::Down { last_heard: None, .. } => {
+            warn!(
+                kind = "down",
+                peer,
+                at,
+                deadline_source = source,
+                deadline_after_ms,
+                held_by_stall_guard = held,
+                "peer {peer} is down: never heard since start-up; {why}"
+            );
+        }
+        _ => self::event(event),
+    }
+}

@@ -11,11 +11,15 @@ mod command;
 mod control;
 mod daemon;
 mod demo;
+mod detectors;
 mod duration;
 mod hooks;
 mod keys;
 mod linux_ha;
 mod logging;
+mod metrics;
+mod notify;
+mod reload;
 mod resources;
 mod run;
 mod secret_file;
@@ -51,6 +55,9 @@ enum Command {
         --control /tmp/hb1.sock\n  \
         heartbeat run --id 2 --listen 127.0.0.1:7002 --peer 1@127.0.0.1:7001 --key-file keys")]
     Run(run::Args),
+    /// Ask a running `heartbeat run` to re-read its settings file (as SIGHUP does) and print
+    /// what it did: peers added, removed or moved, or why it refused the file.
+    Reload(reload::Args),
     /// Ask a running node (over its control socket) for its peer table; against a
     /// `heartbeat bfd` socket, prints that daemon's session table.
     Status(status::Args),
@@ -95,6 +102,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::main(&args),
         Command::Run(args) => run::main(args),
         Command::Status(args) => status::main(&args, &status::NODE),
+        Command::Reload(args) => reload::main(&args),
         Command::Bfd(args) => bfd::main(args),
         Command::BfdStatus(args) => status::main(&args, &status::BFD),
         Command::LinuxHa(args) => linux_ha::main(args),

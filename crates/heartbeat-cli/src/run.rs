@@ -3,20 +3,27 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use heartbeat_proto::Event;
-use heartbeat_proto::FixedTimeout;
 use heartbeat_tokio::{Driver, Subscription, tokio_clock};
 use tracing::{info, warn};
 
+use self::evidence::Explanations;
+use self::reload::Reloader;
 use self::report::StatusReport;
 use crate::control::Server;
 use crate::daemon::{self, StopSignals, refuse};
+use crate::detectors::DetectorTable;
 use crate::hooks::{self, HookSender, Hooks, Profile};
+use crate::metrics::{self, Metrics};
 use crate::settings::{self, NodeSettings, Overrides, PeerSpec};
 use crate::{duration, logging};
 
+pub(crate) mod evidence;
+pub(crate) mod reachability;
+pub(crate) mod reload;
 pub(crate) mod report;
 
 /// Settings come from `--config FILE`, from flags, or both (flags win).
@@ -26,8 +33,11 @@ pub(crate) mod report;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// TOML settings file (keys as the flags: id, listen, interval, timeout, tick, cluster,
-    /// generation, generation_file, control, key_file, insecure, `[[peer]]` tables with id
-    /// and addr, and `[[hook]]` tables with events, peers, command, timeout; `hooks_at_once`).
+    /// generation, generation_file, control, key_file, insecure, local_pause, metrics, a `[detector]`
+    /// table (kind and the detector flags' keys), `[[peer]]` tables with id, addr and an
+    /// optional `detector = { kind = ... }` of that peer's own, and `[[hook]]` tables with
+    /// events, peers, command, timeout; `hooks_at_once`). SIGHUP re-reads it: peers added,
+    /// removed or moved apply at once; other changes are refused until a restart.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// This node's id: a non-zero integer, unique in the cluster.
@@ -77,6 +87,73 @@ pub(crate) struct Args {
     /// Log one JSON object per line (with at least kind, peer and timestamp for each event).
     #[arg(long)]
     json: bool,
+    /// The local-stall guard (TOML `local_pause`): a verdict due while this node itself was
+    /// stalled for longer than this (GC, frozen VM) waits this long more for frames queued
+    /// unread; `off` disables it [default: 20ms].
+    #[arg(long, value_name = "DURATION|off")]
+    local_pause: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (TOML `metrics`), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+    #[command(flatten)]
+    detector: Box<DetectorArgs>,
+}
+
+/// The cluster's failure detector, as flags (the TOML `[detector]` table has the same keys;
+/// a `[[peer]]` may carry its own `detector = { kind = ... }`).
+#[derive(Debug, clap::Args)]
+struct DetectorArgs {
+    /// The failure detector (TOML `detector.kind`): fixed (the negotiated timeout), adaptive
+    /// (aims at --target-mistakes-per-hour), phi (Akka-compatible φ accrual), chen, two-window
+    /// [default: fixed].
+    #[arg(long, value_name = "KIND")]
+    detector: Option<String>,
+    /// fixed (TOML `detector.suspect_fraction`): suspect after this fraction of the timeout,
+    /// in [0.001, 1] [default: 0.5].
+    #[arg(long, value_name = "FRACTION")]
+    suspect_fraction: Option<f64>,
+    /// adaptive (TOML `detector.target_mistakes_per_hour`): false suspicions per hour and
+    /// peer it aims at, in [0.000001, 3600] [default: 0.1].
+    #[arg(long, value_name = "RATE")]
+    target_mistakes_per_hour: Option<f64>,
+    /// phi (TOML `detector.threshold`): Akka's threshold, in [0.5, 100] [default: 8].
+    #[arg(long, value_name = "PHI")]
+    threshold: Option<f64>,
+    /// phi (TOML `detector.min_std_deviation`): Akka's min-std-deviation [default: 100ms].
+    #[arg(long, value_name = "DURATION")]
+    min_std_deviation: Option<String>,
+    /// phi (TOML `detector.acceptable_heartbeat_pause`): Akka's acceptable-heartbeat-pause
+    /// [default: 3s].
+    #[arg(long, value_name = "DURATION")]
+    acceptable_heartbeat_pause: Option<String>,
+    /// phi (TOML `detector.first_heartbeat_estimate`): Akka's first-heartbeat-estimate
+    /// [default: 1s].
+    #[arg(long, value_name = "DURATION")]
+    first_heartbeat_estimate: Option<String>,
+    /// chen, two-window (TOML `detector.alpha`): the safety margin α added to the expected
+    /// arrival [default: 200ms].
+    #[arg(long, value_name = "DURATION")]
+    alpha: Option<String>,
+    /// two-window (TOML `detector.short_window`): arrivals in the short window, in [1, 1000]
+    /// [default: 1].
+    #[arg(long, value_name = "N")]
+    short_window: Option<u32>,
+}
+
+impl DetectorArgs {
+    fn table(&self) -> DetectorTable {
+        DetectorTable {
+            kind: self.detector.clone(),
+            suspect_fraction: self.suspect_fraction,
+            target_mistakes_per_hour: self.target_mistakes_per_hour,
+            threshold: self.threshold,
+            min_std_deviation: self.min_std_deviation.clone(),
+            acceptable_heartbeat_pause: self.acceptable_heartbeat_pause.clone(),
+            first_heartbeat_estimate: self.first_heartbeat_estimate.clone(),
+            alpha: self.alpha.clone(),
+            short_window: self.short_window,
+        }
+    }
 }
 
 impl Args {
@@ -94,6 +171,10 @@ impl Args {
             key_file: self.key_file.clone(),
             insecure: self.insecure,
             generation_file: self.generation_file.clone(),
+            detector: self.detector.table(),
+            local_pause: self.local_pause.clone(),
+            metrics: self.metrics,
+            keep_generation: None,
         }
     }
 }
@@ -124,20 +205,27 @@ pub(crate) fn main(args: Args) -> ExitCode {
         Ok(control) => control,
         Err(err) => return refuse(err),
     };
+    let metrics = match settings.metrics.map(metrics::server::bind).transpose() {
+        Ok(listener) => listener,
+        Err(err) => return refuse(format!("invalid `metrics`: cannot listen: {err}")),
+    };
     let _logging = logging::init(args.json);
     let hooks = match Hooks::start(settings.hooks.clone()) {
         Ok(hooks) => hooks,
         Err(err) => return refuse(err),
     };
-    let code = runtime.block_on(serve(settings, sockets, control, hooks.sender()));
+    let reloader = Reloader::new(args.config.clone(), args.overrides(), settings.clone());
+    let code = runtime.block_on(serve(settings, sockets, control, metrics, reloader, hooks.sender()));
     hooks.finish();
     code
 }
 
 async fn serve(
-    settings: NodeSettings,
+    mut settings: NodeSettings,
     sockets: Vec<tokio::net::UdpSocket>,
     control: Option<Server>,
+    metrics_listener: Option<std::net::TcpListener>,
+    reloader: Reloader,
     hooks: HookSender,
 ) -> ExitCode {
     let mut signals = match StopSignals::new() {
@@ -148,7 +236,11 @@ async fn serve(
         }
     };
     let config = settings.config.clone();
-    let mut driver = match Driver::new(settings.config, FixedTimeout::new(), sockets, tokio_clock()) {
+    let metrics = metrics_listener.as_ref().map(|_| Arc::new(Metrics::new()));
+    if let Some(metrics) = &metrics {
+        settings.detector = settings.detector.clone().with_intervals(metrics.interval_family());
+    }
+    let mut driver = match Driver::new(settings.config, settings.detector.clone(), sockets, tokio_clock()) {
         Ok(driver) => driver,
         Err(err) => {
             eprintln!("error: {err}");
@@ -165,6 +257,12 @@ async fn serve(
     }
     let mut events = driver.subscribe();
     let node = driver.spawn();
+    if let (Some(listener), Some(metrics)) = (metrics_listener, &metrics)
+        && let Err(err) = metrics::server::spawn(listener, Arc::clone(metrics), node.clone())
+    {
+        eprintln!("error: cannot serve metrics: {err}");
+        return ExitCode::FAILURE;
+    }
     info!(
         node = config.node().get(),
         generation = config.generation().0,
@@ -172,16 +270,40 @@ async fn serve(
         peers = settings.peers.len(),
         interval_ms = config.interval().as_secs_f64() * 1e3,
         timeout_ms = config.timeout().as_secs_f64() * 1e3,
+        detector = settings.detector.describe(),
+        local_pause_ms = config.local_pause().map(|p| p.as_secs_f64() * 1e3),
         control = ?settings.control,
+        metrics = ?settings.metrics,
         "node started"
     );
+    let detectors = Arc::new(settings.detector.clone());
+    let explanations = Arc::new(Explanations::default());
+    crate::notify::ready(&format!("node {} watching {} peer(s)", config.node().get(), settings.peers.len()));
+    let watchdog = async {
+        match crate::notify::watchdog_period() {
+            Some(period) => crate::notify::watchdog(node.clone(), period).await,
+            None => std::future::pending().await,
+        }
+    };
+    let reloads = reloader.outcome();
     let answer = || {
         let node = node.clone();
-        async move { node.status().await.ok().map(|status| StatusReport::new(&status)) }
+        let detectors = Arc::clone(&detectors);
+        let explanations = Arc::clone(&explanations);
+        let reloads = Arc::clone(&reloads);
+        async move {
+            let status = node.status().await.ok()?;
+            let reload = reloads.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            Some(StatusReport::new(&status).with_detectors(&detectors).with_verdicts(&explanations).with_reload(reload))
+        }
     };
     tokio::select! {
-        () = log_events(&mut events, &hooks, config.timeout()) => {}
+        () = log_events(&mut events, metrics.as_deref(), &explanations, &hooks, config.timeout()) => {}
+        () = reachability::watch(node.clone(), config.interval(), metrics.as_deref()) => {}
+        () = watchdog => {}
+        () = reloader.serve(node.clone()) => {}
         signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer) => {
+            crate::notify::stopping();
             info!(signal, "stopping: saying goodbye to every peer");
         }
     }
@@ -190,11 +312,27 @@ async fn serve(
     ExitCode::SUCCESS
 }
 
-/// Logs every event and hands it to the hooks until the driver stops sending them (none is
-/// ever missed).
-async fn log_events(events: &mut Subscription<Event>, hooks: &HookSender, timeout: Duration) {
+/// Logs every event (a verdict with its evidence), counts it in the metrics and hands it to the
+/// hooks, until the driver stops sending them (none is ever missed).
+async fn log_events(
+    events: &mut Subscription<Event>,
+    metrics: Option<&Metrics>,
+    explanations: &Explanations,
+    hooks: &HookSender,
+    timeout: Duration,
+) {
     while let Ok(event) = events.recv().await {
-        logging::event(&event);
+        if explanations.absorb(&event) {
+            continue;
+        }
+        let evidence = explanations.for_verdict(&event);
+        logging::event_explained(&event, evidence.as_ref());
+        if let (Some(metrics), Some(evidence)) = (metrics, &evidence) {
+            metrics.record_verdict(event.peer.get(), evidence);
+        }
+        if let Some(metrics) = metrics {
+            metrics.record_event(&event);
+        }
         if let Some(hook) =
             hooks.is_active().then(|| hooks::profiles::node(&event, Profile::Run, None, timeout)).flatten()
         {

@@ -9,12 +9,25 @@
 //! timeout = "500ms"
 //! tick = "50ms"
 //! control = "/tmp/heartbeat-1.sock"
+//! metrics = "127.0.0.1:9464"      # serve Prometheus metrics at http://ADDR/metrics
 //! key_file = "/etc/heartbeat/keys" # HMAC keys (see `keys`), or `insecure = true` for none
 //! generation_file = "/var/lib/heartbeat/generation" # a counter that makes every start newer
+//!
+//! local_pause = "20ms"            # the local-stall guard's bound, or "off" (default 20ms)
+//!
+//! [detector]                      # the cluster's detector (default: kind = "fixed")
+//! kind = "phi"                    # fixed, adaptive, phi, chen or two-window
+//! threshold = 8.0                 # phi: Akka's threshold
+//! min_std_deviation = "100ms"     # phi: Akka's min-std-deviation
+//! acceptable_heartbeat_pause = "3s" # phi: Akka's acceptable-heartbeat-pause
+//! first_heartbeat_estimate = "1s" # phi: Akka's first-heartbeat-estimate
+//! # target_mistakes_per_hour = 0.1  (adaptive), alpha = "200ms" (chen, two-window),
+//! # short_window = 1 (two-window), suspect_fraction = 0.5 (fixed)
 //!
 //! [[peer]]
 //! id = 2
 //! addr = ["127.0.0.1:7002"]       # the peer's address on each link
+//! detector = { kind = "adaptive", target_mistakes_per_hour = 0.01 } # this peer's own (optional)
 //!
 //! [[hook]]                        # commands run on events: see `hooks::settings`
 //! events = ["down"]
@@ -30,6 +43,7 @@ use heartbeat_proto::{Authentication, ClusterId, Config, Generation, NodeId};
 use serde::Deserialize;
 
 use crate::hooks::{HookSettings, HookTables, Profile};
+use crate::detectors::{DetectorTable, Selected};
 use crate::keys;
 use crate::settings_file::{self, SettingsError};
 
@@ -69,7 +83,22 @@ pub(crate) struct Overrides {
     pub(crate) key_file: Option<PathBuf>,
     pub(crate) insecure: bool,
     pub(crate) generation_file: Option<PathBuf>,
+    /// `--detector` and its knobs.
+    pub(crate) detector: DetectorTable,
+    /// `--local-pause`: a duration, or `off`.
+    pub(crate) local_pause: Option<String>,
+    /// `--metrics`: where to serve Prometheus metrics.
+    pub(crate) metrics: Option<SocketAddr>,
+    /// Set by a reload: the running node's generation, kept as is (no generation file is
+    /// read or written).
+    pub(crate) keep_generation: Option<u32>,
 }
+
+/// The local-stall guard's bound when the settings name none: far above the microseconds a
+/// driver on a precise timer takes from a deadline to its socket, far below the pauses (GC,
+/// a frozen VM) that it exists to catch; a peer that is really gone is declared down at most
+/// this much later, and only when the node itself came late.
+pub(crate) const DEFAULT_LOCAL_PAUSE: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +115,9 @@ struct File {
     key_file: Option<PathBuf>,
     insecure: Option<bool>,
     generation_file: Option<PathBuf>,
+    local_pause: Option<String>,
+    metrics: Option<SocketAddr>,
+    detector: Option<DetectorTable>,
     #[serde(default, rename = "peer")]
     peers: Vec<FilePeer>,
     #[serde(default, rename = "hook")]
@@ -98,6 +130,7 @@ struct File {
 struct FilePeer {
     id: u64,
     addr: Vec<SocketAddr>,
+    detector: Option<DetectorTable>,
 }
 
 /// Everything a node needs, checked.
@@ -108,10 +141,60 @@ pub(crate) struct NodeSettings {
     pub(crate) peers: Vec<(NodeId, Vec<SocketAddr>)>,
     pub(crate) control: Option<PathBuf>,
     pub(crate) hooks: HookSettings,
+    /// The detector each peer is judged by.
+    pub(crate) detector: Selected,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub(crate) metrics: Option<SocketAddr>,
 }
 
 /// Reads `file` (if any), applies `flags` on top, and validates the result.
-pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, SettingsError> {
+pub(crate) fn load(path: Option<&Path>, flags: Overrides) -> Result<NodeSettings, SettingsError> {
+    let given = flag_fields(&flags);
+    load_checked(path, flags).map_err(|err| match path {
+        // A value from the file that was refused after parsing: say where it is.
+        Some(path) if !err.field.contains(' ') && !given.contains(&err.field.as_str()) => {
+            let key = err.field.rsplit('.').next().unwrap_or(&err.field);
+            match settings_file::place(path, key) {
+                Some(place) => SettingsError::new(format!("{place} ({})", err.field), err.reason),
+                None => err,
+            }
+        }
+        _ => err,
+    })
+}
+
+/// The fields the flags set (a refusal of one of them is about a flag, not the file).
+fn flag_fields(flags: &Overrides) -> Vec<&'static str> {
+    let d = &flags.detector;
+    [
+        ("id", flags.id.is_some()),
+        ("cluster", flags.cluster.is_some()),
+        ("generation", flags.generation.is_some()),
+        ("listen", !flags.listen.is_empty()),
+        ("peer", !flags.peers.is_empty()),
+        ("interval", flags.interval.is_some()),
+        ("timeout", flags.timeout.is_some()),
+        ("tick", flags.tick.is_some()),
+        ("key_file", flags.key_file.is_some()),
+        ("insecure", flags.insecure),
+        ("generation_file", flags.generation_file.is_some()),
+        ("local_pause", flags.local_pause.is_some()),
+        ("detector.kind", d.kind.is_some()),
+        ("detector.suspect_fraction", d.suspect_fraction.is_some()),
+        ("detector.target_mistakes_per_hour", d.target_mistakes_per_hour.is_some()),
+        ("detector.threshold", d.threshold.is_some()),
+        ("detector.min_std_deviation", d.min_std_deviation.is_some()),
+        ("detector.acceptable_heartbeat_pause", d.acceptable_heartbeat_pause.is_some()),
+        ("detector.first_heartbeat_estimate", d.first_heartbeat_estimate.is_some()),
+        ("detector.alpha", d.alpha.is_some()),
+        ("detector.short_window", d.short_window.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, set)| set.then_some(field))
+    .collect()
+}
+
+fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, SettingsError> {
     let file: File = file.map(settings_file::read).transpose()?.unwrap_or_default();
     let id = flags.id.or(file.id).ok_or_else(|| SettingsError::new("id", "is required (--id, or `id` in the file)"))?;
     let id = NodeId::new(id).ok_or_else(|| SettingsError::new("id", "must not be 0"))?;
@@ -125,6 +208,19 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
             format!("at most {} addresses (one per link)", heartbeat_proto::MAX_LINKS),
         ));
     }
+    let cluster_detector = file.detector.unwrap_or_default().or_from(&flags.detector).build("detector")?;
+    let mut overrides = Vec::new();
+    for peer in &file.peers {
+        if let (Some(table), Some(id)) = (&peer.detector, NodeId::new(peer.id)) {
+            overrides.push((id, table.build(&format!("peer {id} detector"))?));
+        }
+    }
+    let detector = Selected::new(cluster_detector, overrides);
+    let local_pause = match flags.local_pause.or(file.local_pause) {
+        None => Some(DEFAULT_LOCAL_PAUSE),
+        Some(text) if text.trim() == "off" => None,
+        Some(text) => Some(crate::duration::parse(&text).map_err(|reason| SettingsError::new("local_pause", reason))?),
+    };
     let peers = if flags.peers.is_empty() {
         file.peers.into_iter().map(|p| PeerSpec { id: p.id, addrs: p.addr }).collect()
     } else {
@@ -133,8 +229,9 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
     let peers = check_peers(id, &listen, peers)?;
     let hooks = HookTables { hooks: file.hooks, hooks_at_once: file.hooks_at_once }.check(Profile::Run)?;
     hooks.check_peers(&peers.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>())?;
-    let explicit_generation = flags.generation.or(file.generation);
-    let generation_file = flags.generation_file.or(file.generation_file);
+    let explicit_generation = flags.keep_generation.or(flags.generation).or(file.generation);
+    let generation_file =
+        if flags.keep_generation.is_some() { None } else { flags.generation_file.or(file.generation_file) };
     if explicit_generation.is_some() && generation_file.is_some() {
         return Err(SettingsError::new("generation_file", "contradicts an explicit generation: choose one"));
     }
@@ -146,6 +243,8 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
         .authentication(auth)
         .generation(Generation(generation))
         .links(u8::try_from(listen.len()).unwrap_or(u8::MAX))
+        .local_pause(local_pause)
+        .explain_verdicts(true)
         .seed(seed(id, generation));
     if let Some(tick) = flags.tick.or(settings_file::duration("tick", file.tick)?) {
         builder = builder.tick(tick);
@@ -156,14 +255,37 @@ pub(crate) fn load(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings
     if let Some(interval) = flags.interval.or(settings_file::duration("interval", file.interval)?) {
         builder = builder.interval(interval);
     }
-    let mut config = builder.clone().build().map_err(|e| SettingsError::new(e.field, e.reason))?;
+    let mut config = builder.clone().build().map_err(|e| refusal(&builder, &e))?;
     if let Some(path) = generation_file {
         // Only a valid configuration spends a generation.
         let generation = next_generation(&path, clock)?;
-        config =
-            builder.generation(Generation(generation)).build().map_err(|e| SettingsError::new(e.field, e.reason))?;
+        let builder = builder.generation(Generation(generation));
+        config = builder.clone().build().map_err(|e| refusal(&builder, &e))?;
     }
-    Ok(NodeSettings { config, listen, peers, control: flags.control.or(file.control), hooks })
+    Ok(NodeSettings {
+        config,
+        listen,
+        peers,
+        control: flags.control.or(file.control),
+        detector,
+        metrics: flags.metrics.or(file.metrics),
+        hooks,
+    })
+}
+
+/// The library's refusal, with the numbers: the value given and the range that would work.
+fn refusal(builder: &heartbeat_proto::ConfigBuilder, err: &heartbeat_proto::ConfigError) -> SettingsError {
+    use crate::duration::show;
+    let Some((lo, hi)) = builder.allowed(err.field) else { return SettingsError::new(err.field, err.reason) };
+    let hi = if hi == heartbeat_proto::MAX_WIRE_DURATION { "71 minutes".to_string() } else { show(hi) };
+    let given = builder.value(err.field).map(|v| format!("{} given; ", show(v))).unwrap_or_default();
+    let hint = match err.field {
+        "timeout" => {
+            format!(", 2 to 20 ticks of {}: `tick` moves them", show(builder.value("tick").unwrap_or_default()))
+        }
+        _ => String::new(),
+    };
+    SettingsError::new(err.field, format!("{} ({given}allowed: {} to {hi}{hint})", err.reason, show(lo)))
 }
 
 /// Authentication is a choice the operator makes explicitly: keys, or none.
@@ -322,6 +444,30 @@ mod tests {
         std::fs::write(&path, "7").unwrap();
         assert!(load(None, Overrides { listen: vec![], ..with_file() }).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), "7");
+    }
+
+    #[test]
+    fn a_value_refused_after_parsing_is_placed_on_its_line_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let text = "id = 1\nlisten = [\"127.0.0.1:7001\"]\ninsecure = true\n\ninterval = \"1s\"\ntimeout = \"1s\"\n\
+                    [detector]\nkind = \"phi\"\n";
+        std::fs::write(&path, text).unwrap();
+        let err = load(Some(&path), Overrides::default()).unwrap_err();
+        assert_eq!(err.field, format!("{} line 5 `interval` (interval)", path.display()), "{err}");
+        std::fs::write(
+            &path,
+            "id = 1\nlisten = [\"127.0.0.1:7001\"]\ninsecure = true\n[detector]\nkind = \"phi\"\nthreshold = 0.1\n",
+        )
+        .unwrap();
+        let err = load(Some(&path), Overrides::default()).unwrap_err();
+        assert_eq!(err.field, format!("{} line 6 `threshold` (detector.threshold)", path.display()), "{err}");
+        // The same value from a flag is the flag's fault, not the file's.
+        let flag = Overrides {
+            detector: DetectorTable { threshold: Some(0.1), ..DetectorTable::default() },
+            ..Overrides::default()
+        };
+        assert_eq!(load(Some(&path), flag).unwrap_err().field, "detector.threshold");
     }
 
     #[test]

@@ -35,16 +35,43 @@ pub(crate) fn read<T: DeserializeOwned>(path: &Path) -> Result<T, SettingsError>
     let text =
         std::fs::read_to_string(path).map_err(|err| SettingsError::new(&shown, format!("cannot read: {err}")))?;
     toml::from_str(&text).map_err(|err| {
-        let line = err.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        let field = match line {
+        let field = match err.span().map(|s| line_of(&text, s.start)) {
             Some(n) => {
-                let key = text.lines().nth(n - 1).and_then(|l| l.split('=').next()).map(str::trim).unwrap_or("");
+                // An unknown key is named by the error itself; otherwise the line's key is.
+                let key = unknown_field(err.message())
+                    .or_else(|| text.lines().nth(n - 1).and_then(|l| l.split('=').next()).map(str::trim))
+                    .unwrap_or("");
                 format!("{shown} line {n} `{key}`")
             }
             None => shown,
         };
         SettingsError::new(field, err.message().trim().to_string())
     })
+}
+
+/// Reads the file's text again, to place a refusal found after parsing (a value out of range)
+/// on its line: `FILE line N `key`` if `key` is set on a line of its own in `path`.
+pub(crate) fn place(path: &Path, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().position(|l| {
+        let l = l.trim_start();
+        l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')) || l.contains(&format!("{key} ="))
+    })?;
+    Some(format!("{} line {} `{key}`", path.display(), line + 1))
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].matches('\n').count() + 1
+}
+
+/// The key of serde's "unknown field `x`, expected ..." message.
+fn unknown_field(message: &str) -> Option<&str> {
+    message.strip_prefix("unknown field `")?.split('`').next()
 }
 
 /// A duration as a file writes it (`"100ms"`), if it writes one; a refusal names `field`.
@@ -71,6 +98,14 @@ mod tests {
         std::fs::write(&path, "# comment\nid = \"one\"\n").unwrap();
         let err = read::<Sample>(&path).unwrap_err();
         assert!(err.field.ends_with("line 2 `id`"), "{err}");
+        // Regression: an unknown key on line 3 was reported on line 2, under the key there.
+        std::fs::write(&path, "id = 1\n# two\ncolour = \"red\"\n").unwrap();
+        let err = read::<Sample>(&path).unwrap_err();
+        assert_eq!(err.field, format!("{} line 3 `colour`", path.display()), "{err}");
+        std::fs::write(&path, "id = 1\n\n\n\n  colour = 1\n").unwrap();
+        assert!(read::<Sample>(&path).unwrap_err().field.ends_with("line 5 `colour`"));
+        assert_eq!(place(&path, "colour").as_deref(), Some(&*format!("{} line 5 `colour`", path.display())));
+        assert_eq!(place(&path, "absent"), None);
         let err = read::<Sample>(&dir.path().join("missing.toml")).unwrap_err();
         assert!(err.reason.starts_with("cannot read"), "{err}");
         assert_eq!(duration("tick", Some("2s".into())), Ok(Some(Duration::from_secs(2))));

@@ -4,7 +4,12 @@
 //! and `tick` runs every millisecond of virtual time (the polling rate a scanning monitor needs
 //! for millisecond precision; ours would need no ticks but its deadlines).
 //!
-//! Run: `cargo bench -p heartbeat-proto --bench monitor`.
+//! The `verdicts` group measures the other hot path: 1k peers going silent at once, each
+//! raising `Suspect` then `Down`, with and without their evidence
+//! (`ConfigBuilder::explain_verdicts`), same monitor, same run.
+//!
+//! Run: `cargo bench -p heartbeat-proto --bench monitor` (only the verdicts:
+//! `cargo bench -p heartbeat-proto --bench monitor -- verdicts`).
 
 mod support;
 
@@ -15,8 +20,8 @@ use std::time::{Duration, Instant as WallInstant};
 use criterion::{Criterion, Throughput};
 use heartbeat_proto::wire::{Frame, Kind};
 use heartbeat_proto::{
-    Authentication, ClusterId, Config, FixedTimeout, Generation, Growable, Instant, LinkId, MAX_FRAME_LEN, Message,
-    Monitor, NodeId, PeerFootprint,
+    Authentication, ClusterId, Config, EventKind, FixedTimeout, Generation, Growable, Instant, LinkId, MAX_FRAME_LEN,
+    Message, Monitor, NodeId, PeerFootprint,
 };
 
 const ME: u64 = u64::MAX;
@@ -25,14 +30,16 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 const POLL: Duration = Duration::from_millis(1);
 
 fn config() -> Config {
+    builder().build().unwrap()
+}
+
+fn builder() -> heartbeat_proto::ConfigBuilder {
     Config::builder(ClusterId(1), NodeId::new(ME).unwrap())
         .authentication(Authentication::None)
         .tick(Duration::from_secs(1))
         .interval(INTERVAL)
         .timeout(TIMEOUT)
         .max_peers(1 << 20)
-        .build()
-        .unwrap()
 }
 
 /// One pre-encoded heartbeat per peer; each virtual second patches in the next sequence number.
@@ -206,9 +213,58 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// How many peers go silent at once in the verdicts group.
+const SILENT: u64 = 1_000;
+
+/// A monitor whose `SILENT` peers were each heard once at 1 s, so that a tick at the suspect
+/// deadline and one at the down deadline raise one verdict per peer each.
+fn heard_once(explain: bool) -> Monitor<FixedTimeout, Growable> {
+    let config = builder().explain_verdicts(explain).build().unwrap();
+    let mut monitor = Monitor::new(config, FixedTimeout::new(), Instant::ZERO);
+    let mut traffic = Traffic::new(SILENT);
+    for p in 1..=SILENT {
+        monitor.add_peer(NodeId::new(p).unwrap()).unwrap();
+    }
+    traffic.play_second(
+        |now, bytes| {
+            let _ = monitor.on_message(now, LinkId(0), bytes);
+            while monitor.poll_event().is_some() {}
+        },
+        |_| {},
+    );
+    monitor
+}
+
+/// The suspect and down verdicts of every silent peer, drained as a driver drains them.
+fn verdicts(monitor: &mut Monitor<FixedTimeout, Growable>) -> u64 {
+    let mut seen = 0;
+    for at in [Instant::from_millis(3_600), Instant::from_millis(5_100)] {
+        monitor.tick(at);
+        while let Some(e) = monitor.poll_event() {
+            seen += u64::from(matches!(e.kind, EventKind::Suspect { .. } | EventKind::Down { .. }));
+            black_box(e);
+        }
+    }
+    seen
+}
+
+fn bench_verdicts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("verdicts_1k_peers");
+    group.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    group.throughput(Throughput::Elements(2 * SILENT));
+    for (name, explain) in [("plain", false), ("explained", true)] {
+        assert_eq!(verdicts(&mut heard_once(explain)), 2 * SILENT, "every peer: suspect, then down");
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(|| heard_once(explain), verdicts, criterion::BatchSize::LargeInput)
+        });
+    }
+    group.finish();
+}
+
 fn main() {
     let mut c = support::criterion();
     bench(&mut c);
+    bench_verdicts(&mut c);
     c.final_summary();
     let per = |group: &str, bench: &str, peers: f64| support::mean_ns(group, bench).map(|ns| ns / peers);
     support::print_ratios(
@@ -226,6 +282,20 @@ fn main() {
             ),
         ],
     );
+    support::print_ratios(
+        "explained verdicts: evidence gathered and queued with every Suspect and Down",
+        &[(
+            "explained / plain, per verdict at 1k peers",
+            ("verdicts_1k_peers", "explained"),
+            ("verdicts_1k_peers", "plain"),
+        )],
+    );
+    if let Some(ns) = per("verdicts_1k_peers", "plain", 2e3) {
+        println!("  per verdict without evidence: {ns:.1} ns");
+    }
+    if let Some(ns) = per("verdicts_1k_peers", "explained", 2e3) {
+        println!("  per verdict with evidence:    {ns:.1} ns");
+    }
     if let (Some(small), Some(large)) =
         (per("monitor_1k_peers", "heartbeat-proto", 1e3), per("monitor_100k_peers", "heartbeat-proto", 1e5))
     {

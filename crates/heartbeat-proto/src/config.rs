@@ -51,6 +51,7 @@ pub struct Config {
     pub(crate) max_timeout: Duration,
     pub(crate) initdead: Duration,
     pub(crate) local_pause: Option<Duration>,
+    pub(crate) explain: bool,
     pub(crate) jitter_percent: u8,
     pub(crate) learning: Learning,
     pub(crate) max_peers: usize,
@@ -77,6 +78,7 @@ impl Config {
             max_timeout: None,
             initdead: None,
             local_pause: None,
+            explain: false,
             jitter_percent: 25,
             learning: Learning::Disabled,
             max_peers: 1024,
@@ -162,6 +164,13 @@ impl Config {
         self.local_pause
     }
 
+    /// Whether every `Suspect` and `Down` comes with its evidence (see
+    /// [`ConfigBuilder::explain_verdicts`]).
+    #[cfg(feature = "explain")]
+    pub fn explains_verdicts(&self) -> bool {
+        self.explain
+    }
+
     /// How many links the adapter numbers.
     pub fn links(&self) -> u8 {
         self.links
@@ -193,6 +202,7 @@ pub struct ConfigBuilder {
     max_timeout: Option<Duration>,
     initdead: Option<Duration>,
     local_pause: Option<Duration>,
+    explain: bool,
     jitter_percent: u8,
     learning: Learning,
     max_peers: usize,
@@ -282,6 +292,18 @@ impl ConfigBuilder {
         self
     }
 
+    /// Whether each `Suspect` and `Down` is preceded, in the event queue, by an
+    /// [`EventKind::Explained`](crate::EventKind::Explained) for the same peer and instant
+    /// carrying its [`Evidence`](crate::Evidence): the silence, the deadline and where it came
+    /// from, the detector's suspicion, each link's silence, loss and RTT, and whether the
+    /// local-stall guard had held the verdict back (default false: no extra events). Feature
+    /// `explain`.
+    #[cfg(feature = "explain")]
+    pub fn explain_verdicts(mut self, yes: bool) -> Self {
+        self.explain = yes;
+        self
+    }
+
     /// Jitter as a percentage taken off the interval at random (default 25, as BFD; at most
     /// 50). Jitter keeps nodes that started together from sending in lockstep.
     pub fn jitter_percent(mut self, percent: u8) -> Self {
@@ -324,6 +346,49 @@ impl ConfigBuilder {
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
+    }
+
+    /// The values [`build`](Self::build) accepts for `field` (a [`ConfigError::field`] of a
+    /// duration: `tick`, `timeout`, `interval`, `min_timeout`, `max_timeout`, `initdead`,
+    /// `local_pause`), inclusive, given every other value as set: so that a refusal can say
+    /// which numbers would have worked. `None` for other fields, and where no value would do
+    /// (the range is then empty because of another field, which `build` names first).
+    pub fn allowed(&self, field: &str) -> Option<(Duration, Duration)> {
+        let one = Duration::from_micros(1);
+        let tick = self.tick;
+        let min_timeout = self.min_timeout.unwrap_or(tick.saturating_mul(2));
+        let max_timeout = self.max_timeout.unwrap_or(tick.saturating_mul(20));
+        let timeout = self.timeout.unwrap_or(tick.saturating_mul(10).clamp(min_timeout, max_timeout.max(min_timeout)));
+        let range = match field {
+            "tick" | "local_pause" => (one, MAX_WIRE_DURATION),
+            "timeout" => (min_timeout.max(one), max_timeout.min(MAX_WIRE_DURATION)),
+            "interval" => (one, (timeout / 2).min(MAX_WIRE_DURATION)),
+            "min_timeout" => (one, max_timeout.min(MAX_WIRE_DURATION)),
+            "max_timeout" => (min_timeout.max(one), MAX_WIRE_DURATION),
+            "initdead" => (timeout.max(one), MAX_WIRE_DURATION),
+            _ => return None,
+        };
+        (range.0 <= range.1).then_some(range)
+    }
+
+    /// The value [`build`](Self::build) checks for the duration `field` (named as in
+    /// [`allowed`](Self::allowed)), defaults applied; `None` for other fields and for an unset
+    /// `local_pause`.
+    pub fn value(&self, field: &str) -> Option<Duration> {
+        let tick = self.tick;
+        let min_timeout = self.min_timeout.unwrap_or(tick.saturating_mul(2));
+        let max_timeout = self.max_timeout.unwrap_or(tick.saturating_mul(20));
+        let timeout = self.timeout.unwrap_or(tick.saturating_mul(10).clamp(min_timeout, max_timeout.max(min_timeout)));
+        match field {
+            "tick" => Some(tick),
+            "timeout" => Some(timeout),
+            "interval" => Some(self.interval.unwrap_or(timeout / 3)),
+            "min_timeout" => Some(min_timeout),
+            "max_timeout" => Some(max_timeout),
+            "initdead" => Some(self.initdead.unwrap_or(timeout.saturating_mul(2))),
+            "local_pause" => self.local_pause,
+            _ => None,
+        }
     }
 
     /// Validates and returns the configuration.
@@ -394,6 +459,7 @@ impl ConfigBuilder {
             max_timeout,
             initdead,
             local_pause: self.local_pause,
+            explain: self.explain,
             jitter_percent: self.jitter_percent,
             learning: self.learning,
             max_peers: self.max_peers,
@@ -421,6 +487,21 @@ mod tests {
         assert_eq!(c.timeout(), Duration::from_millis(500));
         assert_eq!(c.interval(), Duration::from_millis(500) / 3);
         assert_eq!(c.initdead(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_refused_duration_comes_with_the_range_that_would_work() {
+        let b = builder().timeout(Duration::from_millis(10)).interval(Duration::from_secs(1));
+        assert_eq!(b.clone().build().unwrap_err().field, "timeout");
+        assert_eq!(b.allowed("timeout"), Some((Duration::from_millis(200), Duration::from_secs(2))));
+        assert_eq!(b.value("timeout"), Some(Duration::from_millis(10)));
+        let b = builder().timeout(Duration::from_secs(1)).interval(Duration::from_secs(1));
+        assert_eq!(b.clone().build().unwrap_err().field, "interval");
+        assert_eq!(b.allowed("interval"), Some((Duration::from_micros(1), Duration::from_millis(500))));
+        let within = b.clone().interval(b.allowed("interval").unwrap().1);
+        assert!(within.build().is_ok());
+        assert_eq!(builder().allowed("jitter_percent"), None);
+        assert_eq!(builder().min_timeout(Duration::from_secs(9)).allowed("timeout"), None);
     }
 
     #[test]

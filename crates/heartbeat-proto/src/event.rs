@@ -1,6 +1,12 @@
 //! What the monitor tells its user: liveness transitions, one event each, in order.
 
+#[cfg(feature = "explain")]
+mod evidence;
+
 use heapless::Deque;
+
+#[cfg(feature = "explain")]
+pub use evidence::{DeadlineSource, Evidence, Verdict};
 
 use crate::peers::LinkId;
 use crate::time::Instant;
@@ -59,6 +65,11 @@ pub enum EventKind {
         /// The link.
         link: LinkId,
     },
+    /// What the `Suspect` or `Down` queued right after it (same peer, same instant) rested on.
+    /// Only with [`ConfigBuilder::explain_verdicts`](crate::ConfigBuilder::explain_verdicts)
+    /// (feature `explain`).
+    #[cfg(feature = "explain")]
+    Explained(Evidence),
 }
 
 /// How many events can wait to be polled. The monitor never takes in more than fits: a `tick`
@@ -68,8 +79,9 @@ pub enum EventKind {
 /// [`Rejected::EventQueueFull`]: crate::Rejected::EventQueueFull
 pub const EVENT_QUEUE_LEN: usize = 16;
 
-// One peer's change raises at most one event per link plus its own: it must always fit.
-const _: () = assert!(EVENT_QUEUE_LEN > crate::config::MAX_LINKS as usize);
+// One peer's change raises at most one event per link plus its own and its evidence: it must
+// always fit.
+const _: () = assert!(EVENT_QUEUE_LEN > crate::config::MAX_LINKS as usize + 1);
 
 /// The bounded queue behind `poll_event`.
 #[derive(Debug, Default)]

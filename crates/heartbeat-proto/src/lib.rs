@@ -174,8 +174,10 @@ pub use beacon::{Destination, Transmit};
 pub use config::{Config, ConfigBuilder, ConfigError, Learning, MAX_LINKS, MAX_WIRE_DURATION};
 pub use detector::{Adaptive, AkkaPhi, CassandraPhi, Chen, Detector, FixedTimeout, TwoWindow};
 pub use engine::{BufferTooSmall, Observation, ObservationKind, RecvMeta, SendMeta};
+#[cfg(feature = "explain")]
+pub use event::{DeadlineSource, Evidence, Verdict};
 pub use event::{EVENT_QUEUE_LEN, Event, EventKind};
-pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Rejected, Watermark};
+pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Reachability, Rejected, Watermark};
 pub use node::Node;
 pub use peers::{LinkId, Liveness, PeerFootprint, PeerStats, PeerStatus, SEQUENCE_WINDOW};
 pub use sender::Sender;

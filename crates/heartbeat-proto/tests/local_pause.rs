@@ -99,6 +99,7 @@ fn without_the_guard_a_late_tick_convicts_before_the_queued_heartbeat_is_read() 
     // This node stalls from 1.1 s to 5 s; the peer's heartbeat of 1.2 s waits in the socket.
     m.tick(ms(5000));
     assert!(matches!(kinds(&drain(&mut m))[..], [EventKind::Down { .. }]));
+    assert_eq!(m.stats().local_stalls, 0, "without the guard no stall is noticed");
     deliver(&mut m, ms(5000), 2);
     assert!(matches!(kinds(&drain(&mut m))[..], [EventKind::Up { .. }]), "a false suspicion");
 }
@@ -132,6 +133,7 @@ fn a_peer_that_is_really_gone_is_declared_down_one_pause_later() {
     assert!(drain(&mut m).is_empty());
     m.tick(ms(5009));
     assert!(drain(&mut m).is_empty());
+    assert_eq!(m.stats().local_stalls, 1);
     m.tick(ms(5010));
     assert_eq!(
         drain(&mut m),
@@ -202,4 +204,5 @@ fn every_deadline_inside_the_stall_is_held_not_only_the_one_that_revealed_it() {
     m.tick(Instant::from_micros(1_605_000));
     assert!(drain(&mut m).is_empty(), "no verdict on the stall alone");
     assert_eq!(m.peer(id(3)).unwrap().liveness, Liveness::Up);
+    assert_eq!(m.stats().local_stalls, 1, "one stall, however many peers it held");
 }

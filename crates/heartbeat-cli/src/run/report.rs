@@ -8,7 +8,12 @@ use heartbeat_proto::{Liveness, PeerStatus};
 use heartbeat_tokio::Status;
 use serde::{Deserialize, Serialize};
 
+use super::evidence::{Explanations, VerdictReport};
+use super::reachability::{reachability_name, state_of};
+use super::reload::ReloadOutcome;
+use crate::detectors::Selected;
 use crate::duration::show;
+use heartbeat_proto::Reachability;
 
 /// A node's status as it travels over the control socket.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +30,12 @@ pub(crate) struct StatusReport {
     pub(crate) datagrams_received: u64,
     pub(crate) frames_rejected: u64,
     pub(crate) socket_errors: u64,
+    /// Stalls of this node the local-stall guard caught (verdicts held back).
+    #[serde(default)]
+    pub(crate) local_stalls: u64,
+    /// How the SIGHUP reloads went.
+    #[serde(default)]
+    pub(crate) reload: ReloadOutcome,
 }
 
 /// One peer's line of the table.
@@ -44,6 +55,19 @@ pub(crate) struct PeerReport {
     pub(crate) hears_us: bool,
     /// `up` or `down` per link.
     pub(crate) links: Vec<String>,
+    /// The detector that judges it (`fixed`, `adaptive`, `phi`, `chen`, `two-window`).
+    #[serde(default)]
+    pub(crate) detector: Option<String>,
+    /// The detector's suspicion level, on the detector's own scale (see the metrics' help).
+    #[serde(default)]
+    pub(crate) suspicion: Option<f64>,
+    /// Whether the path works both ways: `both`, `settling` (heard, not hearing us yet),
+    /// `asymmetric` (heard, not hearing us past the grace), `unknown` (not heard).
+    #[serde(default)]
+    pub(crate) reachability: Option<String>,
+    /// The evidence of its latest `suspect` or `down`, if it had one since start-up.
+    #[serde(default)]
+    pub(crate) last_verdict: Option<VerdictReport>,
 }
 
 /// The name of a liveness state, as logs and reports spell it.
@@ -68,7 +92,7 @@ impl StatusReport {
         let config = &status.config;
         let peer = |p: &PeerStatus| PeerReport {
             id: p.id.get(),
-            state: state_name(p.liveness).to_string(),
+            state: state_of(p, status).to_string(),
             since_s: (status.now - p.since).as_secs_f64(),
             last_heard_ms: p.last_heard.map(|t| millis(status.now - t)),
             loss_percent: f64::from(p.stats.loss_ratio()) * 100.0,
@@ -79,6 +103,10 @@ impl StatusReport {
             links: (0..config.links())
                 .map(|l| if p.links_up & (1 << l) != 0 { "up" } else { "down" }.to_string())
                 .collect(),
+            detector: None,
+            suspicion: Some(f64::from(p.suspicion)).filter(|s| s.is_finite()),
+            last_verdict: None,
+            reachability: Some(reachability_name(Reachability::of(p, status.now)).to_string()),
         };
         StatusReport {
             node: config.node().get(),
@@ -93,7 +121,32 @@ impl StatusReport {
             datagrams_received: status.io.received,
             frames_rejected: status.frames.rejected(),
             socket_errors: status.io.send_errors + status.io.recv_errors,
+            local_stalls: status.frames.local_stalls,
+            reload: ReloadOutcome::default(),
         }
+    }
+
+    /// Adds how the reloads went.
+    pub(crate) fn with_reload(self, reload: ReloadOutcome) -> Self {
+        StatusReport { reload, ..self }
+    }
+
+    /// Adds each peer's latest verdict with its evidence.
+    pub(crate) fn with_verdicts(mut self, explanations: &Explanations) -> Self {
+        for p in &mut self.peers {
+            p.last_verdict = explanations.latest(p.id);
+        }
+        self
+    }
+
+    /// Names each peer's detector.
+    pub(crate) fn with_detectors(mut self, detectors: &Selected) -> Self {
+        for p in &mut self.peers {
+            if let Some(id) = heartbeat_proto::NodeId::new(p.id) {
+                p.detector = Some(detectors.choice_of(id).kind().to_string());
+            }
+        }
+        self
     }
 }
 
@@ -117,16 +170,35 @@ pub(crate) fn table(r: &StatusReport) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<6} {:<8} {:>13} {:>13} {:>6} {:>9} {:>8}  LINKS",
-        "PEER", "STATE", "SINCE", "LAST HEARD", "LOSS", "RTT", "TIMEOUT"
+        "{:<6} {:<8} {:>13} {:>13} {:>6} {:>9} {:>8}  {:<12} {:<10} {:>9}",
+        "PEER", "STATE", "SINCE", "LAST HEARD", "LOSS", "RTT", "TIMEOUT", "LINKS", "DETECTOR", "SUSPICION"
     );
     for p in &r.peers {
         let _ = writeln!(out, "{}", row(p));
     }
+    for p in &r.peers {
+        if let Some(v) = &p.last_verdict {
+            let _ = writeln!(
+                out,
+                "  peer {} last {} at {:.3}s: silent {}, deadline {} ({}), suspicion {:.3}, loss {:.1}%, rtt {}, links {}{}",
+                p.id,
+                v.verdict,
+                v.at,
+                v.silent_ms.map_or("since start-up".into(), ms),
+                v.deadline_after_ms.map_or("-".into(), ms),
+                v.deadline_source,
+                v.suspicion,
+                v.loss_percent,
+                v.rtt_ms.map_or("-".into(), ms),
+                v.links_text(),
+                if v.held_by_stall_guard { ", held back by the stall guard" } else { "" }
+            );
+        }
+    }
     let _ = writeln!(
         out,
-        "datagrams sent {}, received {}; frames rejected {}; socket errors {}",
-        r.datagrams_sent, r.datagrams_received, r.frames_rejected, r.socket_errors
+        "datagrams sent {}, received {}; frames rejected {}; socket errors {}; local stalls {}",
+        r.datagrams_sent, r.datagrams_received, r.frames_rejected, r.socket_errors, r.local_stalls
     );
     out
 }
@@ -134,7 +206,7 @@ pub(crate) fn table(r: &StatusReport) -> String {
 fn row(p: &PeerReport) -> String {
     let links: Vec<String> = p.links.iter().enumerate().map(|(i, s)| format!("{i}:{s}")).collect();
     format!(
-        "{:<6} {:<8} {:>13} {:>13} {:>5.1}% {:>9} {:>8}  {}",
+        "{:<6} {:<8} {:>13} {:>13} {:>5.1}% {:>9} {:>8}  {:<12} {:<10} {:>9}",
         p.id,
         p.state,
         format!("{} ago", show(Duration::from_secs_f64(p.since_s.max(0.0)))),
@@ -142,6 +214,8 @@ fn row(p: &PeerReport) -> String {
         p.loss_percent,
         p.rtt_ms.map_or("-".into(), ms),
         ms(p.timeout_ms),
-        links.join(" ")
+        links.join(" "),
+        p.detector.as_deref().unwrap_or("-"),
+        p.suspicion.map_or("-".into(), |s| format!("{s:.3}"))
     )
 }

@@ -46,6 +46,7 @@ use core::fmt::Debug;
 use core::time::Duration;
 
 use crate::time::Instant;
+use crate::wire::NodeId;
 
 pub use adaptive::{Adaptive, AdaptiveState};
 pub use cassandra::{CassandraPhi, CassandraState};
@@ -138,6 +139,14 @@ pub trait Detector {
     /// Forgets a peer's history, as when it restarts with a new generation.
     fn reset(&self, state: &mut Self::PeerState) {
         *state = Self::PeerState::default();
+    }
+
+    /// Called once when `peer` enters the peer table (configured or learned), before any of
+    /// its heartbeats, with its fresh state. A detector whose settings differ from peer to peer
+    /// records the peer's choice in its state here; the default does nothing. A detector that
+    /// keeps such a choice in its state should keep it across [`reset`](Self::reset) too.
+    fn on_peer_added(&self, state: &mut Self::PeerState, peer: NodeId) {
+        let _ = (state, peer);
     }
 }
 

@@ -9,7 +9,10 @@
 //! profile enters at [`Monitor::observe`] with observations it decoded and verified itself.
 
 mod due;
+#[cfg(all(test, feature = "explain"))]
+mod explain_tests;
 mod outcome;
+mod reachability;
 mod v1;
 
 use core::net::SocketAddr;
@@ -19,6 +22,8 @@ use crate::auth::{AuthError, Authentication};
 use crate::config::{Config, Learning};
 use crate::detector::{Arrival, Detector, PeerTiming};
 use crate::engine::{Observation, ObservationKind, RecvMeta};
+#[cfg(feature = "explain")]
+use crate::event::{DeadlineSource, Evidence, Verdict as VerdictKind};
 use crate::event::{Event, EventKind, EventQueue};
 use crate::peers::{LinkId, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqWindow};
 use crate::storage::Storage;
@@ -26,6 +31,7 @@ use crate::time::{Clock, Instant};
 use crate::wire::{Frame, Message, NodeId};
 use due::{Due, liveness_due, next_deadline, timing};
 pub use outcome::{Accepted, MonitorStats, PeerError, Rejected, Watermark};
+pub use reachability::Reachability;
 
 /// The verdict on an admitted frame, decided before anything changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,7 +327,9 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             if self.hold_after_local_pause(slot, at, now) {
                 continue;
             }
-            self.expire(slot, now);
+            // A timer at the end of a stall window is a postponement the guard set.
+            let held = self.config.local_pause.is_some() && self.paused_until == Some(at);
+            self.expire(slot, now, held);
         }
     }
 
@@ -382,7 +390,8 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// The most events one peer's change can raise: its own, plus one per link.
     fn events_per_peer_change(&self) -> usize {
-        if self.multi_link() { 1 + usize::from(self.config.links) } else { 1 }
+        let own = 1 + usize::from(self.config.explain);
+        if self.multi_link() { own + usize::from(self.config.links) } else { own }
     }
 
     fn insert(&mut self, id: NodeId, learned: bool) -> Option<usize> {
@@ -390,7 +399,8 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             return None;
         }
         let now = self.clock.now();
-        let peer = Peer::new(now, self.config.timeout, learned);
+        let mut peer = Peer::new(now, self.config.timeout, learned);
+        self.detector.on_peer_added(&mut peer.detector, id);
         let slot = self.peers.insert(id, peer).ok()?;
         self.reschedule(slot);
         self.settle();
@@ -614,15 +624,32 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         if !paused || self.next_deadline(slot) != Some(at) {
             return false;
         }
+        if self.paused_until != Some(until) {
+            self.stats.local_stalls = self.stats.local_stalls.saturating_add(1);
+        }
         self.paused_until = Some(until);
         self.peers.set_timer(slot, Some(until));
         true
     }
 
     /// Fires whatever is due for `slot` at `now`, then re-arms its timer.
-    fn expire(&mut self, slot: usize, now: Instant) {
+    fn expire(&mut self, slot: usize, now: Instant, held: bool) {
+        #[cfg(not(feature = "explain"))]
+        let _ = held;
         let Some(peer_id) = self.peers.id(slot) else { return };
         let due = self.peers.get(slot).and_then(|p| liveness_due(&self.detector, &self.config, p));
+        // Evidence is gathered before anything changes, and queued right before its verdict.
+        #[cfg(feature = "explain")]
+        let evidence = if self.config.explain {
+            let verdict = match due {
+                Some(Due { down, .. }) if down <= now => Some((VerdictKind::Down, down)),
+                Some(Due { suspect: Some(suspect), .. }) if suspect <= now => Some((VerdictKind::Suspect, suspect)),
+                _ => None,
+            };
+            verdict.and_then(|(v, deadline)| self.evidence(slot, now, v, deadline, held))
+        } else {
+            None
+        };
         let Some((peer, links)) = self.peers.record_and_links_mut(slot) else { return };
         let down = match due {
             Some(Due { down, .. }) if down <= now => {
@@ -630,6 +657,10 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             }
             Some(Due { suspect: Some(suspect), .. }) if suspect <= now => {
                 peer.set_liveness(Liveness::Suspect, now);
+                #[cfg(feature = "explain")]
+                if let Some(evidence) = evidence {
+                    self.events.push(now, peer_id, EventKind::Explained(evidence));
+                }
                 self.events.push(now, peer_id, EventKind::Suspect { last_heard: peer.last_heard });
                 None
             }
@@ -644,9 +675,72 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         }
         if let Some(kind) = down {
             peer.set_liveness(Liveness::Down, now);
+            #[cfg(feature = "explain")]
+            if let Some(evidence) = evidence {
+                self.events.push(now, peer_id, EventKind::Explained(evidence));
+            }
             self.events.push(now, peer_id, kind);
         }
         self.reschedule(slot);
+    }
+
+    /// What a verdict on `slot` at `now` rests on (see [`Evidence`]). Reads only.
+    #[cfg(feature = "explain")]
+    fn evidence(
+        &self,
+        slot: usize,
+        now: Instant,
+        verdict: VerdictKind,
+        deadline: Instant,
+        held: bool,
+    ) -> Option<Evidence> {
+        let peer = self.peers.get(slot)?;
+        let us = |d: Duration| crate::time::duration_micros_u32(d);
+        let (source, down_after, suspicion) = match self.timing(slot) {
+            None => (DeadlineSource::Startup, self.config.initdead, 0.0),
+            Some(t) => {
+                let down = self.detector.deadlines(&peer.detector, &t).down - t.last_heard;
+                let source = if down == t.timeout {
+                    DeadlineSource::Negotiated
+                } else if down == t.min_timeout {
+                    DeadlineSource::Floor
+                } else if down == t.max_timeout {
+                    DeadlineSource::Ceiling
+                } else {
+                    DeadlineSource::Estimated
+                };
+                (source, down, self.detector.suspicion(&peer.detector, &t, now))
+            }
+        };
+        let mut link_silence_us = [u32::MAX; crate::config::MAX_LINKS as usize];
+        let links = self.peers.links(slot);
+        if links.is_empty() {
+            if peer.heard() {
+                link_silence_us[0] = us(now - peer.last_heard);
+            }
+        } else {
+            for (out, link) in link_silence_us.iter_mut().zip(links) {
+                // A link's record starts with the peer's; until it delivered, `heard` is that.
+                if peer.heard() && link.next_seq != 0 {
+                    *out = us(now - link.heard);
+                }
+            }
+        }
+        Some(Evidence {
+            verdict,
+            source,
+            held_by_stall_guard: held,
+            links: self.config.links,
+            last_heard: peer.heard().then_some(peer.last_heard),
+            deadline,
+            down_after_us: us(down_after),
+            timeout_us: us(peer.timeout()),
+            interval_us: us(peer.interval().unwrap_or(self.config.interval)),
+            suspicion_bits: suspicion.to_bits(),
+            loss_bits: peer.stats.loss_ratio().to_bits(),
+            srtt_us: peer.stats.srtt_us,
+            link_silence_us,
+        })
     }
 
     /// The peer's timing, once heard.

@@ -126,6 +126,10 @@ pub struct MonitorStats {
     pub rejected_replay: u64,
     /// [`Rejected::EventQueueFull`].
     pub rejected_queue_full: u64,
+    /// Local stalls the stall guard caught: `tick`s that came more than the configured
+    /// [`local_pause`](crate::ConfigBuilder::local_pause) after a deadline, so that verdicts
+    /// were held back (one count per stall, however many peers it held).
+    pub local_stalls: u64,
 }
 
 impl MonitorStats {

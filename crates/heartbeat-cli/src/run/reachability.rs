@@ -1,0 +1,73 @@
+//! One-way paths: a peer this node hears but that does not hear it is `asymmetric` — its own
+//! state, with an event when it begins (`kind = "asymmetric"`) and when it ends (`symmetric`).
+//!
+//! The library classifies a peer from a status snapshot ([`Reachability::of`]); this watcher
+//! takes a snapshot every heartbeat interval and logs the changes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use heartbeat_proto::{Liveness, PeerStatus, Reachability};
+use heartbeat_tokio::Status;
+use tracing::{info, warn};
+
+use crate::metrics::Metrics;
+use crate::metrics::server::Node;
+
+/// The name of a reachability, as the status spells it.
+pub(crate) fn reachability_name(r: Reachability) -> &'static str {
+    match r {
+        Reachability::Both => "both",
+        Reachability::Settling => "settling",
+        Reachability::Asymmetric => "asymmetric",
+        _ => "unknown",
+    }
+}
+
+/// The state a peer is reported in: its liveness, but `asymmetric` for a peer that is up and
+/// does not hear this node.
+pub(crate) fn state_of(p: &PeerStatus, status: &Status) -> &'static str {
+    if p.liveness == Liveness::Up && Reachability::of(p, status.now) == Reachability::Asymmetric {
+        "asymmetric"
+    } else {
+        super::report::state_name(p.liveness)
+    }
+}
+
+/// Logs each peer's one-way path as it begins and ends, until the node stops.
+pub(crate) async fn watch(node: Node, every: Duration, metrics: Option<&Metrics>) {
+    let mut one_way: HashMap<u64, bool> = HashMap::new();
+    let mut ticker = tokio::time::interval(every.max(Duration::from_millis(20)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Ok(status) = node.status().await else { return };
+        for p in &status.peers {
+            let peer = p.id.get();
+            let now_one_way = state_of(p, &status) == "asymmetric";
+            let was = one_way.insert(peer, now_one_way).unwrap_or(false);
+            let at = status.now.since_epoch().as_secs_f64();
+            if now_one_way && !was {
+                let grace_ms = Reachability::grace(p).as_secs_f64() * 1e3;
+                warn!(
+                    kind = "asymmetric",
+                    peer,
+                    at,
+                    grace_ms,
+                    "peer {peer} is reachable one way only: heard, but it has not heard this node for over {grace_ms} ms"
+                );
+                if let Some(m) = metrics {
+                    m.record_kind(peer, "asymmetric");
+                }
+            } else if was && !now_one_way {
+                info!(
+                    kind = "symmetric",
+                    peer, at, "peer {peer}: the path works both ways again (or it is no longer heard)"
+                );
+                if let Some(m) = metrics {
+                    m.record_kind(peer, "symmetric");
+                }
+            }
+        }
+    }
+}
