@@ -65,7 +65,6 @@ fn options() -> Options {
             "--timeout-ms" => o.timeout = Duration::from_secs_f64(number() / 1e3),
             "--heartbeat" => o.heartbeat = value.into(),
             "--out" => o.out = value.into(),
-            // `cargo test` runs examples only when asked; tolerate libtest's flags anyway.
             other => panic!("unknown option {other} (see the doc comment of examples/fault_soak.rs)"),
         }
     }
