@@ -9,6 +9,7 @@ pub mod bench;
 pub mod bird;
 pub mod cluster;
 pub mod frr;
+pub mod lab;
 pub mod linuxha;
 pub mod netns;
 pub mod pcap;
