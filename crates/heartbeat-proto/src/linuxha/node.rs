@@ -103,13 +103,15 @@ pub enum Rejected {
     /// The engine refused it (counted in the monitor's stats).
     #[error("{0}")]
     Engine(#[from] EngineRejected),
-    /// A sequenced message that is not a status, refused by its sequence number or
-    /// generation (counted in [`WireStats`]).
+    /// Refused by its sequence number or generation in the node's tracker: a non-status
+    /// message, or a status older than the last had and never missing (counted in
+    /// [`WireStats`]).
     #[error("{0}")]
     Sequence(SeqRefusal),
 }
 
-/// Why a sequenced non-status message was refused (status messages are the engine's to judge).
+/// Why a sequenced message was refused by the node's own tracker (the engine judges status
+/// messages too: stale generations and duplicates of those are its refusals).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SeqRefusal {
@@ -396,6 +398,12 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
         match self.profile.classify(bytes)? {
             Incoming::Liveness { obs, flow_control } => {
                 let track = self.tracks.iter().position(|(id, _)| *id == obs.peer);
+                // Older than the last had and never missing: a replay (Heartbeat drops it),
+                // even where the engine's window would take it as reordered.
+                if track.is_some_and(|i| self.tracks[i].1.judge(obs.generation, obs.sequence) == SeqVerdict::Old) {
+                    self.wire.refused_old = self.wire.refused_old.saturating_add(1);
+                    return Err(Rejected::Sequence(SeqRefusal::Old));
+                }
                 let result = self.monitor.observe(now, meta, &obs);
                 // A status resent far beyond the engine's window is still the one we asked for.
                 let recovered = track

@@ -297,13 +297,16 @@ fn a_replayed_heartbeat_and_a_lower_generation_are_refused_counted_and_change_no
     let before = a.peers().next().unwrap();
     // The captured first heartbeat again (same seq, old ts).
     let err = a.on_message(ms(900), b_addr(), &hbs[0]).unwrap_err();
-    assert!(matches!(err, Rejected::Engine(EngineRejected::Duplicate { sequence: 1, .. })), "{err:?}");
+    assert_eq!(err, Rejected::Sequence(SeqRefusal::Old), "older than the last, never missing");
+    // The latest one again: the engine's duplicate.
+    let err = a.on_message(ms(900), b_addr(), &hbs[1]).unwrap_err();
+    assert!(matches!(err, Rejected::Engine(EngineRejected::Duplicate { sequence: 2, .. })), "{err:?}");
     // The previous incarnation's heartbeat.
     let old = sent(&mut node("hbnode2", 4), ms(0)).remove(0);
     let err = a.on_message(ms(900), b_addr(), &old).unwrap_err();
     assert!(matches!(err, Rejected::Engine(EngineRejected::StaleGeneration { .. })), "{err:?}");
     let stats = a.monitor().stats();
-    assert_eq!((stats.rejected_duplicate, stats.rejected_stale_generation), (1, 1));
+    assert_eq!((stats.rejected_duplicate, stats.rejected_stale_generation, a.wire_stats().refused_old), (1, 1, 1));
     let after = a.peers().next().unwrap();
     assert_eq!(
         (after.last_heard, after.generation, after.liveness),
@@ -311,6 +314,12 @@ fn a_replayed_heartbeat_and_a_lower_generation_are_refused_counted_and_change_no
     );
     assert_eq!((after.stats.received, after.stats.duplicates), (before.stats.received, before.stats.duplicates + 1));
     assert!(sent(&mut a, ms(900)).iter().all(|m| kind(m) != "NS_rexmit"), "no gap from a replay");
+    // A node that first heard seq 2: seq 1 replayed later is old, not a reordered heartbeat.
+    let mut c = node("hbnode1", 1);
+    c.on_message(ms(500), b_addr(), &hbs[1]).unwrap();
+    assert_eq!(c.on_message(ms(900), b_addr(), &hbs[0]), Err(Rejected::Sequence(SeqRefusal::Old)));
+    assert_eq!(c.wire_stats().refused_old, 1);
+    assert_eq!(c.peers().next().unwrap().stats.late, 0);
 }
 
 #[test]
