@@ -608,8 +608,7 @@ fn a_heartbeat_of_ours_lost_on_the_way_is_asked_for_by_the_daemon_and_resent() -
         .count();
     assert_eq!(original, 1, "the first copy never left (dropped), the resend did");
     eprintln!(
-        "the daemon asked for our seq {asked} {:?} after ...; we resent it {:?} later; {resent:?}",
-        request.at,
+        "the daemon asked for our seq {asked}; we resent it {:?} after its request (capture times); {resent:?}",
         answer.at - request.at
     );
     let log = hb.log();
