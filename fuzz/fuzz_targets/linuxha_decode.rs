@@ -7,8 +7,8 @@
 
 #![no_main]
 
-use heartbeat_proto::linuxha::profile::Status;
 use heartbeat_proto::engine::RecvMeta;
+use heartbeat_proto::linuxha::profile::Status;
 use heartbeat_proto::linuxha::{
     Field, HaCf, LinuxHaNode, Message, Value, encode_classic, encode_netstring, parse_authkeys,
 };
