@@ -6,10 +6,16 @@
 //! sha1, md5 and crc; a SIGKILLed daemon is declared dead by ours at its advertised `dt`
 //! (clamped into our bounds) after its last captured heartbeat; our graceful stop reaches the
 //! daemon as a shutdown notice at once, not after its deadtime; a wrong key is refused both ways.
+//! The daemon comes up through our `repnodes`; a restart of either side is a higher generation
+//! (its log says "Heartbeat restart", ours reports Restarted); our SIGKILL is declared dead by
+//! it at our `dt` (plus its 250 ms check); a replayed captured packet and a lower generation
+//! are refused by ours (counted) and by it (its log); one heartbeat dropped by iptables either
+//! way is asked for with `NS_rexmit` and resent (seen in the capture).
 //!
 //! Needs root, iproute2, tcpdump and Debian's `heartbeat`. Without them the tests fail with a
 //! message saying what is missing; none passes unless the daemon ran and answered.
 
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -50,6 +56,12 @@ struct Ours {
 
 impl Ours {
     fn start(net: &Pair, theirs: &HaConfig, authkeys: &str) -> Result<Ours, Error> {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Self::start_as(net, theirs, authkeys, Generation(u32::try_from(wall.as_secs()).unwrap_or(u32::MAX)))
+    }
+
+    /// Starts ours in incarnation `generation`.
+    fn start_as(net: &Pair, theirs: &HaConfig, authkeys: &str, generation: Generation) -> Result<Ours, Error> {
         let mut mine = theirs.clone();
         mine.interface = Pair::B_DEV.into();
         mine.peer_addr = Pair::A_V4.into();
@@ -61,7 +73,6 @@ impl Ours {
         let (tx, events) = mpsc::channel();
         let handle = net.b.within(move || -> Result<LinuxHaHandle, String> {
             let cf = HaCf::parse(&text).map_err(|e| e.to_string())?;
-            let generation = Generation(u32::try_from(wall.as_secs()).unwrap_or(u32::MAX));
             let node = LinuxHaNode::new(&cf, OURS, keys, generation, FixedTimeout::new(), clock.now(), wall.as_secs())
                 .map_err(|e| e.to_string())?;
             let driver = LinuxHaDriver::bind(node, cf.udpport, clock).map_err(|e| e.to_string())?;
@@ -108,6 +119,17 @@ impl Ours {
         self.wall_at_epoch + event.at.since_epoch()
     }
 
+    fn status(&self) -> Result<heartbeat_std::linuxha::LinuxHaStatus, Error> {
+        self.handle().status().map_err(|_| failed("driver stopped"))
+    }
+
+    /// Stops at once, as SIGKILL would: no goodbye.
+    fn abort(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.abort();
+        }
+    }
+
     fn shutdown(&mut self) {
         if let Some(handle) = self.handle.take() {
             handle.shutdown();
@@ -151,8 +173,12 @@ fn both_come_up(authkeys: &str) -> TestResult {
     assert!(log.contains(&format!("Status update for node {OURS}: status active")), "{log}");
     assert!(log.contains(&format!("Link {OURS}:{} up", Pair::A_DEV)), "{log}");
     assert_eq!(status.unauthentic, 0);
-    // Flow control off (we send no `protocol`), so the daemon never asks us for anything.
-    assert!(log.contains("flow control disabled"), "{log}");
+    // We speak flow control (`protocol=1`): the daemon keeps its own on, asks us for the node
+    // list and comes up on our answer.
+    assert!(!log.contains("flow control disabled"), "{log}");
+    assert!(log.contains("Comm_now_up(): updating status to active"), "{log}");
+    let status = ours.status()?;
+    assert!(status.wire.repnodes_sent >= 1, "reqnodes answered: {:?}", status.wire);
     ours.shutdown();
     Ok(())
 }
@@ -300,6 +326,340 @@ fn a_wrong_key_is_refused_both_ways() -> TestResult {
         refusals.len(),
         refusals[0]
     );
+    ours.shutdown();
+    Ok(())
+}
+
+/// Our node's name for a node's liveness in the daemon's log.
+fn log_has(hb: &Heartbeat, what: &str, needle: &str, within: Duration) -> TestResult {
+    wait_for(what, within, || {
+        Ok(if hb.log().contains(needle) { Check::Done(()) } else { Check::Waiting(String::new()) })
+    })
+    .map_err(|e| hb.failure(e.to_string()))
+}
+
+/// Sends `payload` to `to` from a fresh UDP socket inside `ns` (a raw re-injection: the
+/// payload is not ours to sign).
+fn inject(ns: &heartbeat_tests::netns::Namespace, from: Ipv4Addr, to: SocketAddrV4, payload: Vec<u8>) -> TestResult {
+    ns.within(move || -> std::io::Result<()> {
+        let socket = UdpSocket::bind(SocketAddrV4::new(from, 0))?;
+        socket.send_to(&payload, to).map(drop)
+    })?
+    .map_err(|e| failed(format!("cannot inject: {e}")))
+}
+
+/// One line per captured datagram: source, type, seq (for failure messages).
+fn summary(packets: &[pcap::Datagram]) -> String {
+    packets
+        .iter()
+        .map(|d| match Message::decode(&d.payload) {
+            Ok(_) => format!("{} {:?} seq={:?}", d.source, kind_of(d), field_of(d, "seq")),
+            Err(e) => format!("{} undecodable ({e}): {:?}", d.source, String::from_utf8_lossy(&d.payload)),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn kind_of(d: &pcap::Datagram) -> Option<String> {
+    Message::decode(&d.payload).ok()?.text("t").ok()?.map(String::from)
+}
+
+fn field_of(d: &pcap::Datagram, name: &'static str) -> Option<String> {
+    Message::decode(&d.payload).ok()?.text(name).ok()?.map(String::from)
+}
+
+#[test]
+fn a_restart_of_ours_is_a_higher_generation_to_the_daemon() -> TestResult {
+    let net = Pair::new()?;
+    let authkeys = "auth 1\n1 sha1 lha-test-secret\n";
+    let theirs = config(authkeys);
+    let hb = Heartbeat::start(&net.a, &theirs)?;
+    let mut ours = Ours::start_as(&net, &theirs, authkeys, Generation(0x100))?;
+    ours.wait_up()?;
+    wait_nodestatus(&hb, "active", UP_WITHIN)?;
+    // A crash and a restart within its deadtime: the next incarnation.
+    ours.abort();
+    let mut ours = Ours::start_as(&net, &theirs, authkeys, Generation(0x101))?;
+    log_has(
+        &hb,
+        "the restart in the daemon's log",
+        &format!("Heartbeat restart on node {OURS}"),
+        Duration::from_secs(3),
+    )?;
+    ours.wait_up()?;
+    assert!(!hb.log().contains(&format!("node {OURS}: is dead")), "{}", hb.log());
+    wait_nodestatus(&hb, "active", UP_WITHIN)?;
+    ours.shutdown();
+    Ok(())
+}
+
+#[test]
+fn a_restart_of_theirs_is_seen_as_restarted_with_a_higher_generation() -> TestResult {
+    let net = Pair::new()?;
+    let authkeys = "auth 3\n3 md5 lha-md5-key\n";
+    let theirs = config(authkeys);
+    let mut hb = Heartbeat::start(&net.a, &theirs)?;
+    let mut ours = Ours::start(&net, &theirs, authkeys)?;
+    let up = ours.wait_up()?;
+    let EventKind::Up { generation: first } = up.kind else { unreachable!() };
+    hb.kill();
+    // Its generation must be higher on the next start: it takes it from the clock or its
+    // hb_generation file; one second later, in any case.
+    std::thread::sleep(Duration::from_millis(1_100));
+    let hb2 = Heartbeat::start(&net.a, &theirs)?;
+    let restarted =
+        ours.wait_for("Restarted for hbnode1", UP_WITHIN, |e| matches!(e.kind, EventKind::Restarted { .. }))?;
+    let EventKind::Restarted { previous, generation } = restarted.kind else { unreachable!() };
+    eprintln!("the daemon restarted: generation {previous:?} -> {generation:?}");
+    assert_eq!(previous, first);
+    assert!(generation > previous);
+    let status = ours.status()?;
+    assert_eq!(status.peers[0].1.generation, Some(generation));
+    drop(hb2);
+    ours.abort();
+    Ok(())
+}
+
+#[test]
+fn sigkill_of_ours_is_declared_dead_by_the_daemon_at_its_deadtime() -> TestResult {
+    let net = Pair::new()?;
+    let authkeys = "auth 2\n2 crc\n";
+    let theirs = config(authkeys);
+    let dir = heartbeat_tests::netns::temp_dir("lha-kill-ours")?;
+    let file = dir.path().join("b.pcap");
+    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 694")?;
+    let hb = Heartbeat::start(&net.a, &theirs)?;
+    let mut ours = Ours::start(&net, &theirs, authkeys)?;
+    ours.wait_up()?;
+    wait_nodestatus(&hb, "active", UP_WITHIN)?;
+    std::thread::sleep(Duration::from_millis(500));
+    ours.abort();
+    let dead = wait_for("cl_status dead", Duration::from_secs(5), || {
+        Ok(match hb.nodestatus(OURS) {
+            Ok(s) if s == "dead" => Check::Done(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()),
+            Ok(s) => Check::Waiting(s),
+            Err(e) => Check::Waiting(e.to_string()),
+        })
+    })
+    .map_err(|e| hb.failure(e.to_string()))?;
+    capture.stop();
+    let log = hb.log();
+    assert!(log.contains(&format!("node {OURS}: is dead")), "a timeout, not a goodbye: {log}");
+    assert!(!log.contains(&format!("Received shutdown notice from '{OURS}'")), "{log}");
+    let packets = pcap::read_udp(&file).map_err(|e| failed(format!("capture: {e:?}")))?;
+    let last = packets
+        .iter()
+        .rev()
+        .find(|d| d.source.ip() == std::net::IpAddr::from(Pair::B_V4) && kind_of(d).as_deref() == Some("status"))
+        .ok_or_else(|| failed("no heartbeat of ours captured"))?;
+    let dt = Duration::from_millis(u64::from_str_radix(&field_of(last, "dt").unwrap_or_default(), 16).unwrap_or(0));
+    assert_eq!(dt, Duration::from_millis(1_500), "we advertise our deadtime");
+    let silent = dead.saturating_sub(last.at);
+    eprintln!("the daemon reported us dead {silent:?} after our last heartbeat (dt {dt:?}; it checks every 250 ms)");
+    assert!(silent >= dt, "not before our dt: {silent:?}");
+    // Its 250 ms check period, plus our 20 ms polling of cl_status and scheduling.
+    assert!(silent < dt + Duration::from_millis(600), "{silent:?}");
+    Ok(())
+}
+
+#[test]
+fn a_replayed_packet_and_a_lower_generation_are_refused_both_ways() -> TestResult {
+    let net = Pair::new()?;
+    let authkeys = "auth 1\n1 sha1 lha-test-secret\n";
+    let theirs = config(authkeys);
+    let dir = heartbeat_tests::netns::temp_dir("lha-replay")?;
+    let file = dir.path().join("b.pcap");
+    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 694")?;
+    let hb = Heartbeat::start(&net.a, &theirs)?;
+    let mut ours = Ours::start_as(&net, &theirs, authkeys, Generation(0x200))?;
+    ours.wait_up()?;
+    wait_nodestatus(&hb, "active", UP_WITHIN)?;
+    std::thread::sleep(Duration::from_millis(1_000));
+    capture.stop();
+    let packets = pcap::read_udp(&file).map_err(|e| failed(format!("capture: {e:?}")))?;
+    let is_status = |d: &&pcap::Datagram, from: Ipv4Addr| {
+        d.source.ip() == std::net::IpAddr::from(from) && kind_of(d).as_deref() == Some("status")
+    };
+    let theirs_old = packets.iter().find(|d| is_status(d, Pair::A_V4)).ok_or_else(|| failed("no daemon status"))?;
+    let ours_old = packets.iter().find(|d| is_status(d, Pair::B_V4)).ok_or_else(|| failed("no status of ours"))?;
+    let their_hg = u32::from_str_radix(&field_of(theirs_old, "hg").unwrap_or_default(), 16).unwrap_or(0);
+
+    // To ours: the daemon's captured first heartbeat, again (same seq, old ts).
+    let before = ours.status()?;
+    inject(&net.a, Pair::A_V4, SocketAddrV4::new(Pair::B_V4, 694), theirs_old.payload.clone())?;
+    // To ours: a heartbeat of a lower generation of hbnode1, correctly signed.
+    let keys = parse_authkeys(authkeys).map_err(|e| failed(e.to_string()))?;
+    let cf_text = theirs.ha_cf(std::path::Path::new("/nonexistent"));
+    let cf = HaCf::parse(&cf_text).map_err(|e| failed(e.to_string()))?;
+    let forge = |me: &str, generation: u32| -> Result<Vec<u8>, Error> {
+        let mut node: LinuxHaNode<FixedTimeout, heartbeat_proto::Growable> = LinuxHaNode::new(
+            &cf,
+            me,
+            keys.clone(),
+            Generation(generation),
+            FixedTimeout::new(),
+            heartbeat_proto::Instant::ZERO,
+            SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
+        )
+        .map_err(|e| failed(e.to_string()))?;
+        node.tick(heartbeat_proto::Instant::ZERO);
+        let mut buf = vec![0; 4096];
+        let t = node
+            .poll_transmit(&mut buf)
+            .ok_or_else(|| failed("nothing to send"))?
+            .map_err(|e| failed(e.to_string()))?;
+        buf.truncate(t.len);
+        Ok(buf)
+    };
+    inject(&net.a, Pair::A_V4, SocketAddrV4::new(Pair::B_V4, 694), forge(THEIRS, their_hg - 1)?)?;
+    std::thread::sleep(Duration::from_millis(200));
+    let after = ours.status()?;
+    assert_eq!(after.replays_refused, before.replays_refused + 2, "both refused and counted: {after:?}");
+    assert!(!ours.seen.iter().any(|e| matches!(e.kind, EventKind::Restarted { .. } | EventKind::Down { .. })));
+    assert_eq!(after.peers[0].1.generation, before.peers[0].1.generation, "state unchanged");
+
+    // To the daemon: our captured first heartbeat again, and a lower generation of ours.
+    inject(&net.b, Pair::B_V4, SocketAddrV4::new(Pair::A_V4, 694), ours_old.payload.clone())?;
+    inject(&net.b, Pair::B_V4, SocketAddrV4::new(Pair::A_V4, 694), forge(OURS, 0x1ff)?)?;
+    log_has(&hb, "the daemon's replay warning", "attempted replay attack", Duration::from_secs(2))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let log = hb.log();
+    assert!(!log.contains(&format!("Heartbeat restart on node {OURS}")), "{log}");
+    assert_eq!(hb.nodestatus(OURS).map_err(|e| hb.failure(e.to_string()))?, "active");
+    eprintln!(
+        "ours refused {} replays; the daemon logged: {:?}",
+        after.replays_refused,
+        log.lines().filter(|l| l.contains("replay")).collect::<Vec<_>>()
+    );
+    ours.shutdown();
+    Ok(())
+}
+
+/// Drops exactly one status message to or from the node (iptables `nth` on a string match).
+fn drop_one_status(ns: &heartbeat_tests::netns::Namespace, chain: &str) -> TestResult {
+    ns.run(
+        "iptables",
+        &[
+            "-A",
+            chain,
+            "-p",
+            "udp",
+            "--dport",
+            "694",
+            "-m",
+            "string",
+            "--string",
+            "t=status",
+            "--algo",
+            "bm",
+            "-m",
+            "statistic",
+            "--mode",
+            "nth",
+            "--every",
+            "1000000",
+            "--packet",
+            "0",
+            "-j",
+            "DROP",
+        ],
+    )
+    .map(drop)
+}
+
+#[test]
+fn a_heartbeat_of_ours_lost_on_the_way_is_asked_for_by_the_daemon_and_resent() -> TestResult {
+    let net = Pair::new()?;
+    let authkeys = "auth 3\n3 md5 lha-md5-key\n";
+    let theirs = config(authkeys);
+    let dir = heartbeat_tests::netns::temp_dir("lha-rexmit-ours")?;
+    let file = dir.path().join("b.pcap");
+    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 694")?;
+    let hb = Heartbeat::start(&net.a, &theirs)?;
+    let mut ours = Ours::start(&net, &theirs, authkeys)?;
+    ours.wait_up()?;
+    wait_nodestatus(&hb, "active", UP_WITHIN)?;
+    // One of ours dropped on its way out (after the capture point of ingress, before egress).
+    drop_one_status(&net.b, "OUTPUT")?;
+    let resent = wait_for("a resend of ours", Duration::from_secs(5), || {
+        let w = ours.status()?.wire;
+        Ok(if w.resent >= 1 { Check::Done(w) } else { Check::Waiting(format!("{w:?}")) })
+    })
+    .map_err(|e| hb.failure(e.to_string()))?;
+    // Let the capture catch up with the resend.
+    std::thread::sleep(Duration::from_millis(1_000));
+    capture.stop();
+    let packets = pcap::read_udp(&file).map_err(|e| failed(format!("capture: {e:?}")))?;
+    let request = packets
+        .iter()
+        .find(|d| kind_of(d).as_deref() == Some("NS_rexmit") && d.source.ip() == std::net::IpAddr::from(Pair::A_V4))
+        .ok_or_else(|| failed(format!("no retransmit request from the daemon captured: {}", summary(&packets))))?;
+    assert_eq!(field_of(request, "dest").as_deref(), Some(OURS));
+    let asked: u64 = field_of(request, "firstseq").and_then(|s| s.parse().ok()).ok_or_else(|| failed("firstseq"))?;
+    let answer = packets
+        .iter()
+        .filter(|d| d.at >= request.at && d.source.ip() == std::net::IpAddr::from(Pair::B_V4))
+        .find(|d| field_of(d, "seq").and_then(|s| u64::from_str_radix(&s, 16).ok()) == Some(asked))
+        .ok_or_else(|| failed(format!("seq {asked:x} not resent after the request")))?;
+    let original = packets
+        .iter()
+        .filter(|d| d.source.ip() == std::net::IpAddr::from(Pair::B_V4))
+        .filter(|d| field_of(d, "seq").and_then(|s| u64::from_str_radix(&s, 16).ok()) == Some(asked))
+        .count();
+    assert_eq!(original, 1, "the first copy never left (dropped), the resend did");
+    eprintln!(
+        "the daemon asked for our seq {asked}; we resent it {:?} after its request (capture times); {resent:?}",
+        answer.at - request.at
+    );
+    let log = hb.log();
+    assert!(log.contains("lost packet") || log.contains("No pkts missing"), "{log}");
+    assert_eq!(hb.nodestatus(OURS).map_err(|e| hb.failure(e.to_string()))?, "active");
+    ours.shutdown();
+    Ok(())
+}
+
+#[test]
+fn a_heartbeat_of_theirs_lost_on_the_way_is_asked_for_by_ours() -> TestResult {
+    let net = Pair::new()?;
+    let authkeys = "auth 2\n2 crc\n";
+    let theirs = config(authkeys);
+    let dir = heartbeat_tests::netns::temp_dir("lha-rexmit-theirs")?;
+    let file = dir.path().join("b.pcap");
+    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 694")?;
+    let hb = Heartbeat::start(&net.a, &theirs)?;
+    let mut ours = Ours::start(&net, &theirs, authkeys)?;
+    ours.wait_up()?;
+    wait_nodestatus(&hb, "active", UP_WITHIN)?;
+    // One of theirs dropped on arrival (after the capture saw it).
+    drop_one_status(&net.b, "INPUT")?;
+    let wire = wait_for("a retransmit request of ours", Duration::from_secs(5), || {
+        let w = ours.status()?.wire;
+        Ok(if w.rexmit_requests_sent >= 1 { Check::Done(w) } else { Check::Waiting(format!("{w:?}")) })
+    })
+    .map_err(|e| hb.failure(e.to_string()))?;
+    // Let the capture catch up with the daemon's resend.
+    std::thread::sleep(Duration::from_millis(1_000));
+    capture.stop();
+    let packets = pcap::read_udp(&file).map_err(|e| failed(format!("capture: {e:?}")))?;
+    let request = packets
+        .iter()
+        .find(|d| kind_of(d).as_deref() == Some("NS_rexmit") && d.source.ip() == std::net::IpAddr::from(Pair::B_V4))
+        .ok_or_else(|| failed(format!("no retransmit request of ours captured: {}", summary(&packets))))?;
+    assert_eq!(field_of(request, "dest").as_deref(), Some(THEIRS));
+    let asked: u64 = field_of(request, "firstseq").and_then(|s| s.parse().ok()).ok_or_else(|| failed("firstseq"))?;
+    let copies = packets
+        .iter()
+        .filter(|d| d.source.ip() == std::net::IpAddr::from(Pair::A_V4))
+        .filter(|d| field_of(d, "seq").and_then(|s| u64::from_str_radix(&s, 16).ok()) == Some(asked))
+        .collect::<Vec<_>>();
+    assert!(copies.len() >= 2, "the dropped one and the daemon's resend: {}", copies.len());
+    let status = ours.status()?;
+    eprintln!(
+        "we asked for its seq {asked}; it resent it {:?} after our request; {wire:?}; now {:?}",
+        copies[1].at.saturating_sub(request.at),
+        status.wire
+    );
+    assert_eq!(status.wire.abandoned, 0, "the resend arrived: {:?}", status.wire);
     ours.shutdown();
     Ok(())
 }

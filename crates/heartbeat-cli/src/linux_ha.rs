@@ -38,6 +38,12 @@ pub(crate) struct Args {
     /// Receive on PORT instead of ha.cf's `udpport` (tests with several nodes on one host).
     #[arg(long, value_name = "PORT")]
     listen_port: Option<u16>,
+    /// Keep our generation (`hg`) in PATH, as Heartbeat keeps its own in
+    /// `/var/lib/heartbeat/hb_generation`: each start takes the larger of the stored one + 1
+    /// and the wall clock's seconds, and writes it (atomically) before the first heartbeat.
+    /// Without it the generation is the wall clock's seconds alone.
+    #[arg(long, value_name = "PATH")]
+    generation_file: Option<PathBuf>,
     /// Unix socket on which to answer `heartbeat status`.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
@@ -165,8 +171,11 @@ fn start(args: &Args) -> Result<(LinuxHaDriver, String, Option<Resources>), Stri
     if !cf.has_node(&me) {
         return Err(format!("node name `{me}` is not a `node` of {}", args.ha_cf.display()));
     }
-    // A time-based generation: larger after every restart while the wall clock goes forward.
-    let generation = Generation(u32::try_from(wall_secs()).unwrap_or(u32::MAX));
+    let generation = match &args.generation_file {
+        Some(path) => next_generation(path, wall_secs())?,
+        // A time-based generation: larger after every restart while the wall clock goes forward.
+        None => Generation(u32::try_from(wall_secs()).unwrap_or(u32::MAX)),
+    };
     let clock = Clock::new();
     let mut node = LinuxHaNode::new(&cf, &me, keys, generation, FixedTimeout::new(), clock.now(), wall_secs())
         .map_err(|err| format!("cannot start: {err}"))?;
@@ -184,6 +193,44 @@ fn start(args: &Args) -> Result<(LinuxHaDriver, String, Option<Resources>), Stri
     };
     let driver = LinuxHaDriver::bind(node, port, clock).map_err(|err| format!("cannot bind udp port {port}: {err}"))?;
     Ok((driver, me.to_ascii_lowercase(), resources))
+}
+
+/// This start's generation: above the stored one (so above every earlier start's, whatever the
+/// clock did) and at least the wall clock's seconds (so above a generation an earlier daemon
+/// on this node used, stored or time-based), persisted before it is used.
+fn next_generation(path: &Path, wall_secs: u64) -> Result<Generation, String> {
+    let stored = match std::fs::read_to_string(path) {
+        Ok(text) => Some(
+            text.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{} does not hold a generation (a decimal number)", path.display()))?,
+        ),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(format!("cannot read {}: {err}", path.display())),
+    };
+    let clock = u32::try_from(wall_secs).unwrap_or(u32::MAX);
+    let next = stored.map_or(clock, |g| g.saturating_add(1).max(clock));
+    if stored == Some(u32::MAX) {
+        return Err(format!("{}: the generation cannot grow past {}", path.display(), u32::MAX));
+    }
+    write_atomically(path, &format!("{next}\n"))
+        .map_err(|err| format!("cannot write the generation to {}: {err}", path.display()))?;
+    Ok(Generation(next))
+}
+
+/// Writes `text` to a temporary file beside `path`, syncs it and renames it over `path`, so
+/// that a crash leaves the old or the new generation, never a torn one.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<String, String> {
@@ -341,5 +388,27 @@ fn log_event(names: &[(u64, String)], event: &Event) {
             info!(kind = "restarted", node = name, at, previous, generation, "node {name} restarted");
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generation_file_only_grows_and_is_written_before_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hb_generation");
+        assert_eq!(next_generation(&path, 1_000).unwrap(), Generation(1_000), "first start: the clock");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1000\n");
+        // The clock went back: still one more than stored.
+        assert_eq!(next_generation(&path, 10).unwrap(), Generation(1_001));
+        assert_eq!(next_generation(&path, 5_000).unwrap(), Generation(5_000), "the clock ahead of it");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "5000\n");
+        std::fs::write(&path, "garbage").unwrap();
+        assert!(next_generation(&path, 1).unwrap_err().contains("does not hold a generation"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "garbage", "a refused file is left alone");
+        std::fs::write(&path, format!("{}", u32::MAX)).unwrap();
+        assert!(next_generation(&path, 1).is_err());
     }
 }

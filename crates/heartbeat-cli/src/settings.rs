@@ -42,8 +42,8 @@ use std::time::{Duration, SystemTime};
 use heartbeat_proto::{Authentication, ClusterId, Config, Generation, NodeId};
 use serde::Deserialize;
 
-use crate::hooks::{HookSettings, HookTables, Profile};
 use crate::detectors::{DetectorTable, Selected};
+use crate::hooks::{HookSettings, HookTables, Profile};
 use crate::keys;
 use crate::settings_file::{self, SettingsError};
 

@@ -30,7 +30,7 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-use heartbeat_proto::linuxha::LinuxHaNode;
+use heartbeat_proto::linuxha::{LinuxHaNode, WireStats};
 use heartbeat_proto::{Event, FixedTimeout, Growable, Instant, PeerStatus};
 
 use crate::blocking::BlockingDriver;
@@ -63,8 +63,13 @@ pub struct LinuxHaStatus {
     pub peers: Vec<(String, PeerStatus)>,
     /// Datagrams refused for a wrong key or a bad digest.
     pub unauthentic: u64,
-    /// Datagrams refused for any other reason (acks and resource chatter included).
+    /// Authentic datagrams refused as replays: a lower generation than the sender's, or a
+    /// sequence number already had or too old (status messages and other sequenced ones).
+    pub replays_refused: u64,
+    /// Datagrams refused for any other reason (replays included).
     pub other_refused: u64,
+    /// Retransmission, ack and `repnodes` counters.
+    pub wire: WireStats,
     /// Heartbeats of ours sent (the last sequence number).
     pub sent_sequence: u64,
     /// Socket counters.
@@ -109,16 +114,27 @@ impl LinuxHaDriver {
         let node = self.node();
         let stats = node.profile_stats();
         let monitor = node.monitor().stats();
+        let wire = *node.wire_stats();
         LinuxHaStatus {
+            replays_refused: monitor.rejected_stale_generation
+                + monitor.rejected_duplicate
+                + monitor.rejected_replay
+                + wire.refused_stale_generation
+                + wire.refused_duplicate
+                + wire.refused_old,
+            wire,
             now: self.clock().now(),
             peers: node.peers().map(|p| (node.name(p.id).unwrap_or("?").to_string(), p)).collect(),
             unauthentic: stats.unauthentic,
             other_refused: stats.malformed
                 + stats.bad_fields
-                + stats.not_liveness
                 + stats.unknown_node
                 + stats.bad_generation
-                + monitor.rejected(),
+                + stats.not_for_us
+                + monitor.rejected()
+                + wire.refused_stale_generation
+                + wire.refused_duplicate
+                + wire.refused_old,
             sent_sequence: node.last_sequence(),
             io: self.core().io_stats(),
         }

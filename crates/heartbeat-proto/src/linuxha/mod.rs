@@ -50,8 +50,10 @@
 //! - [`node`] (feature `linuxha-auth`): [`LinuxHaNode`], a whole cluster member (monitor,
 //!   profile and our own heartbeat) as an [`engine::Machine`](crate::engine::Machine).
 //!
-//! Not here (yet): retransmission requests and acks (`NS_rexmit`, `NS_ackmsg`), `reqnodes` /
-//! `repnodes`, link status.
+//! - [`rexmit`] (feature `linuxha-auth`): the history of our sequenced messages and the
+//!   per-node sequence tracker behind retransmission (`NS_rexmit`, `NS_nak_rexmit`).
+//!
+//! Not here (yet): per-medium link status.
 
 pub mod message;
 
@@ -68,9 +70,13 @@ mod encode;
 pub mod node;
 #[cfg(feature = "linuxha-auth")]
 pub mod profile;
+#[cfg(feature = "linuxha-auth")]
+pub mod rexmit;
 
 #[cfg(all(test, feature = "linuxha-auth"))]
 mod tests;
+#[cfg(all(test, feature = "linuxha-auth"))]
+mod wire_tests;
 
 pub use config::{AutoFailback, ConfigError, HaCf, Medium};
 pub use message::{Field, FieldError, FieldType, Framing, MAX_FIELDS, Message, Value};
@@ -82,9 +88,11 @@ pub use auth::{ReadAuthKeysError, read_authkeys};
 #[cfg(feature = "linuxha-auth")]
 pub use encode::{encode_classic, encode_netstring};
 #[cfg(feature = "linuxha-auth")]
-pub use node::LinuxHaNode;
+pub use node::{Handled, LinuxHaNode, SeqRefusal, WireStats};
 #[cfg(feature = "linuxha-auth")]
-pub use profile::{LinuxHa, NodeNames, ProfileStats, Rejection, Status, StatusKind, next_generation};
+pub use profile::{
+    Control, Incoming, LinuxHa, NodeNames, ProfileStats, Rejection, Status, StatusKind, next_generation,
+};
 
 /// The largest datagram accepted or produced (a UDP payload).
 pub const MAX_MESSAGE_LEN: usize = 65_507;

@@ -8,8 +8,18 @@
 //!   sequence number) to every destination, as Heartbeat sends one message on every medium.
 //! - `dt` = our `deadtime` (what a peer holds us to), `hg` = the caller's generation, `ts` =
 //!   wall-clock seconds from the caller's wall clock at start plus the time elapsed since.
-//! - No `protocol=1`: a real 3.0.6 peer then turns its flow control off, so it neither waits
-//!   for acks nor sends `t=reqnodes` (this node does not answer those).
+//! - `protocol=1`: we speak Heartbeat's flow-control protocol, so a real 3.0.6 peer keeps its
+//!   own on: it sends us `t=reqnodes` once its links are up, and we answer `t=repnodes` with
+//!   the `node` list (its communication comes up then, not only when it gives up on us).
+//! - `t=NS_ackmsg` to a peer that speaks the protocol, for each of its sequence numbers that
+//!   is ≡ a per-peer random digit (mod 10) while nothing of it is missing, as Heartbeat acks.
+//! - Retransmission (see [`rexmit`](super::rexmit)): our last [`HISTORY`](super::rexmit::HISTORY) sequenced messages
+//!   are kept; a peer's `t=NS_rexmit` (`firstseq`..`lastseq`, at most 50) is answered by
+//!   sending each again, the same bytes, at most once per 240 ms, or `t=NS_nak_rexmit` with
+//!   `info=seqno too low` / `seqno not found` when it is not kept. A gap in a peer's sequence
+//!   numbers (all its sequenced messages share one counter) is asked for with `t=NS_rexmit`
+//!   per missing number, first after a random 50–250 ms, then every 250 ms while the peer is
+//!   up, until it arrives, is nak'ed, or was asked for ten times.
 //! - On [`leave`](LinuxHaNode::leave): one last `t=status st=dead`, then `t=shutdone st=dead`,
 //!   then nothing more. Heartbeat stores a node's `st` verbatim from its status messages only
 //!   (a `t=shutdone` triggers its resource takeover but leaves the status as it was), so the
@@ -21,29 +31,34 @@
 //! one of our own addresses (a shared `ha.cf` lists every node) makes our own heartbeat loop
 //! back; the engine refuses it as our own and counts it.
 //!
-//! What it receives: every datagram goes through [`LinuxHa::receive`] (decoded, authenticated
-//! with any key of `authkeys`, translated) and then [`Monitor::observe`]; the peer's advertised
-//! `dt` is clamped into the bounds of [`HaCf::monitor_config`]. Acks, retransmission requests
-//! and resource chatter are authentic but not liveness: refused as
-//! [`Rejection::NotLiveness`] and counted, changing nothing.
+//! What it receives: every datagram goes through [`LinuxHa::classify`] (decoded, authenticated
+//! with any key of `authkeys`, sorted). Status messages go to [`Monitor::observe`], which
+//! judges generation and sequence (a lower `hg` or a replayed number is refused and counted,
+//! a higher `hg` is a restart) and applies the peer's advertised `dt` clamped into the bounds
+//! of [`HaCf::monitor_config`]. Other sequenced messages (resource chatter, `reqnodes`) are
+//! judged by the node's own sequence tracker the same way; `NS_*` messages carry no sequence
+//! number and are acted on (retransmit, nak, ack). None of them is liveness.
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::time::Duration;
 
-use heapless::{String, Vec};
+use heapless::{Deque, String, Vec};
 
 use super::EncodeError;
 use super::auth::AuthKeys;
 use super::config::{HaCf, MAX_MEDIA, MAX_NODES, Medium};
-use super::message::{Field, Message};
-use super::profile::{LinuxHa, NodeNames, ProfileStats, Rejection};
+use super::message::{Field, Message, format_number};
+use super::profile::{Control, Incoming, LinuxHa, NodeNames, ProfileStats, Rejection, Sequencing};
 use super::resources::{ANNOUNCEMENT_FIELD, MAX_ANNOUNCEMENT};
+use super::rexmit::{
+    Gone, MAX_RESEND_PER_REQUEST, MAX_REXMIT_DELAY, MIN_REXMIT_DELAY, Sent, SentHistory, SeqTrack, SeqVerdict,
+};
 use crate::config::ConfigError;
 use crate::detector::Detector;
 use crate::engine::{BufferTooSmall, Machine, RecvMeta, SendMeta};
 use crate::event::Event;
 use crate::monitor::{Accepted, Monitor, Rejected as EngineRejected};
-use crate::peers::{LinkId, PeerStatus};
+use crate::peers::{LinkId, Liveness, PeerStatus};
 use crate::storage::Storage;
 use crate::time::Instant;
 use crate::wire::{ClusterId, Generation, NodeId};
@@ -64,6 +79,9 @@ pub const MAX_ANNOUNCING_PEERS: usize = 8;
 
 /// An announcement text, as carried in [`ANNOUNCEMENT_FIELD`].
 pub type AnnouncementText = String<MAX_ANNOUNCEMENT>;
+/// Control messages (resends, naks, requests, acks, `repnodes`) waiting to be polled; more are
+/// dropped and counted in [`WireStats::control_dropped`].
+pub const MAX_PENDING: usize = 128;
 
 /// Why a [`LinuxHaNode`] could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +109,87 @@ pub enum Rejected {
     /// The engine refused it (counted in the monitor's stats).
     #[error("{0}")]
     Engine(#[from] EngineRejected),
+    /// Refused by its sequence number or generation in the node's tracker: a non-status
+    /// message, or a status older than the last had and never missing (counted in
+    /// [`WireStats`]).
+    #[error("{0}")]
+    Sequence(SeqRefusal),
+}
+
+/// Why a sequenced message was refused by the node's own tracker (the engine judges status
+/// messages too: stale generations and duplicates of those are its refusals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SeqRefusal {
+    /// A lower generation than the sender's current one: a replay (Heartbeat: "attempted
+    /// replay attack").
+    #[error("stale generation")]
+    StaleGeneration,
+    /// The sequence number was had already.
+    #[error("duplicate sequence number")]
+    Duplicate,
+    /// Older than the last one had, and not missing.
+    #[error("old sequence number")]
+    Old,
+}
+
+/// What [`LinuxHaNode::on_message`] did with an accepted datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Handled {
+    /// A status or shutdown notice, as the engine took it.
+    Liveness(Accepted),
+    /// A control or other sequenced message, taken into account (answered if it asks).
+    Control(Control),
+}
+
+/// Counters of the reliable-delivery protocol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WireStats {
+    /// `NS_rexmit` requests we sent.
+    pub rexmit_requests_sent: u64,
+    /// `NS_rexmit` requests addressed to us.
+    pub rexmit_requests_received: u64,
+    /// Our messages sent again in answer.
+    pub resent: u64,
+    /// `NS_nak_rexmit` we sent (asked for something we no longer have).
+    pub naks_sent: u64,
+    /// `NS_nak_rexmit` we received.
+    pub naks_received: u64,
+    /// `NS_ackmsg` we sent.
+    pub acks_sent: u64,
+    /// `NS_ackmsg` we received.
+    pub acks_received: u64,
+    /// `repnodes` we sent in answer to `reqnodes`.
+    pub repnodes_sent: u64,
+    /// Peers' sequence numbers found missing (gaps).
+    pub missing: u64,
+    /// Missing numbers given up after the last request.
+    pub abandoned: u64,
+    /// [`SeqRefusal::StaleGeneration`].
+    pub refused_stale_generation: u64,
+    /// [`SeqRefusal::Duplicate`].
+    pub refused_duplicate: u64,
+    /// [`SeqRefusal::Old`].
+    pub refused_old: u64,
+    /// Control messages dropped because [`MAX_PENDING`] were waiting.
+    pub control_dropped: u64,
+}
+
+/// A control message waiting to be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// Our message of this sequence number, again.
+    Resend(u64),
+    /// `NS_nak_rexmit` for `seq` to `to`.
+    Nak { to: NodeId, seq: u64, gone: Gone },
+    /// `NS_rexmit` of `seq` to `to`.
+    Request { to: NodeId, seq: u64 },
+    /// `NS_ackmsg` of `seq` to `to`.
+    Ack { to: NodeId, seq: u64 },
+    /// `repnodes` to `to`.
+    RepNodes { to: NodeId },
 }
 
 /// One datagram written by [`poll_transmit`](LinuxHaNode::poll_transmit): the same bytes go to
@@ -155,6 +254,11 @@ pub struct LinuxHaNode<D: Detector, S: Storage> {
     /// The latest heard from each node, and whether it waits to be polled.
     heard: Vec<(NodeId, AnnouncementText, bool), MAX_ANNOUNCING_PEERS>,
     announcements_dropped: u64,
+    history: SentHistory,
+    tracks: Vec<(NodeId, SeqTrack), MAX_NODES>,
+    pending: Deque<Pending, MAX_PENDING>,
+    rng: u64,
+    wire: WireStats,
 }
 
 impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
@@ -171,7 +275,12 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
         now: Instant,
         wall_secs: u64,
     ) -> Result<Self, NodeError> {
-        let profile = LinuxHa::<MAX_NODES>::from_ha_cf(cf, me, keys, generation).map_err(|_| NodeError::NotAMember)?;
+        let profile = LinuxHa::<MAX_NODES>::from_ha_cf(cf, me, keys, generation)
+            .map_err(|_| NodeError::NotAMember)?
+            .with_flow_control(true);
+        // Request jitter and ack digits: not secret, only different per node and start.
+        let mut rng = (u64::from(generation.0) << 32 | profile.id().get()) ^ 0x9E37_79B9_7F4A_7C15;
+        let mut tracks = Vec::new();
         let config = cf.monitor_config(ClusterId(0), profile.id()).generation(generation).build()?;
         let mut monitor = Monitor::new(config, detector, now);
         let names = profile.names();
@@ -179,6 +288,8 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
             let id = names.id(name).ok_or(NodeError::NotAMember)?;
             if id != profile.id() {
                 monitor.add_peer(id).map_err(|_| NodeError::TooManyPeers)?;
+                let digit = (xorshift(&mut rng) % 10) as u8;
+                tracks.push((id, SeqTrack::new(digit))).map_err(|_| NodeError::TooManyPeers)?;
             }
         }
         let mut destinations = Vec::new();
@@ -210,6 +321,11 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
             announcement: String::new(),
             heard: Vec::new(),
             announcements_dropped: 0,
+            history: SentHistory::default(),
+            tracks,
+            pending: Deque::new(),
+            rng,
+            wire: WireStats::default(),
         })
     }
 
@@ -247,6 +363,11 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
     /// wrong key).
     pub fn profile_stats(&self) -> &ProfileStats {
         self.profile.stats()
+    }
+
+    /// The reliable-delivery counters: retransmission requests, resends, naks, acks, gaps.
+    pub fn wire_stats(&self) -> &WireStats {
+        &self.wire
     }
 
     /// Heartbeats that could not be encoded for another reason than the buffer's size.
@@ -333,15 +454,105 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
         }
     }
 
-    /// Handles one datagram that arrived at `now`.
-    pub fn on_message(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<Accepted, Rejected> {
+    /// Handles one datagram that arrived at `now`. A refused one changes nothing but its
+    /// counter.
+    pub fn on_message(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<Handled, Rejected> {
         self.latest = self.latest.max(now);
-        let obs = self.profile.receive(bytes)?;
-        let accepted = self.monitor.observe(now, meta, &obs)?;
-        if matches!(accepted, Accepted::Heartbeat | Accepted::Goodbye) {
-            self.keep_announcement(obs.peer, bytes);
+        match self.profile.classify(bytes)? {
+            Incoming::Liveness { obs, flow_control } => {
+                let track = self.tracks.iter().position(|(id, _)| *id == obs.peer);
+                // Older than the last had and never missing: a replay (Heartbeat drops it),
+                // even where the engine's window would take it as reordered.
+                if track.is_some_and(|i| self.tracks[i].1.judge(obs.generation, obs.sequence) == SeqVerdict::Old) {
+                    self.wire.refused_old = self.wire.refused_old.saturating_add(1);
+                    return Err(Rejected::Sequence(SeqRefusal::Old));
+                }
+                let result = self.monitor.observe(now, meta, &obs);
+                // A status resent far beyond the engine's window is still the one we asked for.
+                let recovered = track
+                    .is_some_and(|i| self.tracks[i].1.judge(obs.generation, obs.sequence) == SeqVerdict::Recovered);
+                if let Some(i) = track
+                    && (result.is_ok() || recovered)
+                {
+                    self.tracks[i].1.flow_control = flow_control;
+                    self.take_sequenced(i, obs.generation, obs.sequence, now);
+                }
+                let accepted = result?;
+                if matches!(accepted, Accepted::Heartbeat | Accepted::Goodbye) {
+                    self.keep_announcement(obs.peer, bytes);
+                }
+                Ok(Handled::Liveness(accepted))
+            }
+            Incoming::Other { peer, generation, seq, control } => {
+                let Some(i) = self.tracks.iter().position(|(id, _)| *id == peer) else {
+                    return Err(Rejected::Profile(Rejection::UnknownNode));
+                };
+                if let Some(seq) = seq {
+                    let refusal = match self.tracks[i].1.judge(generation, seq) {
+                        SeqVerdict::StaleGeneration => Some((SeqRefusal::StaleGeneration, 0)),
+                        SeqVerdict::Duplicate => Some((SeqRefusal::Duplicate, 1)),
+                        SeqVerdict::Old => Some((SeqRefusal::Old, 2)),
+                        _ => None,
+                    };
+                    if let Some((refusal, which)) = refusal {
+                        let w = &mut self.wire;
+                        let counter = [&mut w.refused_stale_generation, &mut w.refused_duplicate, &mut w.refused_old];
+                        if let Some(c) = counter.into_iter().nth(which) {
+                            *c = c.saturating_add(1);
+                        }
+                        return Err(Rejected::Sequence(refusal));
+                    }
+                    self.take_sequenced(i, generation, seq, now);
+                }
+                self.on_control(peer, i, control, now);
+                Ok(Handled::Control(control))
+            }
         }
-        Ok(accepted)
+    }
+
+    /// Records an accepted sequenced message of the peer in track `i`: gaps become requests,
+    /// and an ack goes when due.
+    fn take_sequenced(&mut self, i: usize, generation: Generation, seq: u64, now: Instant) {
+        let rng = &mut self.rng;
+        let (peer, track) = &mut self.tracks[i];
+        let span = (MAX_REXMIT_DELAY - MIN_REXMIT_DELAY).as_millis() as u64 + 1;
+        let missing =
+            track.record(generation, seq, now, || MIN_REXMIT_DELAY + Duration::from_millis(xorshift(rng) % span));
+        self.wire.missing = self.wire.missing.saturating_add(missing);
+        let ack = track.flow_control && track.complete() && seq % 10 == u64::from(track.ack_trigger);
+        let peer = *peer;
+        if ack {
+            self.queue(Pending::Ack { to: peer, seq });
+        }
+    }
+
+    fn on_control(&mut self, peer: NodeId, i: usize, control: Control, now: Instant) {
+        match control {
+            Control::Rexmit { first, last } => {
+                self.wire.rexmit_requests_received = self.wire.rexmit_requests_received.saturating_add(1);
+                let last = last.min(first.saturating_add(MAX_RESEND_PER_REQUEST - 1));
+                for seq in first..=last {
+                    match self.history.resend(seq, now) {
+                        Ok(Some(_)) => self.queue(Pending::Resend(seq)),
+                        Ok(None) => {}
+                        Err(gone) => self.queue(Pending::Nak { to: peer, seq, gone }),
+                    }
+                }
+            }
+            Control::Nak { seq } => {
+                self.wire.naks_received = self.wire.naks_received.saturating_add(1);
+                self.tracks[i].1.give_up(seq);
+            }
+            Control::Ack { .. } => self.wire.acks_received = self.wire.acks_received.saturating_add(1),
+            Control::ReqNodes => self.queue(Pending::RepNodes { to: peer }),
+            _ => {}
+        }
+    }
+
+    fn queue(&mut self, pending: Pending) {
+        if self.pending.push_back(pending).is_err() {
+            self.wire.control_dropped = self.wire.control_dropped.saturating_add(1);
+        }
     }
 
     /// Lets time pass to `now`: peers' deadlines, and our next heartbeat when due.
@@ -349,6 +560,27 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
         self.latest = self.latest.max(now);
         let now = self.latest;
         self.monitor.tick(now);
+        for i in 0..self.tracks.len() {
+            let peer = self.tracks[i].0;
+            let live = self.monitor.peer(peer).is_some_and(|p| matches!(p.liveness, Liveness::Up | Liveness::Suspect));
+            let track = &mut self.tracks[i].1;
+            if !live {
+                if track.was_live {
+                    // Heartbeat forgets a dead node's sequence state (`reset_seqtrack`).
+                    track.reset();
+                    track.was_live = false;
+                }
+                continue;
+            }
+            track.was_live = true;
+            let (pending, wire) = (&mut self.pending, &mut self.wire);
+            let abandoned = self.tracks[i].1.fire(now, |seq| {
+                if pending.push_back(Pending::Request { to: peer, seq }).is_err() {
+                    wire.control_dropped = wire.control_dropped.saturating_add(1);
+                }
+            });
+            wire.abandoned = wire.abandoned.saturating_add(abandoned);
+        }
         if let Sending::Running { due } = &mut self.sending
             && now >= self.next_send
         {
@@ -361,17 +593,21 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
         }
     }
 
-    /// Writes the next datagram into `buf` (the same bytes for every destination).
+    /// Writes the next datagram into `buf` (the same bytes for every destination): our
+    /// heartbeat or goodbye first, then control messages (resends, naks, requests, acks,
+    /// `repnodes`) in the order they arose. Nothing after the shutdown notice.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, BufferTooSmall>> {
         loop {
             let (st, goodbye, after) = match self.sending {
                 Sending::Running { due: true } => (OUR_STATUS, false, Sending::Running { due: false }),
                 Sending::LeavingStatus => (DEAD, true, Sending::Leaving),
                 Sending::Leaving => (DEAD, true, Sending::Done),
-                _ => return None,
+                Sending::Done => return None,
+                Sending::Running { due: false } => return self.poll_control(buf),
             };
-            let wall = self.wall_at_start + self.latest.saturating_duration_since(self.start).as_secs();
-            let written = if self.sending == Sending::Leaving {
+            let wall = self.wall_now();
+            let shutdone = self.sending == Sending::Leaving;
+            let written = if shutdone {
                 self.profile.encode_shutdone(wall, &self.load, buf)
             } else if self.announcement.is_empty() {
                 self.profile.encode_status(st, wall, &self.load, buf)
@@ -384,13 +620,149 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
                 result => {
                     self.sending = after;
                     match result {
-                        Ok(len) => return Some(Ok(Transmit { len, goodbye })),
+                        Ok(len) => {
+                            let what = if shutdone { Sent::Shutdone } else { Sent::Status { st } };
+                            self.history.push(self.profile.last_sequence(), what, wall, &self.load);
+                            return Some(Ok(Transmit { len, goodbye }));
+                        }
                         // Not reachable with names and load validated; counted, not sent.
                         Err(_) => self.encode_failures = self.encode_failures.saturating_add(1),
                     }
                 }
             }
         }
+    }
+
+    fn wall_now(&self) -> u64 {
+        self.wall_at_start + self.latest.saturating_duration_since(self.start).as_secs()
+    }
+
+    /// The next control message, if any.
+    fn poll_control(&mut self, buf: &mut [u8]) -> Option<Result<Transmit, BufferTooSmall>> {
+        while let Some(&pending) = self.pending.front() {
+            match self.encode_control(pending, buf) {
+                Err(EncodeError::BufferTooSmall(too_small)) => return Some(Err(too_small)),
+                Err(_) => {
+                    self.pending.pop_front();
+                    self.encode_failures = self.encode_failures.saturating_add(1);
+                }
+                Ok(None) => {
+                    self.pending.pop_front();
+                }
+                Ok(Some(len)) => {
+                    self.pending.pop_front();
+                    let w = &mut self.wire;
+                    let counter = match pending {
+                        Pending::Resend(_) => &mut w.resent,
+                        Pending::Nak { .. } => &mut w.naks_sent,
+                        Pending::Request { .. } => &mut w.rexmit_requests_sent,
+                        Pending::Ack { .. } => &mut w.acks_sent,
+                        Pending::RepNodes { .. } => &mut w.repnodes_sent,
+                    };
+                    *counter = counter.saturating_add(1);
+                    return Some(Ok(Transmit { len, goodbye: false }));
+                }
+            }
+        }
+        None
+    }
+
+    /// Encodes one control message; `Ok(None)` if there is nothing to send any more (a resend
+    /// whose message left the history, a peer without a name).
+    fn encode_control(&mut self, pending: Pending, buf: &mut [u8]) -> Result<Option<usize>, EncodeError> {
+        let wall = self.wall_now();
+        let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
+        let name = |id: NodeId| {
+            self.profile.names().name(id).map(|n| {
+                let mut s: String<{ super::profile::MAX_NAME_LEN }> = String::new();
+                let _ = s.push_str(n);
+                s
+            })
+        };
+        let len = match pending {
+            Pending::Resend(seq) => {
+                let Some(entry) = self.history.get(seq) else { return Ok(None) };
+                let again = Sequencing::Again(seq);
+                // A resend carries no announcement: holdings are state, always current in the
+                // next status, and an old one resent would only be refused as stale.
+                match entry.what {
+                    Sent::Status { st } => {
+                        self.profile.encode_liveness(false, st, again, entry.wall_secs, &entry.load, None, buf)?
+                    }
+                    Sent::Shutdone => {
+                        self.profile.encode_liveness(true, DEAD, again, entry.wall_secs, &entry.load, None, buf)?
+                    }
+                    Sent::RepNodes { to } => {
+                        let Some(to) = NodeId::new(to).and_then(name) else { return Ok(None) };
+                        let list = self.node_list();
+                        let head = [
+                            Field::text("t", "repnodes"),
+                            Field::text("dest", &to),
+                            Field::text("nodelist", &list),
+                            Field::text("delnodelist", " "),
+                        ];
+                        self.profile.encode_message(&head, again, entry.wall_secs, &entry.load, buf)?
+                    }
+                }
+            }
+            Pending::Nak { to, seq, gone } => {
+                let Some(to) = name(to) else { return Ok(None) };
+                let head = [
+                    Field::text("t", "NS_nak_rexmit"),
+                    Field::text("firstseq", digits(seq, 16, &mut a)),
+                    Field::text("dest", &to),
+                    Field::text("info", gone.info()),
+                ];
+                self.profile.encode_message(&head, Sequencing::None, wall, "", buf)?
+            }
+            Pending::Request { to, seq } => {
+                let Some(to) = name(to) else { return Ok(None) };
+                let head = [
+                    Field::text("t", "NS_rexmit"),
+                    Field::text("dest", &to),
+                    Field::text("firstseq", digits(seq, 10, &mut a)),
+                    Field::text("lastseq", digits(seq, 10, &mut b)),
+                ];
+                self.profile.encode_message(&head, Sequencing::None, wall, "", buf)?
+            }
+            Pending::Ack { to, seq } => {
+                let Some(to) = name(to) else { return Ok(None) };
+                let head = [
+                    Field::text("t", "NS_ackmsg"),
+                    Field::text("dest", &to),
+                    Field::text("ackseq", digits(seq, 16, &mut a)),
+                ];
+                self.profile.encode_message(&head, Sequencing::None, wall, "", buf)?
+            }
+            Pending::RepNodes { to } => {
+                let Some(name) = name(to) else { return Ok(None) };
+                let list = self.node_list();
+                let head = [
+                    Field::text("t", "repnodes"),
+                    Field::text("dest", &name),
+                    Field::text("nodelist", &list),
+                    Field::text("delnodelist", " "),
+                ];
+                let len = self.profile.encode_message(&head, Sequencing::Next, wall, &self.load, buf)?;
+                let load = self.load.clone();
+                self.history.push(self.profile.last_sequence(), Sent::RepNodes { to: to.get() }, wall, &load);
+                len
+            }
+        };
+        Ok(Some(len))
+    }
+
+    /// `repnodes`' `nodelist`: every configured name followed by a space.
+    fn node_list(&self) -> String<{ MAX_NODES * (super::profile::MAX_NAME_LEN + 1) }> {
+        let mut list = String::new();
+        let names = self.profile.names();
+        for id in (1..=names.len() as u64).filter_map(NodeId::new) {
+            if let Some(n) = names.name(id) {
+                let _ = list.push_str(n);
+                let _ = list.push(' ');
+            }
+        }
+        list
     }
 
     /// Where the datagram `transmit` describes goes: every destination, on link 0.
@@ -411,23 +783,40 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
             Sending::Running { due: true } | Sending::LeavingStatus | Sending::Leaving => return Some(self.latest),
             _ => {}
         }
-        let send = matches!(self.sending, Sending::Running { .. }).then_some(self.next_send);
-        match (self.monitor.poll_timeout(), send) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let running = matches!(self.sending, Sending::Running { .. });
+        if running && !self.pending.is_empty() {
+            return Some(self.latest);
         }
+        let send = running.then_some(self.next_send);
+        let requests = self.tracks.iter().filter_map(|(_, t)| t.next_due()).min();
+        [self.monitor.poll_timeout(), send, requests].into_iter().flatten().min()
     }
+}
+
+/// `v` in `radix` (10 or 16), as text.
+fn digits(v: u64, radix: u64, out: &mut [u8; 20]) -> &str {
+    core::str::from_utf8(format_number(v, radix, out)).unwrap_or("0")
+}
+
+/// A small xorshift generator: request jitter and ack digits, nothing secret.
+fn xorshift(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
 }
 
 impl<D: Detector, S: Storage> Machine for LinuxHaNode<D, S> {
     type Transmit = Transmit;
     type Event = Event;
     type Rejected = Rejected;
-    type Accepted = Accepted;
+    type Accepted = Handled;
 
     const MAX_DATAGRAM: usize = MAX_DATAGRAM;
 
-    fn on_message(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<Accepted, Rejected> {
+    fn on_message(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<Handled, Rejected> {
         LinuxHaNode::on_message(self, now, meta, bytes)
     }
 

@@ -205,6 +205,12 @@ pub enum Rejection {
     /// An `hg` beyond the engine's 32-bit generations.
     #[error("generation {0:#x} out of range")]
     GenerationOutOfRange(u64),
+    /// A non-liveness message of our own, looped back.
+    #[error("our own message")]
+    FromSelf,
+    /// Addressed (`dest`) to another node.
+    #[error("addressed to another node")]
+    NotForUs,
 }
 
 /// Counts of refused datagrams, by reason.
@@ -225,6 +231,8 @@ pub struct ProfileStats {
     pub unknown_node: u64,
     /// [`Rejection::GenerationOutOfRange`].
     pub bad_generation: u64,
+    /// [`Rejection::FromSelf`] and [`Rejection::NotForUs`].
+    pub not_for_us: u64,
 }
 
 /// The Linux-HA profile of one node: its name and identity, the cluster's names, its keys and
@@ -304,9 +312,10 @@ impl<const N: usize> LinuxHa<N> {
         self
     }
 
-    /// Whether to send `protocol=1`. A real Heartbeat peer then expects the flow-control
-    /// protocol (acks, `reqnodes`/`repnodes`), which this profile does not speak yet; without
-    /// it (the default) the peer turns flow control off, as it does for older versions.
+    /// Whether to send `protocol=1` (off by default here). A real Heartbeat peer then expects
+    /// the flow-control protocol: acks, and `reqnodes` answered with `repnodes` before its
+    /// communication is up. [`LinuxHaNode`](super::LinuxHaNode) speaks it and turns it on;
+    /// without it the peer turns flow control off, as it does for older versions.
     pub const fn with_flow_control(mut self, on: bool) -> Self {
         self.flow_control = on;
         self
@@ -336,7 +345,12 @@ impl<const N: usize> LinuxHa<N> {
     pub fn observation(&self, bytes: &[u8]) -> Result<Observation, Rejection> {
         let msg = Message::decode(bytes)?;
         msg.verify(&self.keys)?;
-        let status = Status::from_message(&msg)?;
+        self.translate(&msg)
+    }
+
+    /// An authenticated liveness message as an observation.
+    fn translate(&self, msg: &Message<'_>) -> Result<Observation, Rejection> {
+        let status = Status::from_message(msg)?;
         let peer = self.names.id(status.src).ok_or(Rejection::UnknownNode)?;
         let generation = u32::try_from(status.hg).map_err(|_| Rejection::GenerationOutOfRange(status.hg))?;
         let obs = Observation::heartbeat(
@@ -353,18 +367,23 @@ impl<const N: usize> LinuxHa<N> {
     /// [`observation`](Self::observation), counting the outcome in [`stats`](Self::stats).
     pub fn receive(&mut self, bytes: &[u8]) -> Result<Observation, Rejection> {
         let result = self.observation(bytes);
+        self.count(&result.as_ref().map(|_| ()).map_err(|e| *e));
+        result
+    }
+
+    fn count(&mut self, result: &Result<(), Rejection>) {
         let s = &mut self.stats;
-        let counter = match &result {
-            Ok(_) => &mut s.observed,
+        let counter = match result {
+            Ok(()) => &mut s.observed,
             Err(Rejection::Malformed(_)) => &mut s.malformed,
             Err(Rejection::Auth(_)) => &mut s.unauthentic,
             Err(Rejection::Field(_) | Rejection::Zero(_)) => &mut s.bad_fields,
             Err(Rejection::NotLiveness) => &mut s.not_liveness,
             Err(Rejection::UnknownNode) => &mut s.unknown_node,
             Err(Rejection::GenerationOutOfRange(_)) => &mut s.bad_generation,
+            Err(Rejection::FromSelf | Rejection::NotForUs) => &mut s.not_for_us,
         };
         *counter = counter.saturating_add(1);
-        result
     }
 
     /// Writes our `t=status` heartbeat with status `st` (`up`, `active`, ...), wall-clock time
@@ -377,7 +396,7 @@ impl<const N: usize> LinuxHa<N> {
         load: &str,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        self.encode(false, st, wall_secs, load, None, buf)
+        self.encode_liveness(false, st, Sequencing::Next, wall_secs, load, None, buf)
     }
 
     /// [`encode_status`](Self::encode_status) with one more field after the status fields
@@ -391,34 +410,30 @@ impl<const N: usize> LinuxHa<N> {
         extra: Field<'_>,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        self.encode(false, st, wall_secs, load, Some(extra), buf)
+        self.encode_liveness(false, st, Sequencing::Next, wall_secs, load, Some(extra), buf)
     }
 
     /// Writes our `t=shutdone` (`st=dead`): peers report a leave at once.
     pub fn encode_shutdone(&mut self, wall_secs: u64, load: &str, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        self.encode(true, "dead", wall_secs, load, None, buf)
+        self.encode_liveness(true, "dead", Sequencing::Next, wall_secs, load, None, buf)
     }
 
-    fn encode(
+    /// A `t=status` (or `t=shutdone`) with the given sequencing: [`Sequencing::Again`] writes
+    /// one sent before again, the same fields in the same order.
+    pub(super) fn encode_liveness(
         &mut self,
         shutdone: bool,
         st: &str,
+        sequencing: Sequencing,
         wall_secs: u64,
         load: &str,
         extra: Option<Field<'_>>,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        let seq = self.seq.wrapping_add(1).max(1);
-        let (mut dt, mut sq, mut hg, mut ts, mut ttl) = ([0; 20], [0; 20], [0; 20], [0; 20], [0; 20]);
+        let mut dt = [0; 20];
         let dt = text(format_number(u64::try_from(self.deadtime.as_millis()).unwrap_or(u64::MAX), 16, &mut dt));
-        let sq = text(format_number(seq, 16, &mut sq));
-        let hg = text(format_number(u64::from(self.generation.0), 16, &mut hg));
-        let ts = text(format_number(wall_secs, 16, &mut ts));
-        // Heartbeat: hopfudge (1) + node count.
-        let ttl = text(format_number(1 + self.names.len() as u64, 10, &mut ttl));
-        let src = self.names.name(self.me).unwrap_or("");
-        let mut fields: Vec<Field<'_>, 13> = Vec::new();
-        let mut push = |f| fields.push(f).map_err(|_| EncodeError::TooManyFields);
+        let mut head: Vec<Field<'_>, 5> = Vec::new();
+        let mut push = |f| head.push(f).map_err(|_| EncodeError::TooManyFields);
         if shutdone {
             push(Field::text("t", "shutdone"))?;
             push(Field::text("st", st))?;
@@ -433,17 +448,183 @@ impl<const N: usize> LinuxHa<N> {
                 push(extra)?;
             }
         }
+        self.encode_message(&head, sequencing, wall_secs, load, buf)
+    }
+
+    /// Writes a message of ours: the type-specific `head` fields (`t` first, `dest` among them
+    /// if addressed), then the control fields Heartbeat's `add_control_msg_fields` appends in
+    /// its order (`src`, `srcuuid`, `seq` and `ld` unless [`Sequencing::None`], `hg`, `ts`,
+    /// `ttl`), netstring framing, signed. [`Sequencing::Next`] takes the next sequence number,
+    /// only on success; [`Sequencing::Again`] re-sends one already taken.
+    pub(super) fn encode_message(
+        &mut self,
+        head: &[Field<'_>],
+        sequencing: Sequencing,
+        wall_secs: u64,
+        load: &str,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let seq = match sequencing {
+            Sequencing::Next => Some(self.seq.wrapping_add(1).max(1)),
+            Sequencing::Again(seq) => Some(seq),
+            Sequencing::None => None,
+        };
+        let (mut sq, mut hg, mut ts, mut ttl) = ([0; 20], [0; 20], [0; 20], [0; 20]);
+        let hg = text(format_number(u64::from(self.generation.0), 16, &mut hg));
+        let ts = text(format_number(wall_secs, 16, &mut ts));
+        // Heartbeat: hopfudge (1) + node count.
+        let ttl = text(format_number(1 + self.names.len() as u64, 10, &mut ttl));
+        let src = self.names.name(self.me).unwrap_or("");
+        let mut fields: Vec<Field<'_>, 16> = Vec::new();
+        let mut push = |f| fields.push(f).map_err(|_| EncodeError::TooManyFields);
+        for field in head {
+            push(*field)?;
+        }
         push(Field::text("src", src))?;
         push(Field::binary("srcuuid", &self.uuid))?;
-        push(Field::text("seq", sq))?;
+        if let Some(seq) = seq {
+            push(Field::text("seq", text(format_number(seq, 16, &mut sq))))?;
+        }
         push(Field::text("hg", hg))?;
         push(Field::text("ts", ts))?;
-        push(Field::text("ld", load))?;
+        if seq.is_some() {
+            push(Field::text("ld", load))?;
+        }
         push(Field::text("ttl", ttl))?;
         let len = encode_netstring(&fields, &self.keys, buf)?;
-        self.seq = seq;
+        if sequencing == Sequencing::Next
+            && let Some(seq) = seq
+        {
+            self.seq = seq;
+        }
         Ok(len)
     }
+
+    /// Decodes, authenticates and sorts one datagram: a liveness message as an
+    /// [`Observation`], anything else authentic from another configured node as [`Incoming::Other`].
+    /// Reads only; [`classify`](Self::classify) counts.
+    pub fn inspect(&self, bytes: &[u8]) -> Result<Incoming, Rejection> {
+        let msg = Message::decode(bytes)?;
+        msg.verify(&self.keys)?;
+        let t = msg.require_text("t")?;
+        if t == "status" || t == "shutdone" {
+            let obs = self.translate(&msg)?;
+            let flow_control = msg.decimal("protocol")?.is_some();
+            return Ok(Incoming::Liveness { obs, flow_control });
+        }
+        let src = msg.require_text("src")?;
+        let peer = self.names.id(src).ok_or(Rejection::UnknownNode)?;
+        if peer == self.me {
+            return Err(Rejection::FromSelf);
+        }
+        if let Some(dest) = msg.text("dest")?
+            && self.names.id(dest).is_none_or(|d| d != self.me)
+        {
+            return Err(Rejection::NotForUs);
+        }
+        let ts = msg.hex("ts")?.ok_or(FieldError::Missing("ts"))?;
+        if ts == 0 {
+            return Err(Rejection::Zero("ts"));
+        }
+        let hg = msg.hex("hg")?.unwrap_or(0);
+        let generation = Generation(u32::try_from(hg).map_err(|_| Rejection::GenerationOutOfRange(hg))?);
+        let seq = if t.starts_with("NS_") {
+            None
+        } else {
+            let seq = msg.hex("seq")?.ok_or(FieldError::Missing("seq"))?;
+            if seq == 0 {
+                return Err(Rejection::Zero("seq"));
+            }
+            Some(seq)
+        };
+        let number = |name: &'static str, hex: bool| -> Result<u64, Rejection> {
+            let v = if hex { msg.hex(name)? } else { msg.decimal(name)? };
+            v.ok_or(Rejection::Field(FieldError::Missing(name)))
+        };
+        let control = match t {
+            "NS_rexmit" => Control::Rexmit { first: number("firstseq", false)?, last: number("lastseq", false)? },
+            "NS_nak_rexmit" => Control::Nak { seq: number("firstseq", true)? },
+            "NS_ackmsg" => Control::Ack { seq: number("ackseq", true)? },
+            "reqnodes" => Control::ReqNodes,
+            _ => Control::Other,
+        };
+        Ok(Incoming::Other { peer, generation, seq, control })
+    }
+
+    /// [`inspect`](Self::inspect), counting the outcome in [`stats`](Self::stats) (a message
+    /// that is not liveness counts in `not_liveness`).
+    pub fn classify(&mut self, bytes: &[u8]) -> Result<Incoming, Rejection> {
+        let result = self.inspect(bytes);
+        match &result {
+            Ok(Incoming::Liveness { .. }) => self.count(&Ok(())),
+            Ok(Incoming::Other { .. }) => self.count(&Err(Rejection::NotLiveness)),
+            Err(e) => self.count(&Err(*e)),
+        }
+        result
+    }
+}
+
+/// Which sequence number a message of ours carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sequencing {
+    /// The next one (a new message).
+    Next,
+    /// One already sent (a retransmission).
+    Again(u64),
+    /// None: an `NS_*` message.
+    None,
+}
+
+/// An authentic message from another configured node, sorted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Incoming {
+    /// `t=status` or `t=shutdone`, as an observation for the engine.
+    Liveness {
+        /// The observation.
+        obs: Observation,
+        /// Whether the sender speaks the flow-control protocol (its `protocol` field): it
+        /// expects acks and asks for the node list.
+        flow_control: bool,
+    },
+    /// Any other message for us (no `dest`, or `dest` = us).
+    Other {
+        /// The sender.
+        peer: NodeId,
+        /// Its `hg`.
+        generation: Generation,
+        /// Its `seq`; `None` for the unsequenced `NS_*` types.
+        seq: Option<u64>,
+        /// What it asks or says.
+        control: Control,
+    },
+}
+
+/// What a non-liveness message asks or says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Control {
+    /// `t=NS_rexmit`: resend our messages `first..=last` (decimal on the wire).
+    Rexmit {
+        /// The first sequence number asked for.
+        first: u64,
+        /// The last one.
+        last: u64,
+    },
+    /// `t=NS_nak_rexmit`: the sender cannot resend its message `seq` (hex `firstseq`).
+    Nak {
+        /// The sequence number given up.
+        seq: u64,
+    },
+    /// `t=NS_ackmsg`: the sender has everything of ours up to `seq` (hex `ackseq`).
+    Ack {
+        /// The acknowledged sequence number.
+        seq: u64,
+    },
+    /// `t=reqnodes`: the sender asks for the node list (answered with `t=repnodes`).
+    ReqNodes,
+    /// Any other type (`starting`, `resource`, `repnodes`, ...): sequenced chatter.
+    Other,
 }
 
 #[cfg(test)]
