@@ -132,7 +132,18 @@ fn crc_checked(bytes: &[u8]) -> bool {
 
 fn refusals(node: &Node) -> u64 {
     let p = node.profile_stats();
-    p.malformed + p.unauthentic + p.bad_fields + p.not_liveness + p.unknown_node + p.bad_generation + node.monitor().stats().rejected()
+    let w = node.wire_stats();
+    p.malformed
+        + p.unauthentic
+        + p.bad_fields
+        + p.not_liveness
+        + p.unknown_node
+        + p.bad_generation
+        + p.not_for_us
+        + w.refused_stale_generation
+        + w.refused_duplicate
+        + w.refused_old
+        + node.monitor().stats().rejected()
 }
 
 fn observe(node: &Node) -> Observed {
@@ -160,8 +171,13 @@ impl Harness {
                 let mut expected = before;
                 // Each layer counts what it saw: a datagram the profile turned into an
                 // observation is `observed` there, whatever the engine then made of it.
-                if let Rejected::Engine(_) = reason {
-                    expected.observed += 1;
+                // The node's own sequence check refuses statuses (observed) and control
+                // messages (not observations) alike.
+                let observed_now = self.a.profile_stats().observed;
+                match reason {
+                    Rejected::Engine(_) => expected.observed += 1,
+                    Rejected::Sequence(_) if observed_now == expected.observed + 1 => expected.observed += 1,
+                    _ => {}
                 }
                 // A duplicate is also counted against its peer, as `Rejected::Duplicate` says.
                 if let Rejected::Engine(EngineRejected::Duplicate { peer, .. }) = reason {

@@ -141,6 +141,10 @@ pub enum Handled {
     Liveness(Accepted),
     /// A control or other sequenced message, taken into account (answered if it asks).
     Control(Control),
+    /// A status we had asked to be resent: it filled its gap in the sender's sequence (no more
+    /// requests for it), but the engine found it too old to change any verdict, for the reason
+    /// given (and counted it so).
+    Recovered(EngineRejected),
 }
 
 /// Counters of the reliable-delivery protocol.
@@ -457,7 +461,15 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
     /// Handles one datagram that arrived at `now`. A refused one changes nothing but its
     /// counter.
     pub fn on_message(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<Handled, Rejected> {
-        self.latest = self.latest.max(now);
+        let handled = self.handle(now, meta, bytes);
+        // Only what was taken moves our clock: a refused datagram leaves even that as it was.
+        if handled.is_ok() {
+            self.latest = self.latest.max(now);
+        }
+        handled
+    }
+
+    fn handle(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<Handled, Rejected> {
         match self.profile.classify(bytes)? {
             Incoming::Liveness { obs, flow_control } => {
                 let track = self.tracks.iter().position(|(id, _)| *id == obs.peer);
@@ -477,11 +489,17 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
                     self.tracks[i].1.flow_control = flow_control;
                     self.take_sequenced(i, obs.generation, obs.sequence, now);
                 }
-                let accepted = result?;
-                if matches!(accepted, Accepted::Heartbeat | Accepted::Goodbye) {
-                    self.keep_announcement(obs.peer, bytes);
+                match result {
+                    Ok(accepted) => {
+                        if matches!(accepted, Accepted::Heartbeat | Accepted::Goodbye) {
+                            self.keep_announcement(obs.peer, bytes);
+                        }
+                        Ok(Handled::Liveness(accepted))
+                    }
+                    // Used: it filled its gap and ends its requests, though too old for the engine.
+                    Err(refused) if recovered => Ok(Handled::Recovered(refused)),
+                    Err(refused) => Err(refused.into()),
                 }
-                Ok(Handled::Liveness(accepted))
             }
             Incoming::Other { peer, generation, seq, control } => {
                 let Some(i) = self.tracks.iter().position(|(id, _)| *id == peer) else {
@@ -570,6 +588,9 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
                     track.reset();
                     track.was_live = false;
                 }
+                // A gap in the chatter of a node that is not up is not asked for: requests go
+                // to live nodes only, and a request kept waiting would be a deadline never met.
+                track.stop_asking();
                 continue;
             }
             track.was_live = true;
@@ -998,7 +1019,11 @@ node hbnode1 hbnode2\n";
         let out = sent(&mut b, Instant::from_millis(1));
         assert_eq!(out.len(), 1, "sent at once, not at the next keepalive");
         assert!(
-            out[0].0.starts_with(b"###\n11:(0)t=status,12:(0)st=active,9:(0)dt=7d0,30:(0)hb_resources=500000001 ip=h,")
+            out[0].0.starts_with(
+                b"###\n11:(0)t=status,12:(0)st=active,9:(0)dt=7d0,13:(0)protocol=1,30:(0)hb_resources=500000001 ip=h,"
+            ),
+            "{:?}",
+            core::str::from_utf8(&out[0].0)
         );
         assert_eq!(b.poll_timeout(), Some(Instant::from_millis(500)), "the keepalive schedule is kept");
         a.on_message(Instant::from_millis(2), from("198.18.0.2:694"), &out[0].0).unwrap();

@@ -243,6 +243,11 @@ impl SeqTrack {
         self.missing.clear();
     }
 
+    /// Stops asking for anything (requests go to live nodes only).
+    pub(super) fn stop_asking(&mut self) {
+        self.missing.clear();
+    }
+
     /// Stops asking for `seq` (the sender said it cannot resend it).
     pub(super) fn give_up(&mut self, seq: u64) -> bool {
         let before = self.missing.len();

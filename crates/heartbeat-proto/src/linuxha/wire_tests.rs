@@ -363,3 +363,28 @@ fn the_advertised_dt_is_applied_but_clamped_into_our_bounds() {
         assert!(core::iter::from_fn(|| a.poll_event()).any(|e| matches!(e.kind, EventKind::Down { .. })), "dt {dt}");
     }
 }
+
+#[test]
+fn a_gap_in_the_chatter_of_a_node_not_up_leaves_no_deadline_in_the_past() {
+    // Found by the linuxha_node fuzz target: a gap in a node's sequenced chatter while the node
+    // is not up filed a request that `tick` does not send (requests go to live nodes only), yet
+    // `poll_timeout` kept offering its time: a busy loop.
+    let mut b = node("hbnode2", 5);
+    let msg = |seq: &str| {
+        from_hbnode1(&[
+            ("t", "resource"),
+            ("src", "hbnode1"),
+            ("seq", seq),
+            ("hg", "7"),
+            ("ts", "6b070000"),
+            ("ld", "0.00"),
+            ("ttl", "3"),
+        ])
+    };
+    b.on_message(ms(0), a_addr(), &msg("1")).unwrap();
+    b.on_message(ms(1), a_addr(), &msg("5")).unwrap();
+    for now in [ms(300), ms(5_000), ms(20_000)] {
+        sent(&mut b, now);
+        assert!(b.poll_timeout().is_none_or(|t| t > now), "busy loop: {:?} at {now}", b.poll_timeout());
+    }
+}
