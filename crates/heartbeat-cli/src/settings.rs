@@ -152,10 +152,10 @@ pub(crate) fn load(path: Option<&Path>, flags: Overrides) -> Result<NodeSettings
     let given = flag_fields(&flags);
     load_checked(path, flags).map_err(|err| match path {
         // A value from the file that was refused after parsing: say where it is.
-        Some(path) if !err.field.contains(' ') && !given.contains(&err.field.as_str()) => {
+        Some(path) if err.location.is_none() && !given.contains(&err.field.as_str()) => {
             let key = err.field.rsplit('.').next().unwrap_or(&err.field);
             match settings_file::place(path, key) {
-                Some(place) => SettingsError::new(format!("{place} ({})", err.field), err.reason),
+                Some(place) => err.at(place),
                 None => err,
             }
         }
@@ -454,14 +454,17 @@ mod tests {
                     [detector]\nkind = \"phi\"\n";
         std::fs::write(&path, text).unwrap();
         let err = load(Some(&path), Overrides::default()).unwrap_err();
-        assert_eq!(err.field, format!("{} line 5 `interval` (interval)", path.display()), "{err}");
+        assert_eq!((err.location, err.field.as_str()), (Some(format!("{} line 5", path.display())), "interval"));
         std::fs::write(
             &path,
             "id = 1\nlisten = [\"127.0.0.1:7001\"]\ninsecure = true\n[detector]\nkind = \"phi\"\nthreshold = 0.1\n",
         )
         .unwrap();
         let err = load(Some(&path), Overrides::default()).unwrap_err();
-        assert_eq!(err.field, format!("{} line 6 `threshold` (detector.threshold)", path.display()), "{err}");
+        assert!(
+            err.to_string().starts_with(&format!("{} line 6: invalid `detector.threshold`: ", path.display())),
+            "{err}"
+        );
         // The same value from a flag is the flag's fault, not the file's.
         let flag = Overrides {
             detector: DetectorTable { threshold: Some(0.1), ..DetectorTable::default() },

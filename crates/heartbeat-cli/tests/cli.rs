@@ -84,7 +84,7 @@ fn a_bad_setting_names_its_field_and_starts_nothing() {
     let file = dir.path().join("node.toml");
     std::fs::write(&file, "id = \"one\"\nlisten = [\"127.0.0.1:0\"]\n").unwrap();
     let out = run(&["run", "--config", file.to_str().unwrap()]);
-    assert_refused(&out, "line 1 `id`");
+    assert_refused(&out, "line 1: invalid `id`");
 
     std::fs::write(&file, "id = 1\nlisten = [\"127.0.0.1:0\"]\nheartbeat = \"1s\"\n").unwrap();
     let out = run(&["run", "--config", file.to_str().unwrap()]);

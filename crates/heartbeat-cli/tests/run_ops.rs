@@ -556,7 +556,7 @@ fn sighup_adds_and_removes_peers_and_refuses_what_needs_a_restart() {
     std::fs::write(&file, "id = 1\nlisten = [\"127.0.0.1:1\"]\nbogus = 1\n").unwrap();
     n1.signal(Signal::HUP);
     let refused = n1.wait_for(|v| kind(v, "reload_refused"));
-    assert!(refused["reason"].as_str().unwrap().contains("line 3 `bogus`"), "{refused}");
+    assert!(refused["reason"].as_str().unwrap().contains("line 3: invalid `bogus`"), "{refused}");
 
     // Twice the timeout after removing it: no `down` for the peer that was removed, and the
     // node still runs with peer 3.

@@ -460,6 +460,6 @@ mod tests {
         assert_eq!((s.multiplier, s.peers.len()), (2, 1));
         std::fs::write(&path, "intervall = \"1s\"\n").unwrap();
         let err = load(Some(&path), Overrides::default()).unwrap_err();
-        assert!(err.field.contains("line 1 `intervall`"), "{err}");
+        assert!(err.to_string().contains("line 1: invalid `intervall`"), "{err}");
     }
 }
