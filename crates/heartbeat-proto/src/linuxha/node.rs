@@ -48,7 +48,7 @@ use super::EncodeError;
 use super::auth::AuthKeys;
 use super::config::{HaCf, MAX_MEDIA, MAX_NODES, Medium};
 use super::message::{Field, Message, format_number};
-use super::profile::{Control, Incoming, LinuxHa, NodeNames, ProfileStats, Rejection, Sequencing};
+use super::profile::{Beat, Control, Incoming, LinuxHa, NodeNames, ProfileStats, Rejection, Sequencing};
 use super::resources::{ANNOUNCEMENT_FIELD, MAX_ANNOUNCEMENT};
 use super::rexmit::{
     Gone, MAX_RESEND_PER_REQUEST, MAX_REXMIT_DELAY, MIN_REXMIT_DELAY, Sent, SentHistory, SeqTrack, SeqVerdict,
@@ -707,11 +707,15 @@ impl<D: Detector, S: Storage> LinuxHaNode<D, S> {
                 // A resend carries no announcement: holdings are state, always current in the
                 // next status, and an old one resent would only be refused as stale.
                 match entry.what {
-                    Sent::Status { st } => {
-                        self.profile.encode_liveness(false, st, again, entry.wall_secs, &entry.load, None, buf)?
-                    }
+                    Sent::Status { st } => self.profile.encode_liveness(
+                        Beat::Status { st, extra: None },
+                        again,
+                        entry.wall_secs,
+                        &entry.load,
+                        buf,
+                    )?,
                     Sent::Shutdone => {
-                        self.profile.encode_liveness(true, DEAD, again, entry.wall_secs, &entry.load, None, buf)?
+                        self.profile.encode_liveness(Beat::Shutdone, again, entry.wall_secs, &entry.load, buf)?
                     }
                     Sent::RepNodes { to } => {
                         let Some(to) = NodeId::new(to).and_then(name) else { return Ok(None) };

@@ -396,7 +396,7 @@ impl<const N: usize> LinuxHa<N> {
         load: &str,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        self.encode_liveness(false, st, Sequencing::Next, wall_secs, load, None, buf)
+        self.encode_liveness(Beat::Status { st, extra: None }, Sequencing::Next, wall_secs, load, buf)
     }
 
     /// [`encode_status`](Self::encode_status) with one more field after the status fields
@@ -410,42 +410,43 @@ impl<const N: usize> LinuxHa<N> {
         extra: Field<'_>,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
-        self.encode_liveness(false, st, Sequencing::Next, wall_secs, load, Some(extra), buf)
+        self.encode_liveness(Beat::Status { st, extra: Some(extra) }, Sequencing::Next, wall_secs, load, buf)
     }
 
     /// Writes our `t=shutdone` (`st=dead`): peers report a leave at once.
     pub fn encode_shutdone(&mut self, wall_secs: u64, load: &str, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        self.encode_liveness(true, "dead", Sequencing::Next, wall_secs, load, None, buf)
+        self.encode_liveness(Beat::Shutdone, Sequencing::Next, wall_secs, load, buf)
     }
 
     /// A `t=status` (or `t=shutdone`) with the given sequencing: [`Sequencing::Again`] writes
     /// one sent before again, the same fields in the same order.
     pub(super) fn encode_liveness(
         &mut self,
-        shutdone: bool,
-        st: &str,
+        beat: Beat<'_>,
         sequencing: Sequencing,
         wall_secs: u64,
         load: &str,
-        extra: Option<Field<'_>>,
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
         let mut dt = [0; 20];
         let dt = text(format_number(u64::try_from(self.deadtime.as_millis()).unwrap_or(u64::MAX), 16, &mut dt));
         let mut head: Vec<Field<'_>, 5> = Vec::new();
         let mut push = |f| head.push(f).map_err(|_| EncodeError::TooManyFields);
-        if shutdone {
-            push(Field::text("t", "shutdone"))?;
-            push(Field::text("st", st))?;
-        } else {
-            push(Field::text("t", "status"))?;
-            push(Field::text("st", st))?;
-            push(Field::text("dt", dt))?;
-            if self.flow_control {
-                push(Field::text("protocol", "1"))?;
+        match beat {
+            Beat::Shutdone => {
+                push(Field::text("t", "shutdone"))?;
+                push(Field::text("st", "dead"))?;
             }
-            if let Some(extra) = extra {
-                push(extra)?;
+            Beat::Status { st, extra } => {
+                push(Field::text("t", "status"))?;
+                push(Field::text("st", st))?;
+                push(Field::text("dt", dt))?;
+                if self.flow_control {
+                    push(Field::text("protocol", "1"))?;
+                }
+                if let Some(extra) = extra {
+                    push(extra)?;
+                }
             }
         }
         self.encode_message(&head, sequencing, wall_secs, load, buf)
@@ -562,6 +563,15 @@ impl<const N: usize> LinuxHa<N> {
         }
         result
     }
+}
+
+/// Which liveness message [`LinuxHa::encode_liveness`] writes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Beat<'a> {
+    /// `t=status` with status `st`, and one more field after the status fields if any.
+    Status { st: &'a str, extra: Option<Field<'a>> },
+    /// `t=shutdone`, `st=dead`.
+    Shutdone,
 }
 
 /// Which sequence number a message of ours carries.
