@@ -128,7 +128,10 @@ pub type V1Node<D> = Node<D, Growable>;
 /// A machine, its sockets, its clock and its counters: every step of a driver's loop except
 /// the wait.
 pub struct DriverCore<M, K> {
-    machine: M,
+    // On the heap: a machine holds its fixed-capacity tables by value (a Linux-HA node with its
+    // retransmission history is 100 KB), which should not ride on a thread's stack through
+    // every move of the driver.
+    machine: Box<M>,
     sockets: K,
     clock: Clock,
     io: IoStats,
@@ -141,7 +144,7 @@ impl<M: Machine, K: Sockets<M::Transmit>> DriverCore<M, K> {
     /// A core that runs `machine` over `sockets`, dating everything with `clock`.
     pub fn with_machine(machine: M, sockets: K, clock: Clock) -> Self {
         DriverCore {
-            machine,
+            machine: Box::new(machine),
             sockets,
             clock,
             io: IoStats::default(),
@@ -174,7 +177,7 @@ impl<M: Machine, K: Sockets<M::Transmit>> DriverCore<M, K> {
     /// The machine and the socket set at once, for a command that needs both (opening the
     /// sockets a new session needs, say).
     pub fn parts_mut(&mut self) -> (&mut M, &mut K) {
-        (&mut self.machine, &mut self.sockets)
+        (&mut *self.machine, &mut self.sockets)
     }
 
     /// The clock that stamps events.
