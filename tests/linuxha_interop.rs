@@ -15,7 +15,7 @@
 //! Needs root, iproute2, tcpdump and Debian's `heartbeat`. Without them the tests fail with a
 //! message saying what is missing; none passes unless the daemon ran and answered.
 
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -368,6 +368,30 @@ fn field_of(d: &pcap::Datagram, name: &'static str) -> Option<String> {
     Message::decode(&d.payload).ok()?.text(name).ok()?.map(String::from)
 }
 
+/// The first retransmit request `from` sent to the node `to` in `packets`, and the sequence
+/// number it asks for.
+fn rexmit_request<'a>(
+    packets: &'a [pcap::Datagram],
+    from: Ipv4Addr,
+    to: &str,
+) -> Result<(&'a pcap::Datagram, u64), Error> {
+    let request = packets
+        .iter()
+        .find(|d| kind_of(d).as_deref() == Some("NS_rexmit") && d.source.ip() == IpAddr::from(from))
+        .ok_or_else(|| failed(format!("no retransmit request from {from} captured: {}", summary(packets))))?;
+    assert_eq!(field_of(request, "dest").as_deref(), Some(to));
+    let asked = field_of(request, "firstseq").and_then(|s| s.parse().ok()).ok_or_else(|| failed("firstseq"))?;
+    Ok((request, asked))
+}
+
+/// What `from` sent with sequence number `seq` (hexadecimal on the wire), in capture order.
+fn with_seq(packets: &[pcap::Datagram], from: Ipv4Addr, seq: u64) -> impl Iterator<Item = &pcap::Datagram> {
+    packets.iter().filter(move |d| {
+        d.source.ip() == IpAddr::from(from)
+            && field_of(d, "seq").and_then(|s| u64::from_str_radix(&s, 16).ok()) == Some(seq)
+    })
+}
+
 #[test]
 fn a_restart_of_ours_is_a_higher_generation_to_the_daemon() -> TestResult {
     let net = Pair::new()?;
@@ -590,22 +614,11 @@ fn a_heartbeat_of_ours_lost_on_the_way_is_asked_for_by_the_daemon_and_resent() -
     std::thread::sleep(Duration::from_millis(1_000));
     capture.stop();
     let packets = pcap::read_udp(&file).map_err(|e| failed(format!("capture: {e:?}")))?;
-    let request = packets
-        .iter()
-        .find(|d| kind_of(d).as_deref() == Some("NS_rexmit") && d.source.ip() == std::net::IpAddr::from(Pair::A_V4))
-        .ok_or_else(|| failed(format!("no retransmit request from the daemon captured: {}", summary(&packets))))?;
-    assert_eq!(field_of(request, "dest").as_deref(), Some(OURS));
-    let asked: u64 = field_of(request, "firstseq").and_then(|s| s.parse().ok()).ok_or_else(|| failed("firstseq"))?;
-    let answer = packets
-        .iter()
-        .filter(|d| d.at >= request.at && d.source.ip() == std::net::IpAddr::from(Pair::B_V4))
-        .find(|d| field_of(d, "seq").and_then(|s| u64::from_str_radix(&s, 16).ok()) == Some(asked))
+    let (request, asked) = rexmit_request(&packets, Pair::A_V4, OURS)?;
+    let answer = with_seq(&packets, Pair::B_V4, asked)
+        .find(|d| d.at >= request.at)
         .ok_or_else(|| failed(format!("seq {asked:x} not resent after the request")))?;
-    let original = packets
-        .iter()
-        .filter(|d| d.source.ip() == std::net::IpAddr::from(Pair::B_V4))
-        .filter(|d| field_of(d, "seq").and_then(|s| u64::from_str_radix(&s, 16).ok()) == Some(asked))
-        .count();
+    let original = with_seq(&packets, Pair::B_V4, asked).count();
     assert_eq!(original, 1, "the first copy never left (dropped), the resend did");
     eprintln!(
         "the daemon asked for our seq {asked}; we resent it {:?} after its request (capture times); {resent:?}",
@@ -641,17 +654,8 @@ fn a_heartbeat_of_theirs_lost_on_the_way_is_asked_for_by_ours() -> TestResult {
     std::thread::sleep(Duration::from_millis(1_000));
     capture.stop();
     let packets = pcap::read_udp(&file).map_err(|e| failed(format!("capture: {e:?}")))?;
-    let request = packets
-        .iter()
-        .find(|d| kind_of(d).as_deref() == Some("NS_rexmit") && d.source.ip() == std::net::IpAddr::from(Pair::B_V4))
-        .ok_or_else(|| failed(format!("no retransmit request of ours captured: {}", summary(&packets))))?;
-    assert_eq!(field_of(request, "dest").as_deref(), Some(THEIRS));
-    let asked: u64 = field_of(request, "firstseq").and_then(|s| s.parse().ok()).ok_or_else(|| failed("firstseq"))?;
-    let copies = packets
-        .iter()
-        .filter(|d| d.source.ip() == std::net::IpAddr::from(Pair::A_V4))
-        .filter(|d| field_of(d, "seq").and_then(|s| u64::from_str_radix(&s, 16).ok()) == Some(asked))
-        .collect::<Vec<_>>();
+    let (request, asked) = rexmit_request(&packets, Pair::B_V4, THEIRS)?;
+    let copies = with_seq(&packets, Pair::A_V4, asked).collect::<Vec<_>>();
     assert!(copies.len() >= 2, "the dropped one and the daemon's resend: {}", copies.len());
     let status = ours.status()?;
     eprintln!(
