@@ -14,7 +14,7 @@ use std::time::Duration;
 use heartbeat_tests::lab::flood::{self, Kind};
 use heartbeat_tests::lab::host::wall_now;
 use heartbeat_tests::lab::log::{LogEvent, about};
-use heartbeat_tests::lab::measure::{quantile, summary_ms};
+use heartbeat_tests::lab::measure::{cpu_ns, quantile, summary_ms};
 use heartbeat_tests::lab::{Lab, LabSpec, address, cpu::Starvation};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_heartbeat");
@@ -390,22 +390,51 @@ fn cpu_starvation_of_one_host_gives_no_false_down() {
     let lab = lab(LabSpec::fast());
     let victim = 3;
     let pid = lab.host(victim).pid().unwrap();
+    // What the host needs, measured unthrottled. The cap is 5 % above that: the host is
+    // throttled in many periods and then waits for the next one, but it is not left
+    // permanently behind, which would be a host too slow for its interval (a real Down), not
+    // starvation. A fixed 1 ms per 100 ms saturated a debug build on a slower machine.
+    let need = {
+        let (before, window) = (cpu_ns(pid).unwrap(), Duration::from_secs(2));
+        sleep(window);
+        (cpu_ns(pid).unwrap() - before) as f64 / window.as_nanos() as f64
+    };
+    let share = need * 1.05;
+    // cgroups take no quota under 1 ms: a host that needs less gets a longer period (longer
+    // waits), up to 300 ms so that a wait stays under the 400 ms timeout.
+    let period =
+        Duration::from_millis(100).max(Duration::from_millis(1).div_f64(share)).min(Duration::from_millis(300));
+    let quota = period.mul_f64(share).max(Duration::from_millis(1));
     let start = wall_now();
-    let before = lab.host(victim).sample().unwrap();
-    // 1 ms of CPU per 100 ms: once its millisecond is spent, the host waits up to 99 ms.
-    let starvation = Starvation::start(pid, Duration::from_millis(1), Duration::from_millis(100), 4).unwrap();
-    sleep(Duration::from_secs(5));
-    let after = lab.host(victim).sample().unwrap();
+    let before = cpu_ns(pid).unwrap();
+    let starvation = Starvation::start(pid, quota, period, 4).unwrap();
+    let starved_for = Duration::from_secs(5);
+    sleep(starved_for);
+    let used = Duration::from_nanos(cpu_ns(pid).unwrap() - before);
     let (throttled, method) = (starvation.throttled(), starvation.method());
     drop(starvation);
-    let used = (after.cpu_s - before.cpu_s) / 5.0 * 100.0;
+    let used = used.as_secs_f64() / starved_for.as_secs_f64() * 100.0;
     eprintln!(
-        "host {victim} starved ({method}, 1 ms per 100 ms): {used:.1}% of a core used, {throttled:?} throttled periods"
+        "host {victim} needs {:.2}% of a core; capped ({method}) to {:.3} ms per {:.0} ms: {used:.2}% used, \
+         {throttled:?} throttled periods",
+        need * 100.0,
+        ms(quota),
+        ms(period)
     );
     if let Some(throttled) = throttled {
         assert!(throttled > 0, "the cgroup never throttled the host");
     }
-    assert_no_verdicts(&lab, lab.numbers(), start, "host 3 capped to 1 ms of CPU per 100 ms");
+    // A starved host really is late at times, so a doubt about it is allowed (and reported);
+    // a doubt about anyone else, or any conviction, is a false verdict.
+    assert_none_of(&CONVICTIONS, &lab, lab.numbers(), start, "host 3 starved of CPU");
+    for n in lab.numbers() {
+        let doubts: Vec<LogEvent> = events_since(&lab, n, start).into_iter().filter(|e| e.kind == "suspect").collect();
+        eprintln!("host {n}: {} suspect events during the starvation", doubts.len());
+        assert!(
+            doubts.iter().all(|e| e.peer == victim as u64),
+            "host {n} doubted a host that was not starved: {doubts:#?}"
+        );
+    }
     lab.wait_converged(Duration::from_secs(2)).unwrap();
 }
 

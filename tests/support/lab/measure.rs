@@ -31,6 +31,19 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     Some(ProcSample { cpu_s: ticks as f64 / CLK_TCK, rss_kib })
 }
 
+/// CPU time used so far by all threads of `pid`, in nanoseconds, from
+/// `/proc/<pid>/task/*/schedstat` (exact, unlike the 10 ms ticks of `stat`); `None` if the
+/// process is gone.
+pub fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let Ok(line) = std::fs::read_to_string(task.path().join("schedstat")) else { continue };
+        total += line.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
 /// The `q`-quantile (0 to 1) of `values` by the nearest-rank method; `None` when empty.
 pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     if values.is_empty() {
