@@ -24,6 +24,25 @@ use heartbeat_tests::lab::log::LogEvent;
 use heartbeat_tests::lab::measure::{ProcSample, histogram_ms, summary_ms};
 use heartbeat_tests::lab::{Lab, LabSpec};
 
+/// What `--help` prints.
+const USAGE: &str = "\
+usage: fault_soak [OPTIONS]   (needs root, iproute2 and iptables)
+
+  --quiet-minutes M   the phase without faults [60]
+  --faulty-minutes M  the phase with loss and stalls [60]
+  --loss P            random loss on every host's input in the faulty phase [0.01]
+  --stall-every-s S   a SIGSTOP/SIGCONT every S seconds, round robin [30]
+  --interval-ms MS    heartbeat interval [100]
+  --timeout-ms MS     timeout [500]
+  --heartbeat PATH    the binary [target/release/heartbeat]
+  --out DIR           report and logs [target/fault-soak]";
+
+/// Prints `why` and the usage, and exits with status 2.
+fn usage_error(why: &str) -> ! {
+    eprintln!("fault_soak: {why}\n\n{USAGE}");
+    std::process::exit(2)
+}
+
 /// How often CPU and RSS are sampled.
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
@@ -54,8 +73,13 @@ fn options() -> Options {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        let number = || value.parse::<f64>().unwrap_or_else(|_| panic!("{flag}: '{value}' is not a number"));
+        if flag == "--help" || flag == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        let Some(value) = args.next() else { usage_error(&format!("{flag} needs a value")) };
+        let number =
+            || value.parse::<f64>().unwrap_or_else(|_| usage_error(&format!("{flag}: '{value}' is not a number")));
         match flag.as_str() {
             "--quiet-minutes" => o.quiet = Duration::from_secs_f64(number() * 60.0),
             "--faulty-minutes" => o.faulty = Duration::from_secs_f64(number() * 60.0),
@@ -65,7 +89,7 @@ fn options() -> Options {
             "--timeout-ms" => o.timeout = Duration::from_secs_f64(number() / 1e3),
             "--heartbeat" => o.heartbeat = value.into(),
             "--out" => o.out = value.into(),
-            other => panic!("unknown option {other} (see the doc comment of examples/fault_soak.rs)"),
+            other => usage_error(&format!("unknown option {other}")),
         }
     }
     o
@@ -265,7 +289,7 @@ fn main() {
         report,
         "- faulty phase: {} Down of a host stalled past the timeout (true detections; {} expected = {long_stalls} long \
          stalls x 4 observers); **{} Down of a host stalled shorter than the timeout; {} Down by a stalled host on \
-         waking (its peers' frames still unread: no local-stall guard in the binary); {} Down unexplained**",
+         waking (it ticked before reading its peers' frames: the local-stall guard failed); {} Down unexplained**",
         v(Verdict::Detection),
         long_stalls * 4,
         v(Verdict::ShortStallConvicted),
