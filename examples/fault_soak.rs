@@ -183,6 +183,12 @@ fn classify(observer: u64, e: &LogEvent, stalls: &[Stall], window: f64) -> Verdi
 
 fn main() {
     let o = options();
+    if !o.heartbeat.is_file() {
+        usage_error(&format!(
+            "no heartbeat binary at {} (build it first: cargo build --release -p heartbeat-cli)",
+            o.heartbeat.display()
+        ));
+    }
     let spec = LabSpec { interval: o.interval, timeout: o.timeout, tick: Duration::from_millis(50), ..LabSpec::fast() };
     eprintln!("fault soak: {} with {:?}", o.heartbeat.display(), spec);
     let mut lab = Lab::start(&o.heartbeat, spec.clone()).expect("the lab starts");
