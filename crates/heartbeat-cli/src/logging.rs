@@ -8,12 +8,18 @@ use heartbeat_proto::{Event, EventKind};
 use tracing::{info, warn};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format;
 
 /// Installs the subscriber; `HEARTBEAT_LOG` (e.g. `debug`) overrides the `info` default.
 ///
 /// Lines go to stdout through a writer thread: a terminal paused with Ctrl-S or a pipe nobody
 /// reads then costs log lines (dropped once the buffer is full), never heartbeats. Keep the
 /// returned guard until exit: dropping it flushes what is buffered.
+///
+/// When stdout is the journal (systemd says so in `JOURNAL_STREAM`), readable lines carry the
+/// journal's priority prefix (`<4>` for a warning, see `sd-daemon(3)`) and no timestamp of
+/// their own, since the journal stamps each line: `journalctl -p warning` then finds the
+/// suspicions and convictions.
 #[must_use = "dropping the guard stops logging"]
 pub(crate) fn init(json: bool) -> WorkerGuard {
     let filter = EnvFilter::try_from_env("HEARTBEAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -25,10 +31,60 @@ pub(crate) fn init(json: bool) -> WorkerGuard {
         .with_target(false);
     if json {
         builder.json().flatten_event(true).with_current_span(false).with_span_list(false).init();
+    } else if stdout_is_journal() {
+        builder.event_format(journal::Prefixed(format().without_time())).init();
     } else {
         builder.init();
     }
     guard
+}
+
+/// Whether stdout is the journal's stream: `JOURNAL_STREAM` names its device and inode, and
+/// is only believed if stdout still is that file (a child may have redirected it).
+fn stdout_is_journal() -> bool {
+    let Ok(named) = std::env::var("JOURNAL_STREAM") else { return false };
+    let Ok(stat) = rustix::fs::fstat(std::io::stdout()) else { return false };
+    journal::names(&named, stat.st_dev, stat.st_ino)
+}
+
+mod journal {
+    use std::fmt;
+
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::fmt::FmtContext;
+    use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// Whether `JOURNAL_STREAM`'s `DEVICE:INODE` value names the file `(dev, ino)`.
+    pub(super) fn names(value: &str, dev: u64, ino: u64) -> bool {
+        let Some((d, i)) = value.split_once(':') else { return false };
+        d.parse() == Ok(dev) && i.parse() == Ok(ino)
+    }
+
+    /// The syslog priority journald reads from a `<N>` line prefix.
+    pub(super) fn priority(level: &Level) -> u8 {
+        match *level {
+            Level::ERROR => 3,
+            Level::WARN => 4,
+            Level::INFO => 6,
+            Level::DEBUG | Level::TRACE => 7,
+        }
+    }
+
+    /// Another event format with the journal's priority prefix in front.
+    pub(super) struct Prefixed<F>(pub(super) F);
+
+    impl<S, N, F> FormatEvent<S, N> for Prefixed<F>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+        F: FormatEvent<S, N>,
+    {
+        fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+            write!(writer, "<{}>", priority(event.metadata().level()))?;
+            self.0.format_event(ctx, writer, event)
+        }
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -139,5 +195,28 @@ pub(crate) fn event_explained(event: &Event, evidence: Option<&crate::run::evide
             );
         }
         _ => self::event(event),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::journal::{names, priority};
+    use tracing::Level;
+
+    #[test]
+    fn journal_stream_is_device_colon_inode() {
+        assert!(names("64769:1234", 64769, 1234));
+        assert!(!names("64769:1234", 64769, 1235));
+        assert!(!names("64769", 64769, 1234));
+        assert!(!names("x:1234", 64769, 1234));
+        assert!(!names("", 0, 0));
+    }
+
+    #[test]
+    fn warnings_are_priority_four_for_journalctl_p_warning() {
+        assert_eq!(priority(&Level::ERROR), 3);
+        assert_eq!(priority(&Level::WARN), 4);
+        assert_eq!(priority(&Level::INFO), 6);
+        assert_eq!(priority(&Level::DEBUG), 7);
     }
 }

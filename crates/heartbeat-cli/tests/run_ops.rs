@@ -475,6 +475,70 @@ fn systemd_hears_ready_watchdog_and_stopping_and_the_peer_a_goodbye() {
     n2.wait_for(|v| kind(v, "left") && v["peer"] == 1);
 }
 
+/// Under systemd, stdout is the journal: lines carry its priority prefix and no timestamp of
+/// their own. Elsewhere (or when `JOURNAL_STREAM` names another file) they are plain.
+#[test]
+fn lines_to_the_journal_carry_its_priority_and_no_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let plain_args = |me, port, peer, peer_port| {
+        let mut args = node_args(me, port, peer, peer_port);
+        args.retain(|a| a != "--json");
+        args.join(" ")
+    };
+    // `stat -c %d:%i` is what systemd writes into JOURNAL_STREAM: the stream's device:inode.
+    let node = |name: &str, journal: &str| {
+        let out = dir.path().join(name);
+        let script = format!(
+            "exec >{out}; {journal} exec {bin} {args}",
+            journal = journal.replace("OUT", &out.display().to_string()),
+            out = out.display(),
+            bin = env!("CARGO_BIN_EXE_heartbeat"),
+            args = plain_args(1, p1, 2, p2)
+        );
+        (out, script)
+    };
+    let read_until = |path: &Path, done: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if done(&text) || Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let cases = [
+        ("journal.log", "export JOURNAL_STREAM=$(stat -L -c %d:%i OUT);", true),
+        ("other.log", "export JOURNAL_STREAM=1:1;", false),
+        ("plain.log", "unset JOURNAL_STREAM;", false),
+    ];
+    for (name, journal, prefixed) in cases {
+        let (out, script) = node(name, journal);
+        let mut n2 = spawn(&node_args(2, p2, 1, p1));
+        let mut n1 = Daemon::spawn({
+            let mut c = Command::new("/bin/sh");
+            c.args(["-c", &script]);
+            c
+        });
+        read_until(&out, &|t| t.contains("peer 2 is up"));
+        n2.signal(Signal::KILL);
+        let text = read_until(&out, &|t| t.contains("peer 2 is down"));
+        n1.signal(Signal::TERM);
+        assert!(n1.wait_exit(PATIENCE).success());
+        let up = text.lines().find(|l| l.contains("peer 2 is up")).unwrap_or_else(|| panic!("{name}: {text}"));
+        let down = text.lines().find(|l| l.contains("peer 2 is down")).unwrap_or_else(|| panic!("{name}: {text}"));
+        if prefixed {
+            assert!(up.starts_with("<6>") && down.starts_with("<4>"), "{name}: {up:?} / {down:?}");
+            // No timestamp: the level follows the prefix directly.
+            assert!(up.trim_start_matches("<6>").trim_start().starts_with("INFO"), "{name}: {up:?}");
+        } else {
+            assert!(!up.starts_with('<') && !down.starts_with('<'), "{name}: {up:?} / {down:?}");
+            assert!(up.starts_with(|c: char| c.is_ascii_digit()), "{name}: a timestamp first: {up:?}");
+        }
+    }
+}
+
 /// The unit in contrib/systemd is what the node speaks (`Type=notify`, a watchdog, SIGTERM for
 /// the goodbye) and what systemd accepts (`systemd-analyze verify`, with ExecStart pointed at
 /// the binary under test).
