@@ -515,7 +515,7 @@ fn lines_to_the_journal_carry_its_priority_and_no_timestamp() {
     ];
     for (name, journal, prefixed) in cases {
         let (out, script) = node(name, journal);
-        let mut n2 = spawn(&node_args(2, p2, 1, p1));
+        let n2 = spawn(&node_args(2, p2, 1, p1));
         let mut n1 = Daemon::spawn({
             let mut c = Command::new("/bin/sh");
             c.args(["-c", &script]);
