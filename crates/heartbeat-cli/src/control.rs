@@ -7,11 +7,13 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixListener;
+use tokio::sync::Semaphore;
 
 use crate::bfd::report::BfdReport;
 use crate::linux_ha::LinuxHaReport;
@@ -34,10 +36,18 @@ pub(crate) enum Report {
     LinuxHa(LinuxHaReport),
 }
 
+/// Answers being written at once; a client past that is closed without one. Each answer is a
+/// task holding a copy of the report, so this bounds what clients that never read can pin.
+const ANSWERS_AT_ONCE: usize = 32;
+
+/// How long an answer may take to write before the client is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The serving side: a listening socket at `path`, removed again when dropped.
 pub(crate) struct Server {
     listener: UnixListener,
     path: PathBuf,
+    answering: Arc<Semaphore>,
 }
 
 impl Server {
@@ -54,12 +64,15 @@ impl Server {
             }
             std::fs::remove_file(path)?;
         }
-        Ok(Server { listener: UnixListener::bind(path)?, path: path.to_path_buf() })
+        let answering = Arc::new(Semaphore::new(ANSWERS_AT_ONCE));
+        Ok(Server { listener: UnixListener::bind(path)?, path: path.to_path_buf(), answering })
     }
 
     /// Accepts one connection and answers it with what `answer()` resolves to (nothing, if
     /// `None`), on a task of its own. Cancellation-safe: only the accept is awaited here, and
-    /// `answer` is called only once a client has connected.
+    /// `answer` is called only once a client has connected. A client that does not read its
+    /// answer within [`WRITE_TIMEOUT`] is dropped; while [`ANSWERS_AT_ONCE`] answers are being
+    /// written, a new client is closed at once, unanswered.
     pub(crate) async fn serve_one<T, F>(&self, answer: impl FnOnce() -> F)
     where
         T: Serialize + Send + 'static,
@@ -74,13 +87,18 @@ impl Server {
                 return;
             }
         };
+        let Ok(permit) = Arc::clone(&self.answering).try_acquire_owned() else {
+            tracing::debug!("control socket: {ANSWERS_AT_ONCE} answers already being written; client closed");
+            return;
+        };
         let report = answer();
         tokio::spawn(async move {
+            let _permit = permit;
             let Some(report) = report.await else { return };
             let Ok(mut json) = serde_json::to_vec(&report) else { return };
             json.push(b'\n');
-            // A client that went away is its own business.
-            let _ = stream.write_all(&json).await;
+            // A client that went away, or reads too slowly, is its own business.
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&json)).await;
         });
     }
 }

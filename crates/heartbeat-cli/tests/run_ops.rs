@@ -475,6 +475,43 @@ fn systemd_hears_ready_watchdog_and_stopping_and_the_peer_a_goodbye() {
     n2.wait_for(|v| kind(v, "left") && v["peer"] == 1);
 }
 
+/// Control clients that connect and never read, and others that connect and hang up at once,
+/// delay no heartbeat: neither node doubts the other, and the status answers afterwards.
+#[test]
+fn control_clients_that_never_read_delay_no_heartbeat() {
+    use std::os::unix::net::UnixStream;
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let control = dir.path().join("n1.sock");
+    let mut args = node_args(1, p1, 2, p2);
+    args.extend(["--control".to_string(), control.display().to_string()]);
+    let mut n1 = spawn(&args);
+    let mut n2 = spawn(&node_args(2, p2, 1, p1));
+    n1.wait_for(|v| kind(v, "up") && v["peer"] == 2);
+    n2.wait_for(|v| kind(v, "up") && v["peer"] == 1);
+    let started = Instant::now();
+    let mut silent = Vec::new();
+    let mut hung_up = 0;
+    // 1.5 s, five timeouts: 300 clients that never read, and as many as fit that hang up.
+    while started.elapsed() < Duration::from_millis(1500) {
+        if silent.len() < 300 {
+            silent.push(UnixStream::connect(&control).unwrap());
+        }
+        if UnixStream::connect(&control).is_ok() {
+            hung_up += 1;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(silent);
+    let doubt = |v: &serde_json::Value| ["suspect", "down"].iter().any(|k| kind(v, k));
+    assert_eq!(n1.wait_for_within(Duration::from_millis(400), doubt), None, "node 1 doubted its peer");
+    assert_eq!(n2.wait_for_within(Duration::from_millis(100), doubt), None, "node 2 doubted its peer");
+    assert!(hung_up > 100, "only {hung_up} clients connected");
+    let out = run(&["status", "--control", &control.display().to_string(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\"state\":\"up\""), "{}", text(&out.stdout));
+}
+
 /// Under systemd, stdout is the journal: lines carry its priority prefix and no timestamp of
 /// their own. Elsewhere (or when `JOURNAL_STREAM` names another file) they are plain.
 #[test]
