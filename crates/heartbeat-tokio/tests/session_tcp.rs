@@ -120,6 +120,28 @@ async fn a_lost_connection_resumes_the_same_session() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_refuses_is_passed_over_at_once_not_after_the_connect_timeout() {
+    let (server, _events) = server(ServerOptions::default()).await;
+    // A port nothing listens on: connecting is refused at once.
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let timeout = Duration::from_secs(3);
+    let mut c =
+        SessionClient::new(vec![refusing, server.local_addr()], ClientOptions::new(timeout), server.clock()).unwrap();
+    c.precise_timer().unwrap();
+    let started = tokio::time::Instant::now();
+    let (client, mut seen) = c.spawn();
+    let first = next(&mut seen, Duration::from_secs(5)).await;
+    assert!(matches!(first, ClientEvent::Disconnected { server: 0, .. }), "{first:?}");
+    let second = next(&mut seen, Duration::from_secs(5)).await;
+    assert!(matches!(second, ClientEvent::Connected { server: 1, .. }), "{second:?}");
+    // The connect timeout is 3 s / 2 servers: waiting it out would take 1.5 s.
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(500), "connected after {took:?}");
+    client.close();
+    server.stop().await;
+}
+
 /// `tests/support/kazoo_session.py` (the repository's kazoo driver) run by `/usr/bin/python3`.
 struct Kazoo {
     child: Child,

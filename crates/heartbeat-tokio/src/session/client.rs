@@ -103,10 +103,20 @@ impl SessionClient {
 
     /// Opens the connection the machine asks for, sends what it queued, delivers its events.
     async fn flush(&mut self, stream: &mut Option<TcpStream>, events: &mpsc::UnboundedSender<ClientEvent>) {
-        // A connection that fails at once moves to the next server; once round the list at most.
+        // A connection refused at once, or one that fails on its first write, moves to the next
+        // server now; once round the list at most. After that, the last attempt waits for the
+        // machine's connect timeout, which paces the next round.
         for _ in 0..=self.servers.len() {
             if let Some(server) = self.machine.poll_connect() {
-                *stream = self.open(server).await;
+                match self.open(server).await {
+                    Opened::Stream(s) => *stream = Some(s),
+                    Opened::TimedOut => *stream = None,
+                    Opened::Failed => {
+                        *stream = None;
+                        self.machine.on_disconnect(self.clock.now());
+                        continue;
+                    }
+                }
             }
             let mut out = Vec::new();
             let mut buf = [0u8; 512];
@@ -131,15 +141,28 @@ impl SessionClient {
         }
     }
 
-    /// A connection to server `i`, or `None` (left to the machine's connect timeout, which
-    /// moves on to the next server and so paces the attempts).
-    async fn open(&self, i: usize) -> Option<TcpStream> {
+    /// A connection to server `i`, within this attempt's share of the timeout.
+    async fn open(&self, i: usize) -> Opened {
         let limit = self.machine.timeout().unwrap_or(self.options.requested_timeout) / self.servers.len() as u32;
         let limit = limit.min(self.options.connect_timeout).max(Duration::from_millis(1));
-        let stream = tokio::time::timeout(limit, TcpStream::connect(self.servers[i])).await.ok()?.ok()?;
-        stream.set_nodelay(true).ok()?;
-        Some(stream)
+        match tokio::time::timeout(limit, TcpStream::connect(self.servers[i])).await {
+            Err(_) => Opened::TimedOut,
+            Ok(Err(_)) => Opened::Failed,
+            Ok(Ok(stream)) => match stream.set_nodelay(true) {
+                Ok(()) => Opened::Stream(stream),
+                Err(_) => Opened::Failed,
+            },
+        }
     }
+}
+
+/// How an attempt to open a connection went.
+enum Opened {
+    Stream(TcpStream),
+    /// Nothing answered within the attempt's share: the machine's connect timeout moves on.
+    TimedOut,
+    /// Refused or failed at once (nothing listens, no route): the next server, now.
+    Failed,
 }
 
 /// Reads what `stream` has; never resolves without a stream.
