@@ -134,8 +134,8 @@ struct DiscoveryArgs {
     /// refused and counted (TOML `discovery.max_peers`) [default: 64].
     #[arg(long, value_name = "N")]
     max_peers: Option<usize>,
-    /// A learned peer down (or gone) this long is dropped; `off` keeps it (TOML
-    /// `discovery.forget_after`) [default: 1h].
+    /// A learned peer down (or gone) this long is dropped, freeing its slot but also its replay
+    /// window (TOML `discovery.forget_after`) [default: off, kept down].
     #[arg(long, value_name = "DURATION|off")]
     forget_after: Option<String>,
 }

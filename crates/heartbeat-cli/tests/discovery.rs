@@ -224,6 +224,13 @@ fn kill_is_seen_by_the_others(nodes: &mut [Node], victim: usize) -> Result<()> {
     nodes[victim - 1].kill();
     for node in nodes.iter().filter(|n| n.id != victim) {
         node.wait_logged("down", victim)?;
+        let events = node.events();
+        let down = events.iter().find(|e| e["kind"] == "down" && e["peer"] == victim).unwrap_or(&Value::Null);
+        // The numbers the README quotes (`--nocapture` shows them).
+        eprintln!(
+            "node {} declared {victim} down: silent {} ms, {} ms after its deadline",
+            node.id, down["silent_ms"], down["late_ms"]
+        );
         let status = node.status()?;
         assert_eq!(peer(&status, victim).map(|p| &p["state"]), Some(&"down".into()), "{status}");
     }
@@ -252,7 +259,7 @@ fn three_nodes_on_an_ipv4_group_learn_each_other_and_see_a_killed_one_down() -> 
     }
     converge(&nodes)?;
     kill_is_seen_by_the_others(&mut nodes, 3)?;
-    // Node 1 forgets a learned peer down for a second; node 2 keeps it (default: an hour).
+    // Node 1 forgets a learned peer down for a second; node 2 keeps it (the default).
     nodes[0].wait_logged("forgotten", 3)?;
     let status = nodes[0].status()?;
     assert!(peer(&status, 3).is_none(), "{status}");
@@ -333,6 +340,25 @@ fn send_from(link: &Link, n: usize, frames: &[Vec<u8>], pause: Duration) -> Resu
         .map_err(|e| io("send to the group", e))
 }
 
+/// `GET /metrics` from inside `ns`.
+fn scrape(ns: &Namespace, addr: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    ns.within(|| -> std::io::Result<String> {
+        let mut stream = std::net::TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(PATIENCE))?;
+        stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: node\r\n\r\n")?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text)?;
+        Ok(text)
+    })?
+    .map_err(|e| io("scrape the metrics", e))
+}
+
+/// The value of the sample `series` (name and labels as written) in a scrape.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
 fn count(status: &Value, key: &str) -> u64 {
     status["discovery"][key].as_u64().unwrap_or_else(|| panic!("no discovery.{key} in {status}"))
 }
@@ -374,7 +400,7 @@ fn a_flood_of_signed_frames_from_many_ids_fills_the_table_only_up_to_max_peers()
     const CAP: usize = 4;
     let link = Link::new(3)?;
     let mut capped = multicast_v4_args(1);
-    capped.extend(strings(&["--max-peers", &CAP.to_string(), "--forget-after", "1s"]));
+    capped.extend(strings(&["--max-peers", &CAP.to_string(), "--forget-after", "1s", "--metrics", "127.0.0.1:9464"]));
     let nodes = [Node::start(&link, 1, &capped)?, Node::start(&link, 2, &multicast_v4_args(2))?];
     converge(&nodes)?;
     // Every id's two rounds, validly signed: a member of the cluster gone rogue, or one far
@@ -397,7 +423,16 @@ fn a_flood_of_signed_frames_from_many_ids_fills_the_table_only_up_to_max_peers()
     let refused = count(&status, "refused_table_full");
     // Every frame of an id that found no room is refused; 3 ids at most found room.
     assert!(refused as usize >= sent - 2 * (CAP - 1), "{refused} of {sent} refused: {status}");
+    eprintln!(
+        "flood: {sent} frames from {IDS} ids; node 1 (cap {CAP}) held at most {:?} peers, refused {refused}",
+        flooding.iter().max()
+    );
     assert!(nodes[0].events().iter().any(|e| e["kind"] == "learn_refused"), "{}", nodes[0].log_text());
+    // The metrics say so too, in a real scrape from inside the host.
+    let metrics = scrape(link.host(1), "127.0.0.1:9464")?;
+    assert_eq!(sample(&metrics, "heartbeat_events_total{peer=\"2\",kind=\"learned\"}"), Some(1.0), "{metrics}");
+    let scraped = sample(&metrics, "heartbeat_frames_rejected_total{reason=\"peer_table_full\"}");
+    assert!(scraped.is_some_and(|n| n >= refused as f64), "{metrics}");
     // Node 2, at the default cap of 64, holds 64 and refuses the rest.
     let status = nodes[1].status()?;
     assert_eq!(peers(&status).len(), 64, "{status}");
@@ -411,4 +446,23 @@ fn a_flood_of_signed_frames_from_many_ids_fills_the_table_only_up_to_max_peers()
     })?;
     assert_eq!(peer(&nodes[0].status()?, 2).map(|p| p["state"].clone()), Some("up".into()));
     Ok(())
+}
+
+#[test]
+fn a_group_that_cannot_work_is_refused_before_anything_starts() {
+    let refused = |args: &[&str], needle: &str| {
+        let out = Command::new(BINARY).args(["run", "--id", "1"]).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {needle:?} not in {stderr}");
+    };
+    // Without keys, a forged frame could claim a slot: learning needs them.
+    refused(&["--multicast", "239.255.42.1:7400", "--insecure"], "invalid `discovery.learn`: needs key_file");
+    refused(&["--multicast", "198.19.42.1:7400", "--insecure", "--no-learn"], "is not a multicast address");
+    refused(&["--multicast", "[ff02::4242]:7400", "--insecure", "--no-learn"], "invalid `discovery.interface`");
+    refused(
+        &["--multicast", "239.255.42.1:7400", "--listen", "127.0.0.1:7001", "--insecure", "--no-learn"],
+        "invalid `listen`: contradicts discovery",
+    );
+    refused(&["--broadcast", "[2001:db8::ff]:7400", "--insecure", "--no-learn"], "IPv6 has no broadcast");
 }

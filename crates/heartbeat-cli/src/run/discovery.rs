@@ -114,3 +114,32 @@ pub(crate) async fn watch(node: Node, discovery: Discovery, every: Duration, met
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::run::reload::Reloader;
+    use crate::settings::{self, Overrides};
+
+    #[test]
+    fn a_reload_that_changes_discovery_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::write(&keys, format!("1 {}\n", "cd".repeat(32))).unwrap();
+        std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let path = dir.path().join("node.toml");
+        let file = |cap: usize| {
+            let text = format!(
+                "id = 1\nkey_file = \"{}\"\n[discovery]\nmulticast = \"239.255.42.1:7400\"\nmax_peers = {cap}\n",
+                keys.display()
+            );
+            std::fs::write(&path, text).unwrap();
+        };
+        file(8);
+        let running = settings::load(Some(&path), Overrides::default()).unwrap();
+        let reloader = Reloader::new(Some(path.clone()), Overrides::default(), running);
+        assert!(reloader.changes().is_ok(), "the same file reloads");
+        file(9);
+        let refused = reloader.changes().unwrap_err();
+        assert!(refused.contains("`discovery` changed"), "{refused}");
+    }
+}

@@ -8,8 +8,15 @@
 //! ttl = 1                          # multicast TTL / hop limit (default 1: this link only)
 //! learn = true                     # peers heard in the group join (default; needs key_file)
 //! max_peers = 64                   # configured and learned together (default 64)
-//! forget_after = "1h"              # a learned peer down this long is dropped, or "off"
+//! forget_after = "off"             # or how long a learned peer may stay down before it is dropped
 //! ```
+//!
+//! A learned peer that goes silent is declared down like any other and, by default, kept: its
+//! replay window stays, so recorded frames of it are refused forever. Forgetting it
+//! (`forget_after`) frees its slot for a new member but drops that window: someone who
+//! recorded its frames on the link could have it learned again, up for as long as the
+//! recording lasts. Choose forgetting where ids churn (machines replaced under new ids) and
+//! the cap would otherwise fill up.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::Duration;
@@ -20,9 +27,6 @@ use crate::settings_file::SettingsError;
 
 /// The most peers a discovering node holds when the settings name no cap.
 pub(crate) const DEFAULT_MAX_PEERS: usize = 64;
-
-/// How long a learned peer stays down before it is forgotten, when the settings say nothing.
-pub(crate) const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(3600);
 
 /// The `[discovery]` table, or its flags: `None` where they say nothing.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -157,8 +161,7 @@ impl DiscoveryTable {
             return bad("max_peers", "must be at least 1".into());
         }
         let forget_after = match self.forget_after.as_deref().map(str::trim) {
-            None => Some(DEFAULT_FORGET_AFTER),
-            Some("off") => None,
+            None | Some("off") => None,
             Some(text) => {
                 Some(crate::duration::parse(text).map_err(|r| SettingsError::new("discovery.forget_after", r))?)
             }
@@ -228,7 +231,7 @@ mod tests {
             d.group,
             Group::V4 { group: "239.255.42.1:7400".parse().unwrap(), interface: Ipv4Addr::UNSPECIFIED, ttl: 1 }
         );
-        assert_eq!((d.learn, d.max_peers, d.forget_after), (true, DEFAULT_MAX_PEERS, Some(DEFAULT_FORGET_AFTER)));
+        assert_eq!((d.learn, d.max_peers, d.forget_after), (true, DEFAULT_MAX_PEERS, None));
         assert_eq!(d.group.bound(), "0.0.0.0:7400".parse().unwrap());
         assert_eq!(DiscoveryTable::default().check(false), Ok(None));
     }
@@ -272,9 +275,9 @@ mod tests {
 
     #[test]
     fn without_keys_the_group_works_with_a_peer_list_only_and_an_ipv6_group_takes_an_index() {
-        let d = DiscoveryTable { learn: Some(false), forget_after: Some("off".into()), ..table("239.1.1.1:1") };
+        let d = DiscoveryTable { learn: Some(false), forget_after: Some("90s".into()), ..table("239.1.1.1:1") };
         let d = d.check(false).unwrap().unwrap();
-        assert_eq!((d.learn, d.forget_after), (false, None));
+        assert_eq!((d.learn, d.forget_after), (false, Some(Duration::from_secs(90))));
         let v6 = DiscoveryTable { interface: Some("1".into()), ttl: Some(3), ..table("[ff02::42]:7400") };
         let Group::V6 { group, interface, hops } = v6.check(true).unwrap().unwrap().group else { panic!() };
         assert_eq!((group.to_string(), interface, hops), ("[ff02::42%1]:7400".to_string(), 1, 3));
