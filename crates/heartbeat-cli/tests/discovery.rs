@@ -445,6 +445,13 @@ fn a_flood_of_signed_frames_from_many_ids_fills_the_table_only_up_to_max_peers()
         Ok(if peers(&status).len() == 1 { Check::Done(()) } else { Check::Waiting(status.to_string()) })
     })?;
     assert_eq!(peer(&nodes[0].status()?, 2).map(|p| p["state"].clone()), Some("up".into()));
+    // Their series went with them: ids that come and go do not grow the metrics.
+    std::thread::sleep(Duration::from_millis(200));
+    let metrics = scrape(link.host(1), "127.0.0.1:9464")?;
+    let stale: Vec<&str> = metrics.lines().filter(|l| l.contains("peer=\"") && !l.contains("peer=\"2\"")).collect();
+    assert!(stale.is_empty(), "series of forgotten ids remain: {stale:#?}");
+    assert!(metrics.contains("heartbeat_peer_state{peer=\"2\",state=\"up\"} 1"), "{metrics}");
+    assert!(!metrics.contains("heartbeat_peer_hears_this_node"), "group frames say nothing of it: {metrics}");
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! A discovering node's bookkeeping: the peers the library learned from the group are logged
 //! (`kind = "learned"`) and counted, refusals of the peer cap are reported, and a learned peer
-//! that stays down or gone for `forget_after` is dropped (`kind = "forgotten"`).
+//! that stays down or gone for `forget_after` is dropped (`kind = "forgotten"`), its metrics
+//! series with it.
 //!
 //! The library does the learning itself (`Learning::Enabled`): a frame from an unknown sender
 //! creates a peer only once its HMAC checks and while the table (`max_peers`, configured and
@@ -67,12 +68,20 @@ pub(crate) async fn watch(node: Node, discovery: Discovery, every: Duration, met
     let mut known: HashSet<u64> = HashSet::new();
     let mut refused_reported = 0;
     let mut last_report: Option<tokio::time::Instant> = None;
+    // Forgotten at the previous tick: their series are dropped once more, in case a scrape
+    // applied a snapshot taken just before they went.
+    let mut forgotten: Vec<u64> = Vec::new();
     let mut ticker = tokio::time::interval(every.max(Duration::from_millis(20)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         let Ok(status) = node.status().await else { return };
         let at = status.now.since_epoch().as_secs_f64();
+        for peer in forgotten.drain(..) {
+            if let Some(m) = metrics {
+                m.forget_peer(peer);
+            }
+        }
         let mut present = HashSet::new();
         for p in status.peers.iter().filter(|p| p.learned) {
             let peer = p.id.get();
@@ -92,8 +101,9 @@ pub(crate) async fn watch(node: Node, discovery: Discovery, every: Duration, met
                 let after_s = after.as_secs_f64();
                 info!(kind = "forgotten", peer, at, after_s, "learned peer {peer} forgotten: gone for {after_s} s");
                 if let Some(m) = metrics {
-                    m.record_kind(peer, "forgotten");
+                    m.forget_peer(peer);
                 }
+                forgotten.push(peer);
             }
         }
         known.retain(|peer| present.contains(peer));
