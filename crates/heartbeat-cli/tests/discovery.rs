@@ -298,9 +298,14 @@ fn three_nodes_on_an_ipv6_link_local_group_learn_each_other_and_see_a_killed_one
 
 /// `rounds` consecutive group heartbeats of node `id`, signed with `auth`.
 fn frames(id: u64, auth: Authentication, rounds: u64) -> Vec<Vec<u8>> {
+    frames_of(id, Generation(1), auth, rounds)
+}
+
+/// The same, of `generation`.
+fn frames_of(id: u64, generation: Generation, auth: Authentication, rounds: u64) -> Vec<Vec<u8>> {
     let config = Config::builder(ClusterId(0), NodeId::new(id).unwrap())
         .authentication(auth)
-        .generation(Generation(1))
+        .generation(generation)
         .tick(Duration::from_millis(50))
         .interval(Duration::from_millis(50))
         .timeout(Duration::from_millis(400))
@@ -390,6 +395,16 @@ fn frames_without_a_valid_hmac_create_no_peer_and_are_counted() -> Result<()> {
         assert!(refused >= 20, "node {}: {refused} refused for their HMAC, 20 sent: {status}", node.id);
         assert_eq!(peer(&status, 3 - node.id).map(|p| &p["state"]), Some(&"up".into()), "{status}");
     }
+    // Nor do unsigned frames in the name of a real peer keep it alive: node 2 dies while host 3
+    // sends heartbeats of node 2 from a newer generation, and node 1 still declares it down.
+    let mut nodes = nodes;
+    nodes[1].kill();
+    let spoofed = frames_of(2, Generation(u32::MAX), Authentication::None, 40);
+    send_from(&link, 3, &spoofed, Duration::from_millis(50))?;
+    nodes[0].wait_logged("down", 2)?;
+    assert!(!nodes[0].logged("restarted", 2), "{}", nodes[0].log_text());
+    let status = nodes[0].status()?;
+    assert_eq!(peer(&status, 2).map(|p| &p["state"]), Some(&"down".into()), "{status}");
     Ok(())
 }
 
