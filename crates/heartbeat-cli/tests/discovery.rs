@@ -76,8 +76,7 @@ impl Link {
         for n in 1..=hosts {
             let ns = Namespace::new(&format!("disc-h{n}"))?;
             // Link-local addresses usable at once, for the IPv6 group's source.
-            ns.run("sysctl", &["-qw", "net.ipv6.conf.all.accept_dad=0"])?;
-            ns.run("sysctl", &["-qw", "net.ipv6.conf.default.accept_dad=0"])?;
+            no_dad(&ns)?;
             let outer = format!("h{n}");
             netns::veth(&ns, "e0", &switch, &outer)?;
             switch.ip(&["link", "set", &outer, "master", "br0"])?;
@@ -93,6 +92,13 @@ impl Link {
     fn host(&self, n: usize) -> &Namespace {
         &self.hosts[n - 1]
     }
+}
+
+/// Turns duplicate address detection off for the interfaces `ns` gets from now on (the
+/// thread in `ns` opens the namespace's own `/proc/sys/net`).
+fn no_dad(ns: &Namespace) -> Result<()> {
+    ns.within(|| std::fs::write("/proc/sys/net/ipv6/conf/default/accept_dad", "0"))?
+        .map_err(|e| io("turn off duplicate address detection", e))
 }
 
 fn io(what: &str, source: std::io::Error) -> Error {

@@ -86,7 +86,8 @@ fn ipv6_link_local_multicast_group_between_namespaces() -> Result<(), netns::Err
     let hosts = [Namespace::new("disc-v6a")?, Namespace::new("disc-v6b")?];
     for ns in &hosts {
         // Link-local addresses usable at once (no duplicate address detection).
-        ns.run("sysctl", &["-qw", "net.ipv6.conf.default.accept_dad=0"])?;
+        // (The thread in `ns` opens the namespace's own `/proc/sys/net`.)
+        ns.within(|| std::fs::write("/proc/sys/net/ipv6/conf/default/accept_dad", "0"))?.unwrap();
     }
     netns::veth(&hosts[0], "e0", &hosts[1], "e0")?;
     let mut log = Log::new();
