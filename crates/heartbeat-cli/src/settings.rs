@@ -260,6 +260,11 @@ fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, S
     } else {
         flags.peers
     };
+    if let Some(peer) = peers.iter().find(|p| p.addrs.is_empty() && discovery.is_none()) {
+        let reason =
+            format!("node {} has no `addr` (only a node with [discovery] reaches peers through its group)", peer.id);
+        return Err(SettingsError::new("peer", reason));
+    }
     let peers = check_peers(id, &listen, peers)?;
     if let Some(d) = discovery.as_ref().filter(|d| peers.len() > d.max_peers) {
         return Err(SettingsError::new(
@@ -558,6 +563,12 @@ mod tests {
         };
         assert_eq!(load(None, insecure(None)).unwrap_err().field, "discovery.learn");
         assert_eq!(load(None, insecure(Some(false))).unwrap().config.learning(), heartbeat_proto::Learning::Disabled);
+        // A peer without an address needs the group.
+        let unicast =
+            format!("id = 1\nkey_file = \"{}\"\nlisten = [\"127.0.0.1:7001\"]\n[[peer]]\nid = 2\n", keys.display());
+        std::fs::write(&path, unicast).unwrap();
+        let err = load(Some(&path), Overrides::default()).unwrap_err();
+        assert_eq!(err.field, "peer", "{err}");
     }
 
     #[test]
