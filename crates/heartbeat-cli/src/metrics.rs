@@ -250,6 +250,48 @@ impl Metrics {
         }
     }
 
+    /// Drops every series of `peer`, a learned peer that was forgotten: ids that come and go
+    /// (with `forget_after`) must not grow the exposition without bound.
+    pub(crate) fn forget_peer(&self, peer: u64) {
+        let label = PeerLabel { peer };
+        for state in STATES {
+            self.peer_state.remove(&PeerStateLabels { peer, state });
+        }
+        for family in [&self.suspicion, &self.silence, &self.loss, &self.rtt, &self.timeout] {
+            family.remove(&label);
+        }
+        for family in [&self.verdict_deadline, &self.verdict_silence] {
+            family.remove(&label);
+        }
+        self.hears_us.remove(&label);
+        self.intervals.remove(&label);
+        self.flaps.remove(&label);
+        self.held.remove(&label);
+        const KINDS: [&str; 12] = [
+            "up",
+            "suspect",
+            "down",
+            "restarted",
+            "left",
+            "link_up",
+            "link_down",
+            "explained",
+            "other",
+            "asymmetric",
+            "symmetric",
+            "learned",
+        ];
+        for kind in KINDS {
+            self.events.remove(&EventLabels { peer, kind });
+        }
+        for verdict in ["down", "suspect"] {
+            for source in ["startup", "negotiated", "estimated", "floor", "ceiling", "unknown"] {
+                self.verdicts.remove(&VerdictLabels { peer, verdict, source });
+            }
+        }
+        self.last_state.lock().unwrap_or_else(|e| e.into_inner()).remove(&peer);
+    }
+
     /// Counts an event the binary itself raises (`asymmetric`, `symmetric`).
     pub(crate) fn record_kind(&self, peer: u64, kind: &'static str) {
         self.events.get_or_create(&EventLabels { peer, kind }).inc();
@@ -287,7 +329,12 @@ impl Metrics {
                 }
             }
             self.timeout.get_or_create(&label).set(p.timeout.as_secs_f64());
-            self.hears_us.get_or_create(&label).set(i64::from(p.hears_us));
+            if status.config.broadcasts() {
+                // Group frames do not say whom their sender hears.
+                self.hears_us.remove(&label);
+            } else {
+                self.hears_us.get_or_create(&label).set(i64::from(p.hears_us));
+            }
         }
         for (reason, count) in rejections(&status.frames) {
             store(&self.rejected.get_or_create(&ReasonLabel { reason }), count);

@@ -18,9 +18,11 @@ use crate::daemon::{self, StopSignals, refuse};
 use crate::detectors::DetectorTable;
 use crate::hooks::{self, HookSender, Hooks, Profile};
 use crate::metrics::{self, Metrics};
+use crate::settings::discovery::DiscoveryTable;
 use crate::settings::{self, NodeSettings, Overrides, PeerSpec};
 use crate::{duration, logging};
 
+pub(crate) mod discovery;
 pub(crate) mod evidence;
 pub(crate) mod reachability;
 pub(crate) mod reload;
@@ -36,7 +38,9 @@ pub(crate) struct Args {
     /// generation, generation_file, control, key_file, insecure, local_pause, metrics, a `[detector]`
     /// table (kind and the detector flags' keys), `[[peer]]` tables with id, addr and an
     /// optional `detector = { kind = ... }` of that peer's own, and `[[hook]]` tables with
-    /// events, peers, command, timeout; `hooks_at_once`). SIGHUP re-reads it: peers added,
+    /// events, peers, command, timeout; `hooks_at_once`; a `[discovery]` table with the
+    /// discovery flags' keys: multicast, broadcast, interface, ttl, learn, max_peers,
+    /// forget_after). SIGHUP re-reads it: peers added,
     /// removed or moved apply at once; other changes are refused until a restart.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -97,6 +101,57 @@ pub(crate) struct Args {
     metrics: Option<SocketAddr>,
     #[command(flatten)]
     detector: Box<DetectorArgs>,
+    #[command(flatten)]
+    discovery: Box<DiscoveryArgs>,
+}
+
+/// Discovery, as flags (the TOML `[discovery]` table has the same keys): instead of `--listen`,
+/// one link on which every heartbeat goes to a group and the peers heard there are learned.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Discovery (instead of --listen)")]
+struct DiscoveryArgs {
+    /// Send every heartbeat to this multicast group and listen on its port (TOML
+    /// `discovery.multicast`), e.g. 239.255.42.1:7400, or `[ff02::4242]:7400` with
+    /// --interface. Peers heard there that carry a valid HMAC join, up to --max-peers.
+    #[arg(long, value_name = "GROUP:PORT", conflicts_with = "broadcast")]
+    multicast: Option<SocketAddr>,
+    /// Send every heartbeat to this IPv4 broadcast address and listen on its port (TOML
+    /// `discovery.broadcast`), e.g. 198.18.1.255:7400.
+    #[arg(long, value_name = "ADDR:PORT")]
+    broadcast: Option<SocketAddr>,
+    /// The interface to join the group on (TOML `discovery.interface`): IPv4, its address
+    /// [default: the kernel's choice]; IPv6, its name or index (required).
+    #[arg(long, value_name = "ADDR|NAME|INDEX")]
+    interface: Option<String>,
+    /// Multicast TTL or hop limit, 1 to 255 (TOML `discovery.ttl`) [default: 1, this link].
+    #[arg(long = "multicast-ttl", value_name = "N")]
+    ttl: Option<u32>,
+    /// Learn no peers: only the listed ones count (TOML `learn = false`). Required without
+    /// --key-file, since only authenticated frames may create peers.
+    #[arg(long)]
+    no_learn: bool,
+    /// The most peers held, configured and learned together; frames of further senders are
+    /// refused and counted (TOML `discovery.max_peers`) [default: 64].
+    #[arg(long, value_name = "N")]
+    max_peers: Option<usize>,
+    /// A learned peer down (or gone) this long is dropped, freeing its slot but also its replay
+    /// window (TOML `discovery.forget_after`) [default: off, kept down].
+    #[arg(long, value_name = "DURATION|off")]
+    forget_after: Option<String>,
+}
+
+impl DiscoveryArgs {
+    fn table(&self) -> DiscoveryTable {
+        DiscoveryTable {
+            multicast: self.multicast,
+            broadcast: self.broadcast,
+            interface: self.interface.clone(),
+            ttl: self.ttl,
+            learn: self.no_learn.then_some(false),
+            max_peers: self.max_peers,
+            forget_after: self.forget_after.clone(),
+        }
+    }
 }
 
 /// The cluster's failure detector, as flags (the TOML `[detector]` table has the same keys;
@@ -174,6 +229,7 @@ impl Args {
             detector: self.detector.table(),
             local_pause: self.local_pause.clone(),
             metrics: self.metrics,
+            discovery: self.discovery.table(),
             keep_generation: None,
         }
     }
@@ -192,7 +248,15 @@ pub(crate) fn main(args: Args) -> ExitCode {
     };
     let _context = runtime.enter();
     let mut sockets = Vec::new();
-    for addr in &settings.listen {
+    if let Some(discovery) = &settings.discovery {
+        let group = &discovery.group;
+        match group.socket().and_then(|s| s.set_nonblocking(true).map(|()| s)).and_then(tokio::net::UdpSocket::from_std)
+        {
+            Ok(socket) => sockets.push(socket),
+            Err(err) => return refuse(format!("invalid `discovery`: cannot open {}: {err}", group.describe())),
+        }
+    }
+    for addr in settings.listen.iter().filter(|_| settings.discovery.is_none()) {
         let socket = heartbeat_std::socket::unicast(*addr)
             .and_then(|s| s.set_nonblocking(true).map(|()| s))
             .and_then(tokio::net::UdpSocket::from_std);
@@ -252,6 +316,9 @@ async fn serve(
             return refuse(format!("invalid `peer`: node {id}: {err}"));
         }
     }
+    if let Some(discovery) = &settings.discovery {
+        driver.set_group(heartbeat_proto::LinkId(0), discovery.group.destination());
+    }
     if let Err(err) = driver.precise_timer() {
         warn!(%err, "no nanosecond timer: detections may come up to 2 ms late");
     }
@@ -274,6 +341,8 @@ async fn serve(
         local_pause_ms = config.local_pause().map(|p| p.as_secs_f64() * 1e3),
         control = ?settings.control,
         metrics = ?settings.metrics,
+        discovery = settings.discovery.as_ref().map(|d| d.group.describe()),
+        learning = settings.discovery.as_ref().is_some_and(|d| d.learn),
         "node started"
     );
     let detectors = Arc::new(settings.detector.clone());
@@ -286,21 +355,35 @@ async fn serve(
         }
     };
     let reloads = reloader.outcome();
+    let discovery = settings.discovery.clone();
+    let learning = async {
+        match discovery.clone() {
+            Some(d) => discovery::watch(node.clone(), d, config.interval(), metrics.as_deref()).await,
+            None => std::future::pending().await,
+        }
+    };
     let answer = || {
         let node = node.clone();
+        let discovery = discovery.clone();
         let detectors = Arc::clone(&detectors);
         let explanations = Arc::clone(&explanations);
         let reloads = Arc::clone(&reloads);
         async move {
             let status = node.status().await.ok()?;
             let reload = reloads.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            Some(StatusReport::new(&status).with_detectors(&detectors).with_verdicts(&explanations).with_reload(reload))
+            let report =
+                StatusReport::new(&status).with_detectors(&detectors).with_verdicts(&explanations).with_reload(reload);
+            Some(match &discovery {
+                Some(d) => report.with_discovery(discovery::DiscoveryReport::new(d, &status)),
+                None => report,
+            })
         }
     };
     tokio::select! {
         () = log_events(&mut events, metrics.as_deref(), &explanations, &hooks, config.timeout()) => {}
         () = reachability::watch(node.clone(), config.interval(), metrics.as_deref()) => {}
         () = watchdog => {}
+        () = learning => {}
         () = reloader.serve(node.clone()) => {}
         signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer) => {
             crate::notify::stopping();

@@ -24,6 +24,10 @@
 //! # target_mistakes_per_hour = 0.1  (adaptive), alpha = "200ms" (chen, two-window),
 //! # short_window = 1 (two-window), suspect_fraction = 0.5 (fixed)
 //!
+//! [discovery]                     # instead of `listen`: a multicast group (see `discovery`)
+//! multicast = "239.255.42.1:7400"
+//! interface = "198.18.1.1"
+//!
 //! [[peer]]
 //! id = 2
 //! addr = ["127.0.0.1:7002"]       # the peer's address on each link
@@ -42,10 +46,13 @@ use std::time::{Duration, SystemTime};
 use heartbeat_proto::{Authentication, ClusterId, Config, Generation, NodeId};
 use serde::Deserialize;
 
+use self::discovery::{Discovery, DiscoveryTable};
 use crate::detectors::{DetectorTable, Selected};
 use crate::hooks::{HookSettings, HookTables, Profile};
 use crate::keys;
 use crate::settings_file::{self, SettingsError};
+
+pub(crate) mod discovery;
 
 /// A peer as given on the command line: `ID@ADDR`, or `ID@ADDR,ADDR` for several links.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +96,8 @@ pub(crate) struct Overrides {
     pub(crate) local_pause: Option<String>,
     /// `--metrics`: where to serve Prometheus metrics.
     pub(crate) metrics: Option<SocketAddr>,
+    /// `--multicast`, `--broadcast` and their knobs.
+    pub(crate) discovery: DiscoveryTable,
     /// Set by a reload: the running node's generation, kept as is (no generation file is
     /// read or written).
     pub(crate) keep_generation: Option<u32>,
@@ -118,6 +127,7 @@ struct File {
     local_pause: Option<String>,
     metrics: Option<SocketAddr>,
     detector: Option<DetectorTable>,
+    discovery: Option<DiscoveryTable>,
     #[serde(default, rename = "peer")]
     peers: Vec<FilePeer>,
     #[serde(default, rename = "hook")]
@@ -129,6 +139,8 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct FilePeer {
     id: u64,
+    // Optional with `[discovery]`: the group reaches every peer.
+    #[serde(default)]
     addr: Vec<SocketAddr>,
     detector: Option<DetectorTable>,
 }
@@ -145,6 +157,8 @@ pub(crate) struct NodeSettings {
     pub(crate) detector: Selected,
     /// Where to serve Prometheus metrics, if anywhere.
     pub(crate) metrics: Option<SocketAddr>,
+    /// The group every frame goes to, and what is learned there; `None`: unicast to `peers`.
+    pub(crate) discovery: Option<Discovery>,
 }
 
 /// Reads `file` (if any), applies `flags` on top, and validates the result.
@@ -188,6 +202,13 @@ fn flag_fields(flags: &Overrides) -> Vec<&'static str> {
         ("detector.first_heartbeat_estimate", d.first_heartbeat_estimate.is_some()),
         ("detector.alpha", d.alpha.is_some()),
         ("detector.short_window", d.short_window.is_some()),
+        ("discovery.multicast", flags.discovery.multicast.is_some()),
+        ("discovery.broadcast", flags.discovery.broadcast.is_some()),
+        ("discovery.interface", flags.discovery.interface.is_some()),
+        ("discovery.ttl", flags.discovery.ttl.is_some()),
+        ("discovery.learn", flags.discovery.learn.is_some()),
+        ("discovery.max_peers", flags.discovery.max_peers.is_some()),
+        ("discovery.forget_after", flags.discovery.forget_after.is_some()),
     ]
     .into_iter()
     .filter_map(|(field, set)| set.then_some(field))
@@ -198,7 +219,20 @@ fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, S
     let file: File = file.map(settings_file::read).transpose()?.unwrap_or_default();
     let id = flags.id.or(file.id).ok_or_else(|| SettingsError::new("id", "is required (--id, or `id` in the file)"))?;
     let id = NodeId::new(id).ok_or_else(|| SettingsError::new("id", "must not be 0"))?;
-    let listen = if flags.listen.is_empty() { file.listen } else { flags.listen };
+    let insecure = flags.insecure || file.insecure.unwrap_or(false);
+    let key_file = flags.key_file.clone().or(file.key_file.clone());
+    let discovery =
+        file.discovery.clone().unwrap_or_default().or_from(&flags.discovery).check(key_file.is_some() && !insecure)?;
+    let mut listen = if flags.listen.is_empty() { file.listen } else { flags.listen };
+    if let Some(discovery) = &discovery {
+        if !listen.is_empty() {
+            return Err(SettingsError::new(
+                "listen",
+                "contradicts discovery: a discovering node listens on its group's port (one link)",
+            ));
+        }
+        listen.push(discovery.group.bound());
+    }
     if listen.is_empty() {
         return Err(SettingsError::new("listen", "is required: at least one address to listen on"));
     }
@@ -226,7 +260,18 @@ fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, S
     } else {
         flags.peers
     };
+    if let Some(peer) = peers.iter().find(|p| p.addrs.is_empty() && discovery.is_none()) {
+        let reason =
+            format!("node {} has no `addr` (only a node with [discovery] reaches peers through its group)", peer.id);
+        return Err(SettingsError::new("peer", reason));
+    }
     let peers = check_peers(id, &listen, peers)?;
+    if let Some(d) = discovery.as_ref().filter(|d| peers.len() > d.max_peers) {
+        return Err(SettingsError::new(
+            "discovery.max_peers",
+            format!("{} is fewer than the {} configured peers (it counts them too)", d.max_peers, peers.len()),
+        ));
+    }
     let hooks = HookTables { hooks: file.hooks, hooks_at_once: file.hooks_at_once }.check(Profile::Run)?;
     hooks.check_peers(&peers.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>())?;
     let explicit_generation = flags.keep_generation.or(flags.generation).or(file.generation);
@@ -237,8 +282,7 @@ fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, S
     }
     let clock = generation_from_clock();
     let generation = explicit_generation.unwrap_or(clock);
-    let insecure = flags.insecure || file.insecure.unwrap_or(false);
-    let auth = authentication(flags.key_file.or(file.key_file).as_deref(), insecure)?;
+    let auth = authentication(key_file.as_deref(), insecure)?;
     let mut builder = Config::builder(ClusterId(flags.cluster.or(file.cluster).unwrap_or(0)), id)
         .authentication(auth)
         .generation(Generation(generation))
@@ -246,6 +290,10 @@ fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, S
         .local_pause(local_pause)
         .explain_verdicts(true)
         .seed(seed(id, generation));
+    if let Some(d) = &discovery {
+        let learning = if d.learn { heartbeat_proto::Learning::Enabled } else { heartbeat_proto::Learning::Disabled };
+        builder = builder.broadcast(true).learning(learning).max_peers(d.max_peers);
+    }
     if let Some(tick) = flags.tick.or(settings_file::duration("tick", file.tick)?) {
         builder = builder.tick(tick);
     }
@@ -270,6 +318,7 @@ fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, S
         detector,
         metrics: flags.metrics.or(file.metrics),
         hooks,
+        discovery,
     })
 }
 
@@ -471,6 +520,55 @@ mod tests {
             ..Overrides::default()
         };
         assert_eq!(load(Some(&path), flag).unwrap_err().field, "detector.threshold");
+    }
+
+    #[test]
+    fn a_discovery_table_replaces_listen_and_configures_the_group_and_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::write(&keys, format!("1 {}\n", "ab".repeat(32))).unwrap();
+        std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let path = dir.path().join("node.toml");
+        let text = format!(
+            "id = 1\nkey_file = \"{}\"\n[discovery]\nmulticast = \"239.255.42.1:7400\"\nmax_peers = 2\n\
+             [[peer]]\nid = 2\n",
+            keys.display()
+        );
+        std::fs::write(&path, &text).unwrap();
+        let s = load(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(s.listen, vec!["0.0.0.0:7400".parse::<SocketAddr>().unwrap()]);
+        assert!(s.config.broadcasts());
+        assert_eq!((s.config.learning(), s.config.max_peers()), (heartbeat_proto::Learning::Enabled, 2));
+        assert_eq!(s.peers, vec![(NodeId::new(2).unwrap(), vec![])]);
+        // The flags win over the file, and listen and discovery exclude each other.
+        let flags = Overrides {
+            discovery: DiscoveryTable { max_peers: Some(0), ..DiscoveryTable::default() },
+            ..Overrides::default()
+        };
+        assert_eq!(load(Some(&path), flags).unwrap_err().field, "discovery.max_peers");
+        let flags = Overrides { listen: vec!["127.0.0.1:7001".parse().unwrap()], ..Overrides::default() };
+        assert_eq!(load(Some(&path), flags).unwrap_err().field, "listen");
+        std::fs::write(&path, text.replace("max_peers = 2", "max_peers = 1\nttl = 0")).unwrap();
+        let err = load(Some(&path), Overrides::default()).unwrap_err();
+        assert_eq!(err.field, "discovery.ttl");
+        assert_eq!(err.location, Some(format!("{} line 6", path.display())), "placed on its line");
+        std::fs::write(&path, text.replace("max_peers = 2", "max_peers = 1\n[[peer]]\nid = 3")).unwrap();
+        assert_eq!(load(Some(&path), Overrides::default()).unwrap_err().field, "discovery.max_peers");
+        // Without keys, learning is refused unless turned off.
+        let insecure = |learn| Overrides {
+            id: Some(1),
+            insecure: true,
+            discovery: DiscoveryTable { multicast: Some("239.1.1.1:9".parse().unwrap()), learn, ..Default::default() },
+            ..Overrides::default()
+        };
+        assert_eq!(load(None, insecure(None)).unwrap_err().field, "discovery.learn");
+        assert_eq!(load(None, insecure(Some(false))).unwrap().config.learning(), heartbeat_proto::Learning::Disabled);
+        // A peer without an address needs the group.
+        let unicast =
+            format!("id = 1\nkey_file = \"{}\"\nlisten = [\"127.0.0.1:7001\"]\n[[peer]]\nid = 2\n", keys.display());
+        std::fs::write(&path, unicast).unwrap();
+        let err = load(Some(&path), Overrides::default()).unwrap_err();
+        assert_eq!(err.field, "peer", "{err}");
     }
 
     #[test]

@@ -181,6 +181,17 @@ impl Config {
         self.max_peers
     }
 
+    /// Whether heartbeats go to every node at once (a group address), carrying no per-peer
+    /// fields: no echo, and no word on whether the sender hears the receiver.
+    pub fn broadcasts(&self) -> bool {
+        self.broadcast
+    }
+
+    /// Whether unknown senders of authenticated heartbeats become peers.
+    pub fn learning(&self) -> Learning {
+        self.learning
+    }
+
     /// Clamps a peer's requested timeout into `[min_timeout, max_timeout]`, as a ZooKeeper
     /// server clamps a session timeout.
     pub fn negotiate(&self, requested: Duration) -> Duration {

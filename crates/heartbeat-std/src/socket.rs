@@ -3,7 +3,7 @@
 //! The driver accepts any `std::net::UdpSocket`; these helpers only save the option dance.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -38,6 +38,27 @@ pub fn multicast_v4(group: Ipv4Addr, port: u16, interface: Ipv4Addr) -> io::Resu
     socket.set_multicast_if_v4(&interface)?;
     socket.set_multicast_loop_v4(true)?;
     socket.set_multicast_ttl_v4(1)?;
+    Ok(socket.into())
+}
+
+/// A socket that sends to and receives from the IPv6 multicast `group` on `port`, through the
+/// interface numbered `interface` (its index, as `ip link` shows it), with `hops` as the
+/// multicast hop limit (1 keeps frames on the link).
+///
+/// A link-local group (`ff02::/16`) is only defined on one interface: send to it with that
+/// interface's index as the destination's scope id. Address and port reuse are on, and the
+/// node's own frames loop back (refused by the core as its own, and counted), as with
+/// [`multicast_v4`].
+pub fn multicast_v6(group: Ipv6Addr, port: u16, interface: u32, hops: u32) -> io::Result<UdpSocket> {
+    let addr = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0));
+    let socket = new_socket(&addr)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.join_multicast_v6(&group, interface)?;
+    socket.set_multicast_if_v6(interface)?;
+    socket.set_multicast_loop_v6(true)?;
+    socket.set_multicast_hops_v6(hops)?;
     Ok(socket.into())
 }
 

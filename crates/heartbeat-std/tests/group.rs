@@ -1,13 +1,15 @@
-//! One frame per round to every node: IPv4 multicast and broadcast on loopback.
+//! One frame per round to every node: IPv4 multicast and broadcast on loopback, IPv6
+//! link-local multicast between two network namespaces (loopback has no multicast).
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common::*;
 use heartbeat_proto::{Authentication, ClusterId, Config, FixedTimeout, Generation, LinkId};
 use heartbeat_std::{Driver, Handle, socket};
+use heartbeat_tests::netns::{self, Namespace};
 
 /// Starts node `me` in broadcast mode on `socket`, sending to `group`, monitoring `peers`.
 fn start(log: &Log, me: u64, socket: UdpSocket, group: SocketAddr, peers: &[u64]) -> Handle {
@@ -75,4 +77,38 @@ fn a_broadcast_without_a_group_is_counted_as_unroutable() {
     driver.turn(Some(Duration::ZERO), &mut |_| {});
     let io = driver.io_stats();
     assert_eq!((io.sent, io.unroutable), (0, 1), "{io:?}");
+}
+
+#[test]
+fn ipv6_link_local_multicast_group_between_namespaces() -> Result<(), netns::Error> {
+    let group = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x4243);
+    let port = 7401;
+    let hosts = [Namespace::new("disc-v6a")?, Namespace::new("disc-v6b")?];
+    for ns in &hosts {
+        // Link-local addresses usable at once (no duplicate address detection).
+        // (The thread in `ns` opens the namespace's own `/proc/sys/net`.)
+        ns.within(|| std::fs::write("/proc/sys/net/ipv6/conf/default/accept_dad", "0"))?.unwrap();
+    }
+    netns::veth(&hosts[0], "e0", &hosts[1], "e0")?;
+    let mut log = Log::new();
+    let mut nodes = Vec::new();
+    for (i, ns) in hosts.iter().enumerate() {
+        // `ip netns exec` mounts the namespace's own /sys.
+        let index: u32 = ns.run("cat", &["/sys/class/net/e0/ifindex"])?.trim().parse().unwrap();
+        let bound = ns.within(|| socket::multicast_v6(group, port, index, 1))?.unwrap();
+        let me = i as u64 + 1;
+        let destination = SocketAddr::V6(SocketAddrV6::new(group, port, 0, index));
+        nodes.push(start(&log, me, bound, destination, &[3 - me]));
+    }
+    let converged =
+        log.wait_until(PATIENCE, |seen| all_saw(seen, 0, &[2], 1, is_up) && all_saw(seen, 0, &[1], 2, is_up));
+    assert!(converged, "{:#?}", log.seen);
+    // Sends go on succeeding (the very first may precede the link-local address: counted).
+    let before: Vec<_> = nodes.iter().map(|n| n.status().unwrap().io).collect();
+    log.observe(INTERVAL * 4);
+    for (node, before) in nodes.iter().zip(before) {
+        let io = node.status().unwrap().io;
+        assert!(io.sent > before.sent && io.send_errors == before.send_errors, "{before:?} then {io:?}");
+    }
+    Ok(())
 }

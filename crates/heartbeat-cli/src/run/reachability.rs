@@ -25,9 +25,12 @@ pub(crate) fn reachability_name(r: Reachability) -> &'static str {
 }
 
 /// The state a peer is reported in: its liveness, but `asymmetric` for a peer that is up and
-/// does not hear this node.
+/// does not hear this node (never with group frames, which do not say whom their sender hears).
 pub(crate) fn state_of(p: &PeerStatus, status: &Status) -> &'static str {
-    if p.liveness == Liveness::Up && Reachability::of(p, status.now) == Reachability::Asymmetric {
+    if p.liveness == Liveness::Up
+        && !status.config.broadcasts()
+        && Reachability::of(p, status.now) == Reachability::Asymmetric
+    {
         "asymmetric"
     } else {
         super::report::state_name(p.liveness)

@@ -77,6 +77,7 @@ impl Reloader {
             ("detector", self.running.detector.describe() != new.detector.describe()),
             ("control", self.running.control != new.control),
             ("metrics", self.running.metrics != new.metrics),
+            ("discovery", self.running.discovery != new.discovery),
         ];
         if let Some((field, _)) = fixed.iter().find(|(_, changed)| *changed) {
             return Err(format!("`{field}` changed, which needs a restart; nothing applied"));

@@ -8,6 +8,7 @@ use heartbeat_proto::{Liveness, PeerStatus};
 use heartbeat_tokio::Status;
 use serde::{Deserialize, Serialize};
 
+use super::discovery::DiscoveryReport;
 use super::evidence::{Explanations, VerdictReport};
 use super::reachability::{reachability_name, state_of};
 use super::reload::ReloadOutcome;
@@ -36,6 +37,9 @@ pub(crate) struct StatusReport {
     /// How the SIGHUP reloads went.
     #[serde(default)]
     pub(crate) reload: ReloadOutcome,
+    /// The group and what was learned there, for a node with `[discovery]`.
+    #[serde(default)]
+    pub(crate) discovery: Option<DiscoveryReport>,
 }
 
 /// One peer's line of the table.
@@ -62,12 +66,16 @@ pub(crate) struct PeerReport {
     #[serde(default)]
     pub(crate) suspicion: Option<f64>,
     /// Whether the path works both ways: `both`, `settling` (heard, not hearing us yet),
-    /// `asymmetric` (heard, not hearing us past the grace), `unknown` (not heard).
+    /// `asymmetric` (heard, not hearing us past the grace), `unknown` (not heard), `unmeasured`
+    /// (group frames say nothing of whom their sender hears).
     #[serde(default)]
     pub(crate) reachability: Option<String>,
     /// The evidence of its latest `suspect` or `down`, if it had one since start-up.
     #[serde(default)]
     pub(crate) last_verdict: Option<VerdictReport>,
+    /// Learned from the group rather than configured.
+    #[serde(default)]
+    pub(crate) learned: bool,
 }
 
 /// The name of a liveness state, as logs and reports spell it.
@@ -106,7 +114,12 @@ impl StatusReport {
             detector: None,
             suspicion: Some(f64::from(p.suspicion)).filter(|s| s.is_finite()),
             last_verdict: None,
-            reachability: Some(reachability_name(Reachability::of(p, status.now)).to_string()),
+            reachability: Some(if config.broadcasts() {
+                "unmeasured".to_string()
+            } else {
+                reachability_name(Reachability::of(p, status.now)).to_string()
+            }),
+            learned: p.learned,
         };
         StatusReport {
             node: config.node().get(),
@@ -123,7 +136,13 @@ impl StatusReport {
             socket_errors: status.io.send_errors + status.io.recv_errors,
             local_stalls: status.frames.local_stalls,
             reload: ReloadOutcome::default(),
+            discovery: None,
         }
+    }
+
+    /// Adds the group and what was learned there.
+    pub(crate) fn with_discovery(self, discovery: DiscoveryReport) -> Self {
+        StatusReport { discovery: Some(discovery), ..self }
     }
 
     /// Adds how the reloads went.
@@ -195,6 +214,20 @@ pub(crate) fn table(r: &StatusReport) -> String {
             );
         }
     }
+    if let Some(d) = &r.discovery {
+        let _ = writeln!(
+            out,
+            "discovery: {}, learning {}; {} learned now ({} since start), at most {} peers; refused: {} table full, {} unknown, {} bad HMAC",
+            d.group,
+            if d.learning { "on" } else { "off" },
+            d.learned_now,
+            d.learned_total,
+            d.max_peers,
+            d.refused_table_full,
+            d.refused_unknown_peer,
+            d.refused_auth
+        );
+    }
     let _ = writeln!(
         out,
         "datagrams sent {}, received {}; frames rejected {}; socket errors {}; local stalls {}",
@@ -205,9 +238,10 @@ pub(crate) fn table(r: &StatusReport) -> String {
 
 fn row(p: &PeerReport) -> String {
     let links: Vec<String> = p.links.iter().enumerate().map(|(i, s)| format!("{i}:{s}")).collect();
+    let id = if p.learned { format!("{}*", p.id) } else { p.id.to_string() };
     format!(
         "{:<6} {:<8} {:>13} {:>13} {:>5.1}% {:>9} {:>8}  {:<12} {:<10} {:>9}",
-        p.id,
+        id,
         p.state,
         format!("{} ago", show(Duration::from_secs_f64(p.since_s.max(0.0)))),
         p.last_heard_ms.map_or("never".into(), |t| format!("{} ago", ms(t))),
