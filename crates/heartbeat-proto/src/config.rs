@@ -130,8 +130,9 @@ impl Config {
     /// The first field, if any, in which `new` differs from `self` that a running machine
     /// cannot take over: who the node is (`cluster`, `node`, `generation`), how it is reached
     /// and what its tables are sized for (`links`, `broadcast`, `max_peers`, `learning`), its
-    /// jitter and seed, whether verdicts are explained, and whether frames are authenticated
-    /// at all. Turning authentication on or off is a flag day for the whole cluster (a node
+    /// jitter, whether verdicts are explained, and whether frames are authenticated at all.
+    /// The `seed` is not compared: it only seeds a machine as it is built, and a running one
+    /// keeps its own jitter and hashing whatever a new configuration says. Turning authentication on or off is a flag day for the whole cluster (a node
     /// with keys refuses every unsigned frame and the reverse), so it takes a restart; the
     /// keys themselves may change live.
     ///
@@ -148,7 +149,6 @@ impl Config {
             ("max_peers", self.max_peers != new.max_peers),
             ("learning", self.learning != new.learning),
             ("jitter_percent", self.jitter_percent != new.jitter_percent),
-            ("seed", self.seed != new.seed),
             ("explain_verdicts", self.explain != new.explain),
             ("authentication", self.authenticated != new.authenticated),
         ];

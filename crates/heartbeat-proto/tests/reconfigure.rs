@@ -313,3 +313,34 @@ proptest! {
         }
     }
 }
+
+/// A peer judged by Chen's estimate slows from 50 ms to 200 ms heartbeats (it reloaded its
+/// interval): its history restarts with the frame that says so, and it is never suspected.
+#[test]
+fn a_peer_that_changes_its_pace_starts_a_new_history() {
+    let mut m: Monitor<heartbeat_proto::Chen<16>, Growable> = Monitor::new(
+        config(1, Authentication::None, 600, 200),
+        heartbeat_proto::Chen::new(Duration::from_millis(100)),
+        ms(0),
+    );
+    m.add_peer(id(2)).unwrap();
+    let mut buf = [0u8; MAX_FRAME_LEN];
+    let (mut at, mut sequence) = (1000u64, 1u64);
+    let mut verdicts = Vec::new();
+    for n in 0..40 {
+        let pace = if n < 20 { 50 } else { 200 };
+        let msg = Message { interval: Duration::from_millis(pace), ..message(sequence, ms(at)) };
+        let len = msg.encode(&mut buf).unwrap();
+        m.on_message(ms(at), LinkId(0), &buf[..len]).unwrap();
+        // Tick every 10 ms until the next frame, as a driver would at each deadline.
+        let next = at + pace;
+        while at + 10 < next {
+            at += 10;
+            m.tick(ms(at));
+            verdicts.extend(std::iter::from_fn(|| m.poll_event()).filter(|e| !matches!(e.kind, EventKind::Up { .. })));
+        }
+        at = next;
+        sequence += 1;
+    }
+    assert_eq!(verdicts, vec![]);
+}

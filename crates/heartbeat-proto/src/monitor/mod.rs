@@ -576,6 +576,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                 let was_heard = peer.heard();
                 let previous = peer.generation;
                 let restarted = verdict == Verdict::Restart;
+                let new_pace = was_heard && peer.interval_us != crate::time::duration_micros_u32(obs.interval);
                 if restarted {
                     peer.seq = SeqWindow::default();
                     self.detector.reset(&mut peer.detector);
@@ -601,6 +602,12 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                     if echo.timestamp <= now {
                         peer.stats.record_rtt((now - echo.timestamp).saturating_sub(echo.delay));
                     }
+                }
+                if new_pace && !restarted {
+                    // The peer changed its interval (reloaded its settings): arrivals at the old
+                    // pace say nothing of the new one, and a detector that learned them would
+                    // expect the next frame at the old pace. Its history starts again here.
+                    self.detector.reset(&mut peer.detector);
                 }
                 let arrival = Arrival {
                     at: now,
