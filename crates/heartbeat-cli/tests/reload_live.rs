@@ -477,3 +477,45 @@ fn sighup_adds_and_removes_peers_and_refuses_what_needs_a_restart() {
     assert!(code.success(), "{code:?}");
     assert!(!log.iter().any(|v| kind(v, "down") || kind(v, "suspect")), "{log:#?}");
 }
+
+/// The live-change rule on the real binary. Node 2 is stopped (SIGSTOP) for 420 ms; 400 ms into
+/// that silence — well within node 1's fixed 1.5 s timeout — node 1 switches to Chen's detector
+/// with a 300 ms margin, whose rule alone says node 2 should have been suspected 300 ms ago and
+/// declared down by now. Counted from the change instead, node 2 has until 100 ms after it to be
+/// heard, and it is: nobody logs a `suspect` or `down`. (Judged by the new rule alone, node 1
+/// logs `down` at the reload: checked by disabling the rule.)
+#[test]
+fn a_stricter_detector_does_not_convict_a_peer_for_silence_the_old_rule_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes: Vec<Node> = (1..=2).map(|id| Node::new(dir.path(), id)).collect();
+    // The stall guard off: it would take the overdue deadline for a stall of node 1 itself.
+    let timing = "interval = \"100ms\"\ntimeout = \"1500ms\"\ntick = \"100ms\"\nlocal_pause = \"off\"";
+    for node in &nodes {
+        let other = &nodes[2 - node.id as usize];
+        node.write(timing, false, &[(other.id, other.port)]);
+    }
+    let mut daemons: Vec<Daemon> = nodes.iter().map(|n| spawn_node(&n.file)).collect();
+    wait_up(&nodes[0].control, &[2]);
+    wait_up(&nodes[1].control, &[1]);
+    std::thread::sleep(Duration::from_millis(500));
+    nodes[0].write(&format!("{timing}\n[detector]\nkind = \"chen\"\nalpha = \"300ms\""), false, &[(2, nodes[1].port)]);
+    daemons[1].signal(Signal::STOP);
+    std::thread::sleep(Duration::from_millis(400));
+    daemons[0].signal(Signal::HUP);
+    std::thread::sleep(Duration::from_millis(20));
+    daemons[1].signal(Signal::CONT);
+    let reloaded = daemons[0].wait_for(|v| kind(v, "reloaded"));
+    assert_eq!(reloaded["detector"], true, "{reloaded}");
+    // Well past every deadline either rule could set, with node 2 heartbeating again.
+    std::thread::sleep(Duration::from_millis(1500));
+    let report = status(&nodes[0].control);
+    assert_eq!((&peer(&report, 2)["state"], &peer(&report, 2)["detector"]), (&"up".into(), &"chen".into()));
+    let mut verdicts = Vec::new();
+    for daemon in daemons {
+        daemon.signal(Signal::TERM);
+        let (code, log) = daemon.exit();
+        assert!(code.success(), "{code:?}");
+        verdicts.extend(false_verdicts(&log, &[1, 2]));
+    }
+    assert_eq!(verdicts, Vec::<serde_json::Value>::new());
+}
