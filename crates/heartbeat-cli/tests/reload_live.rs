@@ -273,6 +273,17 @@ fn staggered_key_rotation_over_three_real_nodes_has_no_false_verdict() {
     let before = rejected_auth(metrics);
     send_to_node_1(1);
     assert_eq!(rejected_auth_after(metrics, before), before + 1, "a frame under the retired key was accepted");
+    // A key file others may read, or with a broken line, is refused and the ring stays.
+    secret_file(dir.path(), "n1.keys", &format!("2 {SECRET_2}\n1 {SECRET_1}"), 0o644);
+    let (ok, out, _) = reload(&nodes[0].control);
+    assert!(!ok && out.contains("chmod 600"), "{out}");
+    secret_file(dir.path(), "n1.keys", &format!("2 {SECRET_2}\n1 not-hex"), 0o600);
+    let (ok, out, _) = reload(&nodes[0].control);
+    assert!(!ok && out.contains("line 2") && out.contains("hexadecimal"), "{out}");
+    let before = rejected_auth(metrics);
+    send_to_node_1(1);
+    assert_eq!(rejected_auth_after(metrics, before), before + 1, "a refused key file was applied");
+    nodes[0].write_keys(&[2]);
     // Everyone still hears everyone, and only the test's forgeries were ever refused.
     std::thread::sleep(Duration::from_secs(2));
     for (i, node) in nodes.iter().enumerate() {
@@ -282,7 +293,7 @@ fn staggered_key_rotation_over_three_real_nodes_has_no_false_verdict() {
             assert_eq!(seen["state"], "up", "node {} sees {}: {report}", node.id, other.id);
             assert!(seen["last_heard_ms"].as_f64().unwrap() < 500.0, "{report}");
         }
-        let forgeries = if i == 0 { 2 } else { 0 };
+        let forgeries = if i == 0 { 3 } else { 0 };
         assert_eq!(report["frames_rejected"], forgeries, "node {}: {report}", node.id);
         assert_eq!(signing_key(&taps[i]), 2);
     }
