@@ -244,6 +244,16 @@ impl Selected {
         text
     }
 
+    /// Whether `other` judges every peer as `self` does: the same choices for the same peers
+    /// (a reload that leaves the detectors alone keeps every peer's history).
+    pub(crate) fn same_choices(&self, other: &Selected) -> bool {
+        self.choices == other.choices && self.per_peer == other.per_peer
+    }
+
+    fn index_of(&self, peer: NodeId) -> u8 {
+        self.per_peer.iter().find(|(p, _)| *p == peer).map_or(0, |(_, i)| *i)
+    }
+
     fn choice(&self, state: &SelectedState) -> &Choice {
         self.choices.get(usize::from(state.choice)).unwrap_or(&self.choices[0])
     }
@@ -270,6 +280,18 @@ enum Inner {
 }
 
 impl Inner {
+    /// Whether this is `choice`'s kind of state (its history, whatever the knobs).
+    fn is_of(&self, choice: &Choice) -> bool {
+        matches!(
+            (choice, self),
+            (Choice::Fixed(_), Inner::Fresh)
+                | (Choice::Adaptive(_), Inner::Adaptive(_))
+                | (Choice::Phi(_), Inner::Phi(_))
+                | (Choice::Chen(_), Inner::Chen(_))
+                | (Choice::TwoWindow(_), Inner::TwoWindow(_))
+        )
+    }
+
     /// A fresh state for `choice`.
     fn fresh(choice: &Choice) -> Inner {
         match choice {
@@ -327,15 +349,7 @@ impl Detector for Selected {
             *previous = Some(arrival.at);
         }
         let choice = self.choice(state);
-        let matches = matches!(
-            (choice, &state.inner),
-            (Choice::Fixed(_), Inner::Fresh)
-                | (Choice::Adaptive(_), Inner::Adaptive(_))
-                | (Choice::Phi(_), Inner::Phi(_))
-                | (Choice::Chen(_), Inner::Chen(_))
-                | (Choice::TwoWindow(_), Inner::TwoWindow(_))
-        );
-        if !matches {
+        if !state.inner.is_of(choice) {
             state.inner = Inner::fresh(choice);
         }
         match (choice, &mut state.inner) {
@@ -360,8 +374,23 @@ impl Detector for Selected {
         state.inner = Inner::Fresh;
     }
 
+    /// A reload's new selection: the peer's choice is looked up again (it may have another
+    /// index, kind or knobs now). A history of the same kind is kept, since the knobs do not
+    /// change what it records; one of another kind is dropped, and the new detector starts
+    /// fresh. The interval histogram stays.
+    fn on_replaced(&self, state: &mut SelectedState, peer: NodeId) {
+        state.choice = self.index_of(peer);
+        if !state.inner.is_of(self.choice(state)) {
+            state.inner = Inner::Fresh;
+        }
+        if state.interval.is_none() {
+            state.interval =
+                self.intervals.as_ref().map(|f| (f.get_or_create_owned(&PeerLabel { peer: peer.get() }), None));
+        }
+    }
+
     fn on_peer_added(&self, state: &mut SelectedState, peer: NodeId) {
-        let index = self.per_peer.iter().find(|(p, _)| *p == peer).map_or(0, |(_, i)| *i);
+        let index = self.index_of(peer);
         let interval = self.intervals.as_ref().map(|f| (f.get_or_create_owned(&PeerLabel { peer: peer.get() }), None));
         *state = SelectedState { choice: index, inner: Inner::Fresh, interval };
     }
@@ -445,5 +474,37 @@ mod tests {
         assert_eq!(selected.choice(&two).kind(), "chen");
         assert_eq!(selected.choice_of(NodeId::new(2).unwrap()).kind(), "chen");
         assert_eq!(selected.choice_of(NodeId::new(3).unwrap()).kind(), "fixed");
+    }
+
+    /// A reload's selection: a peer moved to another kind starts fresh under it; one whose
+    /// kind stays (other knobs) keeps its history.
+    #[test]
+    fn a_replaced_selection_keeps_a_history_of_the_same_kind_only() {
+        let chen = |ms| Choice::Chen(Chen::new(Duration::from_millis(ms)));
+        let (two, three) = (NodeId::new(2).unwrap(), NodeId::new(3).unwrap());
+        let old = Selected::new(Choice::Fixed(FixedTimeout::new()), vec![(two, chen(20)), (three, chen(20))]);
+        let (mut s2, mut s3) = (SelectedState::default(), SelectedState::default());
+        old.on_peer_added(&mut s2, two);
+        old.on_peer_added(&mut s3, three);
+        let mut at = Instant::from_secs(1);
+        for sequence in 1..50 {
+            let arrival =
+                Arrival { at, sequence, gap: 0, interval: Duration::from_millis(100), after_local_pause: false };
+            old.on_heartbeat(&mut s2, &arrival);
+            old.on_heartbeat(&mut s3, &arrival);
+            at = at + Duration::from_millis(100);
+        }
+        // Peer 2 stays on chen with another margin; peer 3 goes to the cluster's phi.
+        let new = Selected::new(Choice::Phi(AkkaPhi::new()), vec![(two, chen(40))]);
+        assert!(!new.same_choices(&old) && old.same_choices(&old.clone()));
+        new.on_replaced(&mut s2, two);
+        new.on_replaced(&mut s3, three);
+        assert!(matches!(s2.inner, Inner::Chen(_)), "{:?}", s2.inner);
+        assert!(matches!(s3.inner, Inner::Fresh), "{:?}", s3.inner);
+        assert_eq!((new.choice(&s2).kind(), new.choice(&s3).kind()), ("chen", "phi"));
+        let last = at - Duration::from_millis(100);
+        // The kept history: the next arrival 100 ms on, plus the new 40 ms margin.
+        let down = new.deadlines(&s2, &timing(last)).down;
+        assert!(down > last + Duration::from_millis(120) && down < last + Duration::from_millis(160), "{down:?}");
     }
 }

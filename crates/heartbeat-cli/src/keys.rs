@@ -6,8 +6,10 @@
 //! 1 9a07…
 //! ```
 //!
-//! Rotation without a false `Down`: add the new key on every node (second line), then make it
-//! first on every node, then remove the old one. Generate a secret with
+//! Rotation without a restart or a false `Down`: add the new key on every node (second line),
+//! then make it first on every node, then remove the old one, with `heartbeat reload` (or
+//! SIGHUP) after each edit on each node. A reload re-reads the file and replaces the running
+//! ring in one step; each peer's replay state is kept. Generate a secret with
 //! `openssl rand -hex 32` or `head -c 32 /dev/urandom | xxd -p -c 64`.
 
 use std::path::Path;

@@ -55,8 +55,10 @@ enum Command {
         --control /tmp/hb1.sock\n  \
         heartbeat run --id 2 --listen 127.0.0.1:7002 --peer 1@127.0.0.1:7001 --key-file keys")]
     Run(run::Args),
-    /// Ask a running `heartbeat run` to re-read its settings file (as SIGHUP does) and print
-    /// what it did: peers added, removed or moved, or why it refused the file.
+    /// Ask a running `heartbeat run` to re-read its settings and key files (as SIGHUP does) and
+    /// print what it did: peers added, removed or moved, timing, keys and detectors changed
+    /// live, or why it refused the file (listen, cluster, control, metrics and authentication
+    /// on/off need a restart).
     Reload(reload::Args),
     /// Ask a running node (over its control socket) for its peer table; against a
     /// `heartbeat bfd` socket, prints that daemon's session table.

@@ -1,5 +1,6 @@
-//! `heartbeat reload`: asks a running `heartbeat run` to re-read its settings file, and says
-//! how it went. The control socket tells who serves it (its peer credentials): that process
+//! `heartbeat reload`: asks a running `heartbeat run` to re-read its settings file (and its key
+//! file), and says how it went: peers, timing, detectors and keys apply live; what needs a
+//! restart is refused with the reason. The control socket tells who serves it (its peer credentials): that process
 //! gets a SIGHUP, and its status then reports the outcome.
 
 use std::io::Read;

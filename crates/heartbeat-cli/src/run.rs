@@ -40,8 +40,10 @@ pub(crate) struct Args {
     /// optional `detector = { kind = ... }` of that peer's own, and `[[hook]]` tables with
     /// events, peers, command, timeout; `hooks_at_once`; a `[discovery]` table with the
     /// discovery flags' keys: multicast, broadcast, interface, ttl, learn, max_peers,
-    /// forget_after). SIGHUP re-reads it: peers added,
-    /// removed or moved apply at once; other changes are refused until a restart.
+    /// forget_after). SIGHUP (or `heartbeat reload`) re-reads it: peers, timing (interval,
+    /// timeout, tick, local_pause), the key file's keys and the detectors apply at once;
+    /// listen, discovery, cluster, control, metrics and turning authentication on or off are
+    /// refused until a restart.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// This node's id: a non-zero integer, unique in the cluster.
@@ -345,7 +347,8 @@ async fn serve(
         learning = settings.discovery.as_ref().is_some_and(|d| d.learn),
         "node started"
     );
-    let detectors = Arc::new(settings.detector.clone());
+    let reloader = reloader.with_intervals(metrics.as_ref().map(|m| m.interval_family()));
+    let detectors = reloader.detectors();
     let explanations = Arc::new(Explanations::default());
     crate::notify::ready(&format!("node {} watching {} peer(s)", config.node().get(), settings.peers.len()));
     let watchdog = async {
@@ -371,6 +374,7 @@ async fn serve(
         async move {
             let status = node.status().await.ok()?;
             let reload = reloads.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let detectors = detectors.read().unwrap_or_else(|e| e.into_inner()).clone();
             let report =
                 StatusReport::new(&status).with_detectors(&detectors).with_verdicts(&explanations).with_reload(reload);
             Some(match &discovery {

@@ -80,6 +80,13 @@ impl Beacon {
         }
     }
 
+    /// Takes a new interval at `now`: the next round comes no later than one new interval
+    /// from now (sooner if it was due sooner), and the rounds after it keep the new pace.
+    pub(crate) fn retime(&mut self, interval: Duration, now: Instant) {
+        self.interval = interval;
+        self.next_round = self.next_round.min(now.saturating_add(interval));
+    }
+
     /// The current round's sequence number (0 before the first round).
     pub(crate) fn sequence(&self) -> u64 {
         self.sequence

@@ -38,6 +38,15 @@ pub struct ConfigError {
     pub reason: &'static str,
 }
 
+/// A new configuration for a running state machine that changes what only a new machine can
+/// (see [`Config::fixed_field_changed`]). Refused changes leave the machine as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}` cannot change while running")]
+pub struct FixedFieldError {
+    /// The first such field that differs, as named by the builder method that sets it.
+    pub field: &'static str,
+}
+
 /// A validated configuration. Build one with [`Config::builder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -116,6 +125,34 @@ impl Config {
             "this configuration's keys belong to a running state machine: \
              build the configuration again (or clone it before handing it over)",
         )
+    }
+
+    /// The first field, if any, in which `new` differs from `self` that a running machine
+    /// cannot take over: who the node is (`cluster`, `node`, `generation`), how it is reached
+    /// and what its tables are sized for (`links`, `broadcast`, `max_peers`, `learning`), its
+    /// jitter, whether verdicts are explained, and whether frames are authenticated at all.
+    /// The `seed` is not compared: it only seeds a machine as it is built, and a running one
+    /// keeps its own jitter and hashing whatever a new configuration says. Turning authentication on or off is a flag day for the whole cluster (a node
+    /// with keys refuses every unsigned frame and the reverse), so it takes a restart; the
+    /// keys themselves may change live.
+    ///
+    /// Everything else may change while running (see
+    /// [`Monitor::reconfigure`](crate::Monitor::reconfigure)): `tick` and the timeout bounds,
+    /// `timeout`, `interval`, `initdead`, `local_pause`, and the keys.
+    pub fn fixed_field_changed(&self, new: &Config) -> Option<&'static str> {
+        let fixed = [
+            ("cluster", self.cluster != new.cluster),
+            ("node", self.node != new.node),
+            ("generation", self.generation != new.generation),
+            ("links", self.links != new.links),
+            ("broadcast", self.broadcast != new.broadcast),
+            ("max_peers", self.max_peers != new.max_peers),
+            ("learning", self.learning != new.learning),
+            ("jitter_percent", self.jitter_percent != new.jitter_percent),
+            ("explain_verdicts", self.explain != new.explain),
+            ("authentication", self.authenticated != new.authenticated),
+        ];
+        fixed.into_iter().find(|(_, changed)| *changed).map(|(field, _)| field)
     }
 
     /// This node's id.

@@ -171,7 +171,7 @@ pub use auth::{AuthError, Authentication, KeyId};
 #[cfg(feature = "auth")]
 pub use auth::{Key, KeyRing};
 pub use beacon::{Destination, Transmit};
-pub use config::{Config, ConfigBuilder, ConfigError, Learning, MAX_LINKS, MAX_WIRE_DURATION};
+pub use config::{Config, ConfigBuilder, ConfigError, FixedFieldError, Learning, MAX_LINKS, MAX_WIRE_DURATION};
 pub use detector::{Adaptive, AkkaPhi, CassandraPhi, Chen, Detector, FixedTimeout, TwoWindow};
 pub use engine::{BufferTooSmall, Observation, ObservationKind, RecvMeta, SendMeta};
 #[cfg(feature = "explain")]

@@ -93,6 +93,23 @@ impl<D: Detector, S: Storage> Node<D, S> {
         self.monitor.key_ring_mut()
     }
 
+    /// Takes over a new configuration while running, at `now`: timing and (when `config` holds
+    /// them) keys, every peer's state kept. See [`Monitor::reconfigure`] for the rule, and
+    /// [`Config::fixed_field_changed`] for what is refused. A new `interval` paces the
+    /// heartbeats from the next round, which comes within one new interval; the new `timeout`
+    /// travels in that round's frames.
+    pub fn reconfigure(&mut self, now: Instant, config: Config) -> Result<(), crate::config::FixedFieldError> {
+        let interval = config.interval();
+        self.monitor.reconfigure(now, config)?;
+        self.beacon.retime(interval, self.monitor.now());
+        Ok(())
+    }
+
+    /// Replaces the detector while running, at `now`. See [`Monitor::replace_detector`].
+    pub fn replace_detector(&mut self, now: Instant, detector: D) {
+        self.monitor.replace_detector(now, detector);
+    }
+
     /// Adds a configured peer without an address: monitored, reached by group frames, and
     /// by unicast once its address is learned from its frames. See [`Monitor::add_peer`].
     pub fn add_peer(&mut self, id: NodeId) -> Result<(), PeerError> {

@@ -78,6 +78,17 @@ impl<D: Detector> Driver<D> {
         self.core_mut().remove_peer(id)
     }
 
+    /// Takes over new timing and (when `config` holds them) keys, every peer's state kept.
+    /// See [`DriverCore::reconfigure`].
+    pub fn reconfigure(&mut self, config: Config) -> Result<(), heartbeat_proto::FixedFieldError> {
+        self.core_mut().reconfigure(config)
+    }
+
+    /// Replaces the detector, every peer's record kept. See [`DriverCore::replace_detector`].
+    pub fn replace_detector(&mut self, detector: D) {
+        self.core_mut().replace_detector(detector);
+    }
+
     /// Where frames for every node go on `link` (a multicast group or broadcast address); used
     /// when the configuration says `broadcast`. Returns `false` if there is no such link.
     pub fn set_group(&mut self, link: LinkId, addr: SocketAddr) -> bool {

@@ -345,6 +345,19 @@ impl<D: Detector, K: Sockets<Transmit>> DriverCore<V1Node<D>, K> {
         self.machine.set_group(link, addr)
     }
 
+    /// Takes over new timing and (when `config` holds them) keys now, every peer's state
+    /// kept; a change only a new node can take is refused and changes nothing. See
+    /// [`Node::reconfigure`](heartbeat_proto::Node::reconfigure).
+    pub fn reconfigure(&mut self, config: Config) -> Result<(), heartbeat_proto::FixedFieldError> {
+        self.machine.reconfigure(self.clock.now(), config)
+    }
+
+    /// Replaces the detector now, every peer's record kept. See
+    /// [`Node::replace_detector`](heartbeat_proto::Node::replace_detector).
+    pub fn replace_detector(&mut self, detector: D) {
+        self.machine.replace_detector(self.clock.now(), detector);
+    }
+
     /// Every peer's status and the counters.
     pub fn status(&self) -> Status {
         Status {

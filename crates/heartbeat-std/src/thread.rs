@@ -198,6 +198,22 @@ where
         self.worker.run(move |d| d.remove_peer(id))
     }
 
+    /// Takes over new timing and (when `config` holds them) keys on the driver's thread, every
+    /// peer's state kept; the inner error names a field only a new node can change. See
+    /// [`Node::reconfigure`](heartbeat_proto::Node::reconfigure).
+    pub fn reconfigure(
+        &self,
+        config: heartbeat_proto::Config,
+    ) -> Result<Result<(), heartbeat_proto::FixedFieldError>, Stopped> {
+        self.worker.run(move |d| d.reconfigure(config))
+    }
+
+    /// Replaces the detector on the driver's thread, every peer's record kept. See
+    /// [`Node::replace_detector`](heartbeat_proto::Node::replace_detector).
+    pub fn replace_detector(&self, detector: D) -> Result<(), Stopped> {
+        self.worker.run(move |d| d.replace_detector(detector))
+    }
+
     /// Sends frames for every node on `link` to `addr` (multicast group or broadcast address);
     /// returns whether there is such a link.
     pub fn set_group(&self, link: LinkId, addr: SocketAddr) -> Result<bool, Stopped> {

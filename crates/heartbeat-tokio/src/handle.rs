@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use heartbeat_proto::{Detector, Event, FixedTimeout, LinkId, NodeId};
+use heartbeat_proto::{Config, Detector, Event, FixedFieldError, FixedTimeout, LinkId, NodeId};
 use heartbeat_std::{AddPeerError, Clock, Status, Stopped, V1Node};
 
 use crate::driver::V1Sockets;
@@ -48,6 +48,20 @@ where
     /// Stops monitoring `id`, silently; returns whether it was a peer.
     pub async fn remove_peer(&self, id: NodeId) -> Result<bool, Stopped> {
         self.task.run(move |core| core.remove_peer(id)).await
+    }
+
+    /// Takes over new timing and (when `config` holds them) keys, every peer's state kept,
+    /// between two of the driver's turns; the outer error says the driver stopped, the inner
+    /// one names a field only a new node can change (nothing changed then). See
+    /// [`Node::reconfigure`](heartbeat_proto::Node::reconfigure).
+    pub async fn reconfigure(&self, config: Config) -> Result<Result<(), FixedFieldError>, Stopped> {
+        self.task.run(move |core| core.reconfigure(config)).await
+    }
+
+    /// Replaces the detector, every peer's record kept. See
+    /// [`Node::replace_detector`](heartbeat_proto::Node::replace_detector).
+    pub async fn replace_detector(&self, detector: D) -> Result<(), Stopped> {
+        self.task.run(move |core| core.replace_detector(detector)).await
     }
 
     /// Sends frames for every node on `link` to `addr` (multicast group or broadcast address);

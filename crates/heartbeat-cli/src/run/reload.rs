@@ -1,19 +1,30 @@
 //! SIGHUP: the node re-reads its settings file and applies what can change while it runs —
-//! peers added, removed or moved to other addresses. A file that is invalid, or that changes
-//! anything else (timing, keys, the detector, the sockets), is refused with the reason, and the
-//! running settings stay.
+//! peers added, removed or moved to other addresses, the timing (`interval`, `timeout`, `tick`,
+//! `local_pause`), the keys of the key file, and the detectors — without a restart and without
+//! losing what it knows of its peers (liveness, sequence numbers and replay windows, detector
+//! histories of an unchanged kind). A file that is invalid, or that changes what only a restart
+//! can (the sockets, the cluster, authentication on or off), is refused with the reason, and
+//! the running settings stay.
+//!
+//! The rule for deadlines when the timing or a detector changes is the library's
+//! (`Monitor::reconfigure`): a peer last heard before the change is judged by the new rule as
+//! if heard at the change, so a shorter timeout or a stricter detector never convicts a peer
+//! for silence the old rule allowed, and a longer one applies at once.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use heartbeat_proto::NodeId;
+use heartbeat_proto::{Config, KeyRing, NodeId};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
+use crate::detectors::{IntervalFamily, Selected};
+use crate::duration;
 use crate::metrics::server::Node;
 use crate::settings::{self, NodeSettings, Overrides};
 
@@ -23,6 +34,10 @@ pub(crate) struct Reloader {
     flags: Overrides,
     running: NodeSettings,
     outcome: Arc<Mutex<ReloadOutcome>>,
+    /// The detectors in force, shared with the status answers.
+    detectors: Arc<RwLock<Selected>>,
+    /// Where a new detector records heartbeat intervals, with metrics on.
+    intervals: Option<IntervalFamily>,
 }
 
 /// How the reloads went, for the status (`heartbeat reload` waits for `count` to move).
@@ -44,16 +59,87 @@ pub(crate) struct PeerChanges {
     pub(crate) moved: Vec<(NodeId, Vec<SocketAddr>)>,
 }
 
+/// Everything a reload changes, decided before any of it is applied.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// The settings once applied.
+    pub(crate) settings: NodeSettings,
+    pub(crate) peers: PeerChanges,
+    /// The timing differs: the new configuration goes to the node.
+    pub(crate) timing: bool,
+    /// The key ring differs: the new one replaces it, with the timing, in one step.
+    pub(crate) keys: bool,
+    /// The detectors differ.
+    pub(crate) detector: bool,
+}
+
+impl Plan {
+    /// One line saying what the reload did.
+    fn describe(&self) -> String {
+        let p = &self.peers;
+        let mut text = format!(
+            "settings reloaded: {} peer(s) added, {} removed, {} moved",
+            p.added.len(),
+            p.removed.len(),
+            p.moved.len()
+        );
+        let c = &self.settings.config;
+        if self.timing {
+            let pause = c.local_pause().map_or_else(|| "off".to_string(), duration::show);
+            text.push_str(&format!(
+                "; timing: interval {}, timeout {}, local_pause {pause}",
+                duration::show(c.interval()),
+                duration::show(c.timeout())
+            ));
+        }
+        if self.keys
+            && let Some(ring) = ring_of(c)
+        {
+            let ids: Vec<String> = ring.ids().map(|k| k.0.to_string()).collect();
+            text.push_str(&format!("; keys {} (signing with {})", ids.join(", "), ring.current().0));
+        }
+        if self.detector {
+            text.push_str(&format!("; detector {}", self.settings.detector.describe()));
+        }
+        text
+    }
+}
+
+fn ring_of(config: &Config) -> Option<&KeyRing> {
+    config.keys().and_then(|auth| auth.key_ring())
+}
+
+/// Whether `new` differs from `old` in timing (the keys aside).
+fn timing_changed(old: &Config, new: &Config) -> bool {
+    old.tick() != new.tick()
+        || old.interval() != new.interval()
+        || old.timeout() != new.timeout()
+        || old.timeout_bounds() != new.timeout_bounds()
+        || old.initdead() != new.initdead()
+        || old.local_pause() != new.local_pause()
+}
+
 impl Reloader {
     /// Reloads `path` (if any) with `flags` over it, against the `running` settings.
     pub(crate) fn new(path: Option<PathBuf>, flags: Overrides, running: NodeSettings) -> Reloader {
         let flags = Overrides { keep_generation: Some(running.config.generation().0), ..flags };
-        Reloader { path, flags, running, outcome: Arc::default() }
+        let detectors = Arc::new(RwLock::new(running.detector.clone()));
+        Reloader { path, flags, running, outcome: Arc::default(), detectors, intervals: None }
+    }
+
+    /// Gives every detector a reload installs the metrics' interval histograms.
+    pub(crate) fn with_intervals(self, intervals: Option<IntervalFamily>) -> Reloader {
+        Reloader { intervals, ..self }
     }
 
     /// The outcome the status reports, shared with the control socket's answers.
     pub(crate) fn outcome(&self) -> Arc<Mutex<ReloadOutcome>> {
         Arc::clone(&self.outcome)
+    }
+
+    /// The detectors in force, for the status answers.
+    pub(crate) fn detectors(&self) -> Arc<RwLock<Selected>> {
+        Arc::clone(&self.detectors)
     }
 
     fn record(&self, applied: bool, message: String) {
@@ -62,19 +148,19 @@ impl Reloader {
     }
 
     /// The changes the settings file asks for now, or why they cannot be applied live.
-    pub(crate) fn changes(&self) -> Result<(NodeSettings, PeerChanges), String> {
+    pub(crate) fn changes(&self) -> Result<Plan, String> {
         let Some(path) = &self.path else { return Err("no --config file to re-read".into()) };
         let new = settings::load(Some(path), self.flags.clone()).map_err(|e| e.to_string())?;
         let (old_c, new_c) = (&self.running.config, &new.config);
+        if old_c.authenticated() != new_c.authenticated() {
+            return Err("`key_file` / `insecure` changed: turning authentication on or off needs a restart \
+                        of every node at once (a node with keys refuses unsigned frames, and the reverse); \
+                        nothing applied"
+                .into());
+        }
         let fixed = [
             ("listen", self.running.listen != new.listen),
             ("cluster", old_c.cluster() != new_c.cluster()),
-            ("interval", old_c.interval() != new_c.interval()),
-            ("timeout", old_c.timeout() != new_c.timeout()),
-            ("tick", old_c.timeout_bounds() != new_c.timeout_bounds()),
-            ("local_pause", old_c.local_pause() != new_c.local_pause()),
-            ("key_file", old_c.keys() != new_c.keys() || old_c.authenticated() != new_c.authenticated()),
-            ("detector", self.running.detector.describe() != new.detector.describe()),
             ("control", self.running.control != new.control),
             ("metrics", self.running.metrics != new.metrics),
             ("discovery", self.running.discovery != new.discovery),
@@ -82,18 +168,64 @@ impl Reloader {
         if let Some((field, _)) = fixed.iter().find(|(_, changed)| *changed) {
             return Err(format!("`{field}` changed, which needs a restart; nothing applied"));
         }
+        if let Some(field) = old_c.fixed_field_changed(new_c) {
+            return Err(format!("`{field}` changed, which needs a restart; nothing applied"));
+        }
         let old: BTreeMap<_, _> = self.running.peers.iter().cloned().collect();
         let now: BTreeMap<_, _> = new.peers.iter().cloned().collect();
-        let mut changes = PeerChanges::default();
+        let mut peers = PeerChanges::default();
         for (id, addrs) in &now {
             match old.get(id) {
-                None => changes.added.push((*id, addrs.clone())),
-                Some(before) if before != addrs => changes.moved.push((*id, addrs.clone())),
+                None => peers.added.push((*id, addrs.clone())),
+                Some(before) if before != addrs => peers.moved.push((*id, addrs.clone())),
                 Some(_) => {}
             }
         }
-        changes.removed = old.keys().filter(|id| !now.contains_key(id)).copied().collect();
-        Ok((new, changes))
+        peers.removed = old.keys().filter(|id| !now.contains_key(id)).copied().collect();
+        let timing = timing_changed(old_c, new_c);
+        let keys = ring_of(old_c) != ring_of(new_c);
+        let detector = !self.running.detector.same_choices(&new.detector);
+        Ok(Plan { settings: new, peers, timing, keys, detector })
+    }
+
+    /// Applies `plan` to the running node: keys and timing in one step, then the detectors,
+    /// then the peers.
+    async fn apply(&mut self, node: &Node, mut plan: Plan) -> Result<String, String> {
+        if plan.timing || plan.keys {
+            match node.reconfigure(plan.settings.config.clone()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => return Err(format!("{err}, which needs a restart; nothing applied")),
+                Err(_) => return Err("the node stopped".into()),
+            }
+        }
+        if plan.detector {
+            let detector = match &self.intervals {
+                Some(family) => plan.settings.detector.clone().with_intervals(family.clone()),
+                None => plan.settings.detector.clone(),
+            };
+            plan.settings.detector = detector.clone();
+            if node.replace_detector(detector.clone()).await.is_err() {
+                return Err("the node stopped".into());
+            }
+            *self.detectors.write().unwrap_or_else(|e| e.into_inner()) = detector;
+        } else {
+            plan.settings.detector = self.running.detector.clone();
+        }
+        let changes = &plan.peers;
+        for id in &changes.removed {
+            let _ = node.remove_peer(*id).await;
+        }
+        for (id, addrs) in changes.moved.iter().chain(&changes.added) {
+            if changes.moved.iter().any(|(m, _)| m == id) {
+                let _ = node.remove_peer(*id).await;
+            }
+            if let Err(err) = node.add_peer(*id, addrs).await {
+                warn!(peer = id.get(), %err, "reload: cannot add peer {id}");
+            }
+        }
+        let message = plan.describe();
+        self.running = plan.settings;
+        Ok(message)
     }
 
     /// Applies the file on every SIGHUP, until the node stops.
@@ -103,28 +235,48 @@ impl Reloader {
             return std::future::pending().await;
         };
         while hangups.recv().await.is_some() {
-            match self.changes() {
+            let started = Instant::now();
+            let plan = match self.changes() {
+                Ok(plan) => plan,
                 Err(reason) => {
                     warn!(kind = "reload_refused", reason, "reload refused: {reason}");
                     self.record(false, reason);
+                    continue;
                 }
-                Ok((new, changes)) => {
-                    let (added, removed, moved) = (changes.added.len(), changes.removed.len(), changes.moved.len());
-                    for id in &changes.removed {
-                        let _ = node.remove_peer(*id).await;
-                    }
-                    for (id, addrs) in changes.moved.iter().chain(&changes.added) {
-                        if changes.moved.iter().any(|(m, _)| m == id) {
-                            let _ = node.remove_peer(*id).await;
+            };
+            let (added, removed, moved) = (plan.peers.added.len(), plan.peers.removed.len(), plan.peers.moved.len());
+            let (timing, keys, detector) = (plan.timing, plan.keys, plan.detector);
+            match self.apply(&node, plan).await {
+                Ok(message) => {
+                    let took_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    let c = &self.running.config;
+                    let (key_ids, signing_key) = match ring_of(c) {
+                        Some(ring) => {
+                            (ring.ids().map(|k| k.0.to_string()).collect::<Vec<_>>().join(","), Some(ring.current().0))
                         }
-                        if let Err(err) = node.add_peer(*id, addrs).await {
-                            warn!(peer = id.get(), %err, "reload: cannot add peer {id}");
-                        }
-                    }
-                    self.running = new;
-                    let message = format!("settings reloaded: {added} peer(s) added, {removed} removed, {moved} moved");
-                    info!(kind = "reloaded", added, removed, moved, "{message}");
+                        None => (String::new(), None),
+                    };
+                    info!(
+                        kind = "reloaded",
+                        added,
+                        removed,
+                        moved,
+                        timing,
+                        keys,
+                        detector,
+                        key_ids,
+                        signing_key,
+                        interval_ms = c.interval().as_secs_f64() * 1e3,
+                        timeout_ms = c.timeout().as_secs_f64() * 1e3,
+                        detectors = self.running.detector.describe(),
+                        took_us,
+                        "{message}"
+                    );
                     self.record(true, message);
+                }
+                Err(reason) => {
+                    warn!(kind = "reload_refused", reason, "reload refused: {reason}");
+                    self.record(false, reason);
                 }
             }
         }

@@ -148,6 +148,17 @@ pub trait Detector {
     fn on_peer_added(&self, state: &mut Self::PeerState, peer: NodeId) {
         let _ = (state, peer);
     }
+
+    /// Called for every peer when this detector replaces the monitor's previous one while it
+    /// runs ([`Monitor::replace_detector`](crate::Monitor::replace_detector)), with the state
+    /// the previous detector left. The default forgets the history and starts the peer over, as
+    /// if just added: right for a detector whose settings changed the meaning of its history. A
+    /// detector that can keep a compatible history (the same kind with other knobs) may keep
+    /// it. Either way the monitor makes the new deadlines count from the change.
+    fn on_replaced(&self, state: &mut Self::PeerState, peer: NodeId) {
+        *state = Self::PeerState::default();
+        self.on_peer_added(state, peer);
+    }
 }
 
 /// `base` moved by `nanos` (negative: earlier), saturating; NaN leaves it where it is.

@@ -19,7 +19,7 @@ use core::net::SocketAddr;
 use core::time::Duration;
 
 use crate::auth::{AuthError, Authentication};
-use crate::config::{Config, Learning};
+use crate::config::{Config, FixedFieldError, Learning};
 use crate::detector::{Arrival, Detector, PeerTiming};
 use crate::engine::{Observation, ObservationKind, RecvMeta};
 #[cfg(feature = "explain")]
@@ -71,6 +71,8 @@ pub struct Monitor<D: Detector, S: Storage> {
     deferred: Option<Instant>,
     /// Until when frames count as heard right after a local pause (the stall guard).
     paused_until: Option<Instant>,
+    /// When the settings or the detector last changed while running (see `due::from_change`).
+    changed: Option<Instant>,
 }
 
 impl<D: Detector, S: Storage> Monitor<D, S> {
@@ -96,6 +98,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             stats: MonitorStats::default(),
             deferred: None,
             paused_until: None,
+            changed: None,
         }
     }
 
@@ -284,6 +287,61 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     #[cfg(feature = "auth")]
     pub fn key_ring_mut(&mut self) -> Option<&mut crate::auth::KeyRing> {
         self.auth.key_ring_mut()
+    }
+
+    /// Takes over a new configuration while running, at `now`: the timing (`tick` and the
+    /// timeout bounds, `timeout`, `interval`, `initdead`, `local_pause`) and, when `config`
+    /// still holds keys (one fresh from its builder does), the keys — the whole ring replaced at
+    /// once, so the next frame is signed, and every later one checked, under the new ring.
+    /// Every peer keeps its record: liveness, sequence window and generation (so replay
+    /// protection is untouched, whichever keys come and go), detector history, counters.
+    ///
+    /// The rule for deadlines: a peer last heard before the change is judged by the new rule as
+    /// if heard at the change, so a stricter rule never convicts it for silence the old rule
+    /// allowed, and a looser one applies at once; its next frame ends that. A peer's negotiated
+    /// timeout is renegotiated under the new bounds with its next frame. This node's own
+    /// `timeout` and `interval` reach its peers with its next heartbeat.
+    ///
+    /// A change of a field that only a new machine can take (see
+    /// [`Config::fixed_field_changed`]) is refused with [`FixedFieldError`], and nothing
+    /// changes.
+    pub fn reconfigure(&mut self, now: Instant, mut config: Config) -> Result<(), FixedFieldError> {
+        if let Some(field) = self.config.fixed_field_changed(&config) {
+            return Err(FixedFieldError { field });
+        }
+        let now = self.clock.advance(now);
+        if let Some(auth) = config.keys.take() {
+            self.auth = auth;
+        }
+        self.config = config;
+        self.changed = Some(now);
+        self.reschedule_all();
+        Ok(())
+    }
+
+    /// Replaces the detector while running, at `now`: each peer's state goes through the new
+    /// detector's [`Detector::on_replaced`] (by default, a fresh start), and every peer keeps the
+    /// rest of its record. Deadlines follow the rule of [`reconfigure`](Self::reconfigure):
+    /// for a peer last heard before the change they count from the change.
+    pub fn replace_detector(&mut self, now: Instant, detector: D) {
+        let now = self.clock.advance(now);
+        self.detector = detector;
+        for slot in 0..self.peers.len() {
+            let Some(id) = self.peers.id(slot) else { continue };
+            if let Some((peer, _)) = self.peers.record_and_links_mut(slot) {
+                self.detector.on_replaced(&mut peer.detector, id);
+            }
+        }
+        self.changed = Some(now);
+        self.reschedule_all();
+    }
+
+    /// Sets every peer's timer to exactly its next deadline, after the rules changed.
+    fn reschedule_all(&mut self) {
+        for slot in 0..self.peers.len() {
+            self.reschedule(slot);
+        }
+        self.settle();
     }
 
     /// Advances time to `now` and fires every deadline at or before it, as far as the event
@@ -518,6 +576,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                 let was_heard = peer.heard();
                 let previous = peer.generation;
                 let restarted = verdict == Verdict::Restart;
+                let new_pace = was_heard && peer.interval_us != crate::time::duration_micros_u32(obs.interval);
                 if restarted {
                     peer.seq = SeqWindow::default();
                     self.detector.reset(&mut peer.detector);
@@ -543,6 +602,12 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                     if echo.timestamp <= now {
                         peer.stats.record_rtt((now - echo.timestamp).saturating_sub(echo.delay));
                     }
+                }
+                if new_pace && !restarted {
+                    // The peer changed its interval (reloaded its settings): arrivals at the old
+                    // pace say nothing of the new one, and a detector that learned them would
+                    // expect the next frame at the old pace. Its history starts again here.
+                    self.detector.reset(&mut peer.detector);
                 }
                 let arrival = Arrival {
                     at: now,
@@ -637,7 +702,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         #[cfg(not(feature = "explain"))]
         let _ = held;
         let Some(peer_id) = self.peers.id(slot) else { return };
-        let due = self.peers.get(slot).and_then(|p| liveness_due(&self.detector, &self.config, p));
+        let due = self.peers.get(slot).and_then(|p| liveness_due(&self.detector, &self.config, p, self.changed));
         // Evidence is gathered before anything changes, and queued right before its verdict.
         #[cfg(feature = "explain")]
         let evidence = if self.config.explain {
@@ -750,7 +815,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// `slot`'s next deadline (see [`next_deadline`]).
     fn next_deadline(&self, slot: usize) -> Option<Instant> {
-        next_deadline(&self.detector, &self.config, self.peers.get(slot)?, self.peers.links(slot))
+        next_deadline(&self.detector, &self.config, self.peers.get(slot)?, self.peers.links(slot), self.changed)
     }
 
     /// Sets `slot`'s timer to exactly its next deadline.
@@ -769,8 +834,8 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// Makes the earliest timer exact, so that `poll_timeout` returns the true next deadline.
     fn settle(&mut self) {
-        let (detector, config) = (&self.detector, &self.config);
-        self.peers.settle(|peer, links| next_deadline(detector, config, peer, links));
+        let (detector, config, changed) = (&self.detector, &self.config, self.changed);
+        self.peers.settle(|peer, links| next_deadline(detector, config, peer, links, changed));
     }
 
     fn status(&self, slot: usize) -> Option<PeerStatus> {
