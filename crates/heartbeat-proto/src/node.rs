@@ -175,6 +175,16 @@ impl<D: Detector, S: Storage> Node<D, S> {
         self.monitor.watermark(id)
     }
 
+    /// Every peer's watermark, to persist. See [`Monitor::watermarks`].
+    pub fn watermarks(&self) -> impl Iterator<Item = (NodeId, Watermark)> + '_ {
+        self.monitor.watermarks()
+    }
+
+    /// Resumes replay protection for a peer already added. See [`Monitor::resume_watermark`].
+    pub fn resume_watermark(&mut self, id: NodeId, mark: Watermark) -> Result<(), crate::ResumeError> {
+        self.monitor.resume_watermark(id, mark)
+    }
+
     /// Removes a peer silently; returns whether it was present. Call it between rounds (after
     /// draining `poll_transmit`), as the drain rule has it: removed in the middle of a round,
     /// another peer may miss that round's heartbeat.

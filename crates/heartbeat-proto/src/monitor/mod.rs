@@ -13,6 +13,7 @@ mod due;
 mod explain_tests;
 mod outcome;
 mod reachability;
+mod resume;
 mod v1;
 
 use core::net::SocketAddr;
@@ -32,6 +33,7 @@ use crate::wire::{Frame, Message, NodeId};
 use due::{Due, liveness_due, next_deadline, timing};
 pub use outcome::{Accepted, MonitorStats, PeerError, Rejected, Watermark};
 pub use reachability::Reachability;
+pub use resume::ResumeError;
 
 /// The verdict on an admitted frame, decided before anything changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
