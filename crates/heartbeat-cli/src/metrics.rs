@@ -358,7 +358,7 @@ pub(crate) fn event_kind(kind: &EventKind) -> &'static str {
 }
 
 /// Every rejection counter with its reason's label.
-fn rejections(s: &MonitorStats) -> [(&'static str, u64); 12] {
+pub(crate) fn rejections(s: &MonitorStats) -> [(&'static str, u64); 12] {
     [
         ("malformed", s.rejected_malformed),
         ("wrong_cluster", s.rejected_cluster),

@@ -18,6 +18,7 @@ use crate::daemon::{self, StopSignals, refuse};
 use crate::detectors::DetectorTable;
 use crate::hooks::{self, HookSender, Hooks, Profile};
 use crate::metrics::{self, Metrics};
+use crate::replay_file::{self, ReplayFile};
 use crate::settings::{self, NodeSettings, Overrides, PeerSpec};
 use crate::{duration, logging};
 
@@ -33,7 +34,7 @@ pub(crate) mod report;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// TOML settings file (keys as the flags: id, listen, interval, timeout, tick, cluster,
-    /// generation, generation_file, control, key_file, insecure, local_pause, metrics, a `[detector]`
+    /// generation, generation_file, control, key_file, insecure, local_pause, metrics, replay_file, a `[detector]`
     /// table (kind and the detector flags' keys), `[[peer]]` tables with id, addr and an
     /// optional `detector = { kind = ... }` of that peer's own, and `[[hook]]` tables with
     /// events, peers, command, timeout; `hooks_at_once`). SIGHUP re-reads it: peers added,
@@ -95,6 +96,12 @@ pub(crate) struct Args {
     /// Serve Prometheus metrics at http://ADDR/metrics (TOML `metrics`), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    /// Keep the replay watermarks in FILE (TOML `replay_file`), so that after a restart frames
+    /// recorded before it are still refused: read at start, rewritten atomically at most once a
+    /// second and at a graceful stop. A damaged or foreign file is moved to FILE.refused and the
+    /// node starts without watermarks (README "Replay protection across restarts").
+    #[arg(long, value_name = "FILE")]
+    replay_file: Option<PathBuf>,
     #[command(flatten)]
     detector: Box<DetectorArgs>,
 }
@@ -175,6 +182,7 @@ impl Args {
             local_pause: self.local_pause.clone(),
             metrics: self.metrics,
             keep_generation: None,
+            replay_file: self.replay_file.clone(),
         }
     }
 }
@@ -252,6 +260,10 @@ async fn serve(
             return refuse(format!("invalid `peer`: node {id}: {err}"));
         }
     }
+    let replay_file = settings.replay_file.clone().map(|path| ReplayFile::new(path, config.cluster(), config.node()));
+    if let Some(file) = &replay_file {
+        resume_watermarks(file, &mut driver);
+    }
     if let Err(err) = driver.precise_timer() {
         warn!(%err, "no nanosecond timer: detections may come up to 2 ms late");
     }
@@ -286,7 +298,14 @@ async fn serve(
         }
     };
     let reloads = reloader.outcome();
+    let keep_replay_file = async {
+        match &replay_file {
+            Some(file) => file.clone().keep(node.clone()).await,
+            None => std::future::pending().await,
+        }
+    };
     let answer = || {
+        let replay = replay_file.as_ref().map(ReplayFile::report);
         let node = node.clone();
         let detectors = Arc::clone(&detectors);
         let explanations = Arc::clone(&explanations);
@@ -294,7 +313,13 @@ async fn serve(
         async move {
             let status = node.status().await.ok()?;
             let reload = reloads.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            Some(StatusReport::new(&status).with_detectors(&detectors).with_verdicts(&explanations).with_reload(reload))
+            Some(
+                StatusReport::new(&status)
+                    .with_detectors(&detectors)
+                    .with_verdicts(&explanations)
+                    .with_reload(reload)
+                    .with_replay_file(replay),
+            )
         }
     };
     tokio::select! {
@@ -302,14 +327,35 @@ async fn serve(
         () = reachability::watch(node.clone(), config.interval(), metrics.as_deref()) => {}
         () = watchdog => {}
         () = reloader.serve(node.clone()) => {}
+        () = keep_replay_file => {}
         signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer) => {
             crate::notify::stopping();
             info!(signal, "stopping: saying goodbye to every peer");
         }
     }
+    if let (Some(file), Ok(marks)) = (&replay_file, node.watermarks().await) {
+        // The last write, with everything accepted up to the goodbye.
+        let file = file.clone();
+        let _ = tokio::task::spawn_blocking(move || file.store(&marks)).await;
+    }
     node.shutdown().await;
     info!("goodbye sent; node stopped");
     ExitCode::SUCCESS
+}
+
+/// Resumes every configured peer's watermark from the replay file, before the first frame.
+fn resume_watermarks(file: &ReplayFile, driver: &mut Driver<tokio::net::UdpSocket, crate::detectors::Selected>) {
+    let loaded = file.load();
+    let (mut resumed, mut skipped) = (0, 0);
+    if let replay_file::Loaded::Found(entries) = &loaded {
+        for entry in entries {
+            match driver.resume_watermark(entry.peer, entry.mark) {
+                Ok(()) => resumed += 1,
+                Err(_) => skipped += 1,
+            }
+        }
+    }
+    file.record_load(&loaded, resumed, skipped);
 }
 
 /// Logs every event (a verdict with its evidence), counts it in the metrics and hands it to the

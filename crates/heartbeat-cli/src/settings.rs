@@ -12,6 +12,7 @@
 //! metrics = "127.0.0.1:9464"      # serve Prometheus metrics at http://ADDR/metrics
 //! key_file = "/etc/heartbeat/keys" # HMAC keys (see `keys`), or `insecure = true` for none
 //! generation_file = "/var/lib/heartbeat/generation" # a counter that makes every start newer
+//! replay_file = "/var/lib/heartbeat/replay" # replay watermarks kept across restarts
 //!
 //! local_pause = "20ms"            # the local-stall guard's bound, or "off" (default 20ms)
 //!
@@ -92,6 +93,8 @@ pub(crate) struct Overrides {
     /// Set by a reload: the running node's generation, kept as is (no generation file is
     /// read or written).
     pub(crate) keep_generation: Option<u32>,
+    /// `--replay-file`: where the replay watermarks are kept across restarts.
+    pub(crate) replay_file: Option<PathBuf>,
 }
 
 /// The local-stall guard's bound when the settings name none: far above the microseconds a
@@ -117,6 +120,7 @@ struct File {
     generation_file: Option<PathBuf>,
     local_pause: Option<String>,
     metrics: Option<SocketAddr>,
+    replay_file: Option<PathBuf>,
     detector: Option<DetectorTable>,
     #[serde(default, rename = "peer")]
     peers: Vec<FilePeer>,
@@ -145,6 +149,8 @@ pub(crate) struct NodeSettings {
     pub(crate) detector: Selected,
     /// Where to serve Prometheus metrics, if anywhere.
     pub(crate) metrics: Option<SocketAddr>,
+    /// Where the replay watermarks are kept across restarts, if anywhere.
+    pub(crate) replay_file: Option<PathBuf>,
 }
 
 /// Reads `file` (if any), applies `flags` on top, and validates the result.
@@ -179,6 +185,7 @@ fn flag_fields(flags: &Overrides) -> Vec<&'static str> {
         ("insecure", flags.insecure),
         ("generation_file", flags.generation_file.is_some()),
         ("local_pause", flags.local_pause.is_some()),
+        ("replay_file", flags.replay_file.is_some()),
         ("detector.kind", d.kind.is_some()),
         ("detector.suspect_fraction", d.suspect_fraction.is_some()),
         ("detector.target_mistakes_per_hour", d.target_mistakes_per_hour.is_some()),
@@ -269,6 +276,7 @@ fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, S
         control: flags.control.or(file.control),
         detector,
         metrics: flags.metrics.or(file.metrics),
+        replay_file: flags.replay_file.or(file.replay_file),
         hooks,
     })
 }
@@ -354,18 +362,8 @@ fn next_generation(path: &Path, clock: u32) -> Result<u32, SettingsError> {
         Some(last) => last.checked_add(1).ok_or_else(|| SettingsError::new(field(), "is exhausted"))?.max(clock),
         None => clock,
     };
-    let write = || -> std::io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut f, format!("{next}\n").as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    };
-    write().map_err(|err| SettingsError::new(field(), format!("cannot write: {err}")))?;
+    crate::state_file::write_atomically(path, format!("{next}\n").as_bytes())
+        .map_err(|err| SettingsError::new(field(), format!("cannot write: {err}")))?;
     Ok(next)
 }
 

@@ -67,6 +67,12 @@ where
         self.task.run(|core| core.status()).await
     }
 
+    /// Every peer's replay watermark, as of now, to persist (see
+    /// [`Node::watermarks`](heartbeat_proto::Node::watermarks)).
+    pub async fn watermarks(&self) -> Result<Vec<(NodeId, heartbeat_proto::Watermark)>, Stopped> {
+        self.task.run(|core| core.watermarks()).await
+    }
+
     /// A receiver of every event from now on; it never misses one (see [`Subscription`]).
     pub fn subscribe(&self) -> Subscription<Event> {
         self.task.subscribe()

@@ -36,6 +36,12 @@ pub(crate) struct StatusReport {
     /// How the SIGHUP reloads went.
     #[serde(default)]
     pub(crate) reload: ReloadOutcome,
+    /// Frames rejected, by reason (the names of `heartbeat_frames_rejected_total`).
+    #[serde(default)]
+    pub(crate) frames_rejected_by_reason: std::collections::BTreeMap<String, u64>,
+    /// The replay file, if the node keeps one.
+    #[serde(default)]
+    pub(crate) replay_file: Option<crate::replay_file::ReplayFileReport>,
 }
 
 /// One peer's line of the table.
@@ -123,7 +129,17 @@ impl StatusReport {
             socket_errors: status.io.send_errors + status.io.recv_errors,
             local_stalls: status.frames.local_stalls,
             reload: ReloadOutcome::default(),
+            frames_rejected_by_reason: crate::metrics::rejections(&status.frames)
+                .into_iter()
+                .map(|(reason, n)| (reason.to_string(), n))
+                .collect(),
+            replay_file: None,
         }
+    }
+
+    /// Adds how the replay file is doing.
+    pub(crate) fn with_replay_file(self, replay_file: Option<crate::replay_file::ReplayFileReport>) -> Self {
+        StatusReport { replay_file, ..self }
     }
 
     /// Adds how the reloads went.
