@@ -213,17 +213,19 @@ pub(crate) fn main(args: Args) -> ExitCode {
         Ok(control) => control,
         Err(err) => return refuse(err),
     };
-    let metrics = match settings.metrics.map(metrics::server::bind).transpose() {
+    let listener = match settings.metrics.map(metrics::server::bind).transpose() {
         Ok(listener) => listener,
         Err(err) => return refuse(format!("invalid `metrics`: cannot listen: {err}")),
     };
     let _logging = logging::init(args.json);
-    let hooks = match Hooks::start(settings.hooks.clone()) {
+    // Made before the hooks start, so that they count every run.
+    let metrics = listener.as_ref().map(|_| Arc::new(Metrics::new()));
+    let hooks = match Hooks::start_observed(settings.hooks.clone(), metrics.as_ref().map(|m| m.hooks())) {
         Ok(hooks) => hooks,
         Err(err) => return refuse(err),
     };
     let reloader = Reloader::new(args.config.clone(), args.overrides(), settings.clone());
-    let code = runtime.block_on(serve(settings, sockets, control, metrics, reloader, hooks.sender()));
+    let code = runtime.block_on(serve(settings, sockets, control, listener, metrics, reloader, hooks.sender()));
     hooks.finish();
     code
 }
@@ -233,6 +235,7 @@ async fn serve(
     sockets: Vec<tokio::net::UdpSocket>,
     control: Option<Server>,
     metrics_listener: Option<std::net::TcpListener>,
+    metrics: Option<Arc<Metrics>>,
     reloader: Reloader,
     hooks: HookSender,
 ) -> ExitCode {
@@ -244,7 +247,6 @@ async fn serve(
         }
     };
     let config = settings.config.clone();
-    let metrics = metrics_listener.as_ref().map(|_| Arc::new(Metrics::new()));
     if let Some(metrics) = &metrics {
         settings.detector = settings.detector.clone().with_intervals(metrics.interval_family());
     }
