@@ -200,6 +200,9 @@ fn replayed_at_restarted_b(lab: &Lab, recording: &[Vec<u8>]) -> (serde_json::Val
     lab.replay(recording);
     std::thread::sleep(Duration::from_millis(300));
     let after = lab.status();
+    let table = text(&run(&["status", "--control", lab.path("b.sock").to_str().unwrap()]).stdout);
+    let loaded = after["replay_file"]["loaded"].as_str().unwrap().to_string();
+    assert!(table.contains(&format!("replay file {}: {loaded} at start", lab.path("replay").display())), "{table}");
     let scrape = lab.scrape();
     let log = lab.stop(b);
     (after, log, scrape)

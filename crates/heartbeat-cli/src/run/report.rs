@@ -216,6 +216,19 @@ pub(crate) fn table(r: &StatusReport) -> String {
         "datagrams sent {}, received {}; frames rejected {}; socket errors {}; local stalls {}",
         r.datagrams_sent, r.datagrams_received, r.frames_rejected, r.socket_errors, r.local_stalls
     );
+    if let Some(f) = &r.replay_file {
+        let _ = writeln!(
+            out,
+            "replay file {}: {} at start{} ({} peer(s) resumed); {} write(s), {} failed{}",
+            f.path.display(),
+            f.loaded,
+            f.reason.as_ref().map_or(String::new(), |why| format!(": {why}")),
+            f.resumed,
+            f.writes,
+            f.write_errors,
+            f.last_write_error.as_ref().map_or(String::new(), |e| format!(" (last: {e})")),
+        );
+    }
     out
 }
 
