@@ -445,6 +445,22 @@ mod tests {
     }
 
     #[test]
+    fn the_replay_file_comes_from_the_file_and_the_flag_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            "id = 1\nlisten = [\"127.0.0.1:7001\"]\ninsecure = true\nreplay_file = \"/var/lib/hb/replay\"\n",
+        )
+        .unwrap();
+        let from_file = load(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(from_file.replay_file, Some(PathBuf::from("/var/lib/hb/replay")));
+        let flag = Overrides { replay_file: Some("/tmp/other".into()), ..Overrides::default() };
+        assert_eq!(load(Some(&path), flag).unwrap().replay_file, Some(PathBuf::from("/tmp/other")));
+        assert_eq!(load(None, flags()).unwrap().replay_file, None);
+    }
+
+    #[test]
     fn a_value_refused_after_parsing_is_placed_on_its_line_in_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");
