@@ -20,11 +20,13 @@ mod logging;
 mod metrics;
 mod notify;
 mod reload;
+mod replay_file;
 mod resources;
 mod run;
 mod secret_file;
 mod settings;
 mod settings_file;
+mod state_file;
 mod status;
 mod zk;
 

@@ -92,6 +92,7 @@ pub(crate) struct Metrics {
     held: Family<PeerLabel, Counter>,
     verdict_deadline: Family<PeerLabel, FloatGauge>,
     verdict_silence: Family<PeerLabel, FloatGauge>,
+    hooks: crate::hooks::HookMetrics,
     /// Each peer's latest state as the events told it, to count flaps.
     last_state: Mutex<HashMap<u64, &'static str>>,
 }
@@ -121,6 +122,7 @@ impl Metrics {
             held: Family::default(),
             verdict_deadline: Family::default(),
             verdict_silence: Family::default(),
+            hooks: crate::hooks::HookMetrics::new(),
             last_state: Mutex::new(HashMap::new()),
         };
         registry.register(
@@ -200,7 +202,13 @@ impl Metrics {
             Unit::Seconds,
             m.verdict_silence.clone(),
         );
+        m.hooks.register(&mut registry);
         Metrics { registry, ..m }
+    }
+
+    /// The hook series, for the hook runner to update.
+    pub(crate) fn hooks(&self) -> crate::hooks::HookMetrics {
+        self.hooks.clone()
     }
 
     /// Counts a verdict with its evidence.
@@ -405,7 +413,7 @@ pub(crate) fn event_kind(kind: &EventKind) -> &'static str {
 }
 
 /// Every rejection counter with its reason's label.
-fn rejections(s: &MonitorStats) -> [(&'static str, u64); 12] {
+pub(crate) fn rejections(s: &MonitorStats) -> [(&'static str, u64); 12] {
     [
         ("malformed", s.rejected_malformed),
         ("wrong_cluster", s.rejected_cluster),

@@ -18,6 +18,7 @@ use crate::daemon::{self, StopSignals, refuse};
 use crate::detectors::DetectorTable;
 use crate::hooks::{self, HookSender, Hooks, Profile};
 use crate::metrics::{self, Metrics};
+use crate::replay_file::{self, ReplayFile};
 use crate::settings::discovery::DiscoveryTable;
 use crate::settings::{self, NodeSettings, Overrides, PeerSpec};
 use crate::{duration, logging};
@@ -35,7 +36,7 @@ pub(crate) mod report;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// TOML settings file (keys as the flags: id, listen, interval, timeout, tick, cluster,
-    /// generation, generation_file, control, key_file, insecure, local_pause, metrics, a `[detector]`
+    /// generation, generation_file, control, key_file, insecure, local_pause, metrics, replay_file, a `[detector]`
     /// table (kind and the detector flags' keys), `[[peer]]` tables with id, addr and an
     /// optional `detector = { kind = ... }` of that peer's own, and `[[hook]]` tables with
     /// events, peers, command, timeout; `hooks_at_once`; a `[discovery]` table with the
@@ -101,6 +102,12 @@ pub(crate) struct Args {
     /// Serve Prometheus metrics at http://ADDR/metrics (TOML `metrics`), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    /// Keep the replay watermarks in FILE (TOML `replay_file`), so that after a restart frames
+    /// recorded before it are still refused: read at start, rewritten atomically at most once a
+    /// second and at a graceful stop. A damaged or foreign file is moved to FILE.refused and the
+    /// node starts without watermarks (README "Replay protection across restarts").
+    #[arg(long, value_name = "FILE")]
+    replay_file: Option<PathBuf>,
     #[command(flatten)]
     detector: Box<DetectorArgs>,
     #[command(flatten)]
@@ -233,6 +240,7 @@ impl Args {
             metrics: self.metrics,
             discovery: self.discovery.table(),
             keep_generation: None,
+            replay_file: self.replay_file.clone(),
         }
     }
 }
@@ -271,17 +279,19 @@ pub(crate) fn main(args: Args) -> ExitCode {
         Ok(control) => control,
         Err(err) => return refuse(err),
     };
-    let metrics = match settings.metrics.map(metrics::server::bind).transpose() {
+    let listener = match settings.metrics.map(metrics::server::bind).transpose() {
         Ok(listener) => listener,
         Err(err) => return refuse(format!("invalid `metrics`: cannot listen: {err}")),
     };
     let _logging = logging::init(args.json);
-    let hooks = match Hooks::start(settings.hooks.clone()) {
+    // Made before the hooks start, so that they count every run.
+    let metrics = listener.as_ref().map(|_| Arc::new(Metrics::new()));
+    let hooks = match Hooks::start_observed(settings.hooks.clone(), metrics.as_ref().map(|m| m.hooks())) {
         Ok(hooks) => hooks,
         Err(err) => return refuse(err),
     };
     let reloader = Reloader::new(args.config.clone(), args.overrides(), settings.clone());
-    let code = runtime.block_on(serve(settings, sockets, control, metrics, reloader, hooks.sender()));
+    let code = runtime.block_on(serve(settings, sockets, control, listener, metrics, reloader, hooks.sender()));
     hooks.finish();
     code
 }
@@ -291,6 +301,7 @@ async fn serve(
     sockets: Vec<tokio::net::UdpSocket>,
     control: Option<Server>,
     metrics_listener: Option<std::net::TcpListener>,
+    metrics: Option<Arc<Metrics>>,
     reloader: Reloader,
     hooks: HookSender,
 ) -> ExitCode {
@@ -302,7 +313,6 @@ async fn serve(
         }
     };
     let config = settings.config.clone();
-    let metrics = metrics_listener.as_ref().map(|_| Arc::new(Metrics::new()));
     if let Some(metrics) = &metrics {
         settings.detector = settings.detector.clone().with_intervals(metrics.interval_family());
     }
@@ -320,6 +330,10 @@ async fn serve(
     }
     if let Some(discovery) = &settings.discovery {
         driver.set_group(heartbeat_proto::LinkId(0), discovery.group.destination());
+    }
+    let replay_file = settings.replay_file.clone().map(|path| ReplayFile::new(path, config.cluster(), config.node()));
+    if let Some(file) = &replay_file {
+        resume_watermarks(file, &mut driver);
     }
     if let Err(err) = driver.precise_timer() {
         warn!(%err, "no nanosecond timer: detections may come up to 2 ms late");
@@ -365,7 +379,14 @@ async fn serve(
             None => std::future::pending().await,
         }
     };
+    let keep_replay_file = async {
+        match &replay_file {
+            Some(file) => file.clone().keep(node.clone()).await,
+            None => std::future::pending().await,
+        }
+    };
     let answer = || {
+        let replay = replay_file.as_ref().map(ReplayFile::report);
         let node = node.clone();
         let discovery = discovery.clone();
         let detectors = Arc::clone(&detectors);
@@ -375,8 +396,11 @@ async fn serve(
             let status = node.status().await.ok()?;
             let reload = reloads.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let detectors = detectors.read().unwrap_or_else(|e| e.into_inner()).clone();
-            let report =
-                StatusReport::new(&status).with_detectors(&detectors).with_verdicts(&explanations).with_reload(reload);
+            let report = StatusReport::new(&status)
+                .with_detectors(&detectors)
+                .with_verdicts(&explanations)
+                .with_reload(reload)
+                .with_replay_file(replay);
             Some(match &discovery {
                 Some(d) => report.with_discovery(discovery::DiscoveryReport::new(d, &status)),
                 None => report,
@@ -389,14 +413,35 @@ async fn serve(
         () = watchdog => {}
         () = learning => {}
         () = reloader.serve(node.clone()) => {}
+        () = keep_replay_file => {}
         signal = daemon::serve_until_stopped(control.as_ref(), &mut signals, answer) => {
             crate::notify::stopping();
             info!(signal, "stopping: saying goodbye to every peer");
         }
     }
+    if let (Some(file), Ok(marks)) = (&replay_file, node.watermarks().await) {
+        // The last write, with everything accepted up to the goodbye.
+        let file = file.clone();
+        let _ = tokio::task::spawn_blocking(move || file.store(&marks)).await;
+    }
     node.shutdown().await;
     info!("goodbye sent; node stopped");
     ExitCode::SUCCESS
+}
+
+/// Resumes every configured peer's watermark from the replay file, before the first frame.
+fn resume_watermarks(file: &ReplayFile, driver: &mut Driver<tokio::net::UdpSocket, crate::detectors::Selected>) {
+    let loaded = file.load();
+    let (mut resumed, mut skipped) = (0, 0);
+    if let replay_file::Loaded::Found(entries) = &loaded {
+        for entry in entries {
+            match driver.resume_watermark(entry.peer, entry.mark) {
+                Ok(()) => resumed += 1,
+                Err(_) => skipped += 1,
+            }
+        }
+    }
+    file.record_load(&loaded, resumed, skipped);
 }
 
 /// Logs every event (a verdict with its evidence), counts it in the metrics and hands it to the

@@ -12,6 +12,7 @@
 //! metrics = "127.0.0.1:9464"      # serve Prometheus metrics at http://ADDR/metrics
 //! key_file = "/etc/heartbeat/keys" # HMAC keys (see `keys`), or `insecure = true` for none
 //! generation_file = "/var/lib/heartbeat/generation" # a counter that makes every start newer
+//! replay_file = "/var/lib/heartbeat/replay" # replay watermarks kept across restarts
 //!
 //! local_pause = "20ms"            # the local-stall guard's bound, or "off" (default 20ms)
 //!
@@ -101,6 +102,8 @@ pub(crate) struct Overrides {
     /// Set by a reload: the running node's generation, kept as is (no generation file is
     /// read or written).
     pub(crate) keep_generation: Option<u32>,
+    /// `--replay-file`: where the replay watermarks are kept across restarts.
+    pub(crate) replay_file: Option<PathBuf>,
 }
 
 /// The local-stall guard's bound when the settings name none: far above the microseconds a
@@ -126,6 +129,7 @@ struct File {
     generation_file: Option<PathBuf>,
     local_pause: Option<String>,
     metrics: Option<SocketAddr>,
+    replay_file: Option<PathBuf>,
     detector: Option<DetectorTable>,
     discovery: Option<DiscoveryTable>,
     #[serde(default, rename = "peer")]
@@ -159,6 +163,8 @@ pub(crate) struct NodeSettings {
     pub(crate) metrics: Option<SocketAddr>,
     /// The group every frame goes to, and what is learned there; `None`: unicast to `peers`.
     pub(crate) discovery: Option<Discovery>,
+    /// Where the replay watermarks are kept across restarts, if anywhere.
+    pub(crate) replay_file: Option<PathBuf>,
 }
 
 /// Reads `file` (if any), applies `flags` on top, and validates the result.
@@ -193,6 +199,7 @@ fn flag_fields(flags: &Overrides) -> Vec<&'static str> {
         ("insecure", flags.insecure),
         ("generation_file", flags.generation_file.is_some()),
         ("local_pause", flags.local_pause.is_some()),
+        ("replay_file", flags.replay_file.is_some()),
         ("detector.kind", d.kind.is_some()),
         ("detector.suspect_fraction", d.suspect_fraction.is_some()),
         ("detector.target_mistakes_per_hour", d.target_mistakes_per_hour.is_some()),
@@ -317,6 +324,7 @@ fn load_checked(file: Option<&Path>, flags: Overrides) -> Result<NodeSettings, S
         control: flags.control.or(file.control),
         detector,
         metrics: flags.metrics.or(file.metrics),
+        replay_file: flags.replay_file.or(file.replay_file),
         hooks,
         discovery,
     })
@@ -403,18 +411,8 @@ fn next_generation(path: &Path, clock: u32) -> Result<u32, SettingsError> {
         Some(last) => last.checked_add(1).ok_or_else(|| SettingsError::new(field(), "is exhausted"))?.max(clock),
         None => clock,
     };
-    let write = || -> std::io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut f, format!("{next}\n").as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    };
-    write().map_err(|err| SettingsError::new(field(), format!("cannot write: {err}")))?;
+    crate::state_file::write_atomically(path, format!("{next}\n").as_bytes())
+        .map_err(|err| SettingsError::new(field(), format!("cannot write: {err}")))?;
     Ok(next)
 }
 
@@ -493,6 +491,22 @@ mod tests {
         std::fs::write(&path, "7").unwrap();
         assert!(load(None, Overrides { listen: vec![], ..with_file() }).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), "7");
+    }
+
+    #[test]
+    fn the_replay_file_comes_from_the_file_and_the_flag_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            "id = 1\nlisten = [\"127.0.0.1:7001\"]\ninsecure = true\nreplay_file = \"/var/lib/hb/replay\"\n",
+        )
+        .unwrap();
+        let from_file = load(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(from_file.replay_file, Some(PathBuf::from("/var/lib/hb/replay")));
+        let flag = Overrides { replay_file: Some("/tmp/other".into()), ..Overrides::default() };
+        assert_eq!(load(Some(&path), flag).unwrap().replay_file, Some(PathBuf::from("/tmp/other")));
+        assert_eq!(load(None, flags()).unwrap().replay_file, None);
     }
 
     #[test]

@@ -121,8 +121,8 @@ impl Node {
             self.control.display(),
             self.generation.display()
         );
-        for (id, port) in peers {
-            text.push_str(&format!("\n[[peer]]\nid = {id}\naddr = [\"127.0.0.1:{port}\"]\n"));
+        for (id, addr) in peers {
+            text.push_str(&format!("\n[[peer]]\nid = {id}\naddr = [\"{addr}\"]\n"));
         }
         std::fs::write(&self.file, text).unwrap();
     }
@@ -426,15 +426,15 @@ fn sighup_adds_and_removes_peers_and_refuses_what_needs_a_restart() {
     let file = dir.path().join("n1.toml");
     let generation_file = dir.path().join("generation");
     let control = dir.path().join("n1.sock");
-    let settings = |peers: &[(u16, u16)], listen: u16| {
+    let settings = |peers: &[(u16, &str)], listen: u16| {
         let mut text = format!(
             "id = 1\nlisten = [\"127.0.0.1:{listen}\"]\ninterval = \"50ms\"\ntimeout = \"300ms\"\ntick = \"50ms\"\n\
              insecure = true\ngeneration_file = \"{}\"\ncontrol = \"{}\"\n",
             generation_file.display(),
             control.display()
         );
-        for (id, port) in peers {
-            text.push_str(&format!("\n[[peer]]\nid = {id}\naddr = [\"127.0.0.1:{port}\"]\n"));
+        for (id, addr) in peers {
+            text.push_str(&format!("\n[[peer]]\nid = {id}\naddr = [\"{addr}\"]\n"));
         }
         std::fs::write(&file, text).unwrap();
     };
@@ -445,15 +445,16 @@ fn sighup_adds_and_removes_peers_and_refuses_what_needs_a_restart() {
         command.args(["--tick", "50ms", "--insecure", "--json"]);
         Daemon::spawn(command)
     };
-    settings(&[(2, p2)], p1);
+    let (a2, a3) = (format!("127.0.0.1:{p2}"), format!("127.0.0.1:{p3}"));
+    settings(&[(2, &a2)], p1);
     let mut n1 = spawn_node(&file);
     let _n2 = peer_args(2, p2);
-    let _n3 = peer_args(3, p3);
+    let mut n3 = peer_args(3, p3);
     n1.wait_for(|v| kind(v, "up") && v["peer"] == 2);
     let generation = std::fs::read_to_string(&generation_file).unwrap();
 
     // `heartbeat reload` signals the process behind the control socket and reports the outcome.
-    settings(&[(2, p2), (3, p3)], p1);
+    settings(&[(2, &a2), (3, &a3)], p1);
     let out = run(&["reload", "--config", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(text(&out.stdout), "settings reloaded: 1 peer(s) added, 0 removed, 0 moved\n");
@@ -462,19 +463,34 @@ fn sighup_adds_and_removes_peers_and_refuses_what_needs_a_restart() {
     n1.wait_for(|v| kind(v, "up") && v["peer"] == 3);
     assert_eq!(std::fs::read_to_string(&generation_file).unwrap(), generation, "a reload spent a generation");
 
-    settings(&[(3, p3)], p1);
+    n3.wait_for(|v| kind(v, "up") && v["peer"] == 1);
+
+    // Peer 3 moved to an address where nothing listens: node 3 stops hearing node 1 (so the
+    // move took effect), while node 1, which still hears node 3, keeps its record of it: no
+    // second `up`. Moved back, node 3 hears node 1 again.
+    settings(&[(2, &a2), (3, &format!("127.0.0.2:{p3}"))], p1);
+    n1.signal(Signal::HUP);
+    let reloaded = n1.wait_for(|v| kind(v, "reloaded"));
+    assert_eq!(reloaded["moved"].as_u64(), Some(1), "{reloaded}");
+    n3.wait_for(|v| kind(v, "down") && v["peer"] == 1);
+    settings(&[(2, &a2), (3, &a3)], p1);
+    n1.signal(Signal::HUP);
+    assert_eq!(n1.wait_for(|v| kind(v, "reloaded"))["moved"].as_u64(), Some(1));
+    n3.wait_for(|v| kind(v, "up") && v["peer"] == 1);
+
+    settings(&[(3, &a3)], p1);
     n1.signal(Signal::HUP);
     let reloaded = n1.wait_for(|v| kind(v, "reloaded"));
     assert_eq!((reloaded["added"].as_u64(), reloaded["removed"].as_u64()), (Some(0), Some(1)), "{reloaded}");
 
-    settings(&[(3, p3)], free_port());
+    settings(&[(3, &a3)], free_port());
     let out = run(&["reload", "--control", control.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("`listen` changed, which needs a restart"), "{}", text(&out.stdout));
     let refused = n1.wait_for(|v| kind(v, "reload_refused"));
     assert!(refused["reason"].as_str().unwrap().contains("`listen` changed"), "{refused}");
     let report = status(&control);
-    assert_eq!((report["reload"]["count"].as_u64(), report["reload"]["applied"].as_bool()), (Some(3), Some(false)));
+    assert_eq!((report["reload"]["count"].as_u64(), report["reload"]["applied"].as_bool()), (Some(5), Some(false)));
     std::fs::write(&file, "id = 1\nlisten = [\"127.0.0.1:1\"]\nbogus = 1\n").unwrap();
     n1.signal(Signal::HUP);
     let refused = n1.wait_for(|v| kind(v, "reload_refused"));
@@ -487,6 +503,8 @@ fn sighup_adds_and_removes_peers_and_refuses_what_needs_a_restart() {
     let (code, log) = n1.exit();
     assert!(code.success(), "{code:?}");
     assert!(!log.iter().any(|v| kind(v, "down") || kind(v, "suspect")), "{log:#?}");
+    let ups_of_3 = log.iter().filter(|v| kind(v, "up") && v["peer"] == 3).count();
+    assert_eq!(ups_of_3, 1, "a moved peer came up again: {log:#?}");
 }
 
 /// The live-change rule on the real binary. Node 2 is stopped (SIGSTOP) for 420 ms; 400 ms into

@@ -132,6 +132,8 @@
 //! - `bytes`: `Message::put`/`Message::get` for `BufMut`/`Buf`.
 //! - `auth` (default): HMAC-SHA256 frame authentication ([`Authentication::Hmac`],
 //!   [`KeyRing`]) with RustCrypto's `hmac` and `sha2`; no_std and no allocator, like the rest.
+//! - `replay-state` (default): [`replay_state`], the versioned, checksummed encoding of replay
+//!   watermarks that lets a restarted node keep refusing recorded frames (the `crc` crate).
 //! - `bfd-auth` (default): BFD authentication keys ([`bfd::auth::BfdKey`]): simple password and
 //!   (meticulous) keyed MD5 / SHA1 with RustCrypto's `md-5` and `sha1`. Without it no BFD key
 //!   can be made, so a BFD session cannot be configured for authentication at all.
@@ -161,6 +163,8 @@ pub mod linuxha;
 mod monitor;
 mod node;
 mod peers;
+#[cfg(feature = "replay-state")]
+pub mod replay_state;
 mod sender;
 mod storage;
 mod time;
@@ -177,7 +181,7 @@ pub use engine::{BufferTooSmall, Observation, ObservationKind, RecvMeta, SendMet
 #[cfg(feature = "explain")]
 pub use event::{DeadlineSource, Evidence, Verdict};
 pub use event::{EVENT_QUEUE_LEN, Event, EventKind};
-pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Reachability, Rejected, Watermark};
+pub use monitor::{Accepted, Monitor, MonitorStats, PeerError, Reachability, Rejected, ResumeError, Watermark};
 pub use node::Node;
 pub use peers::{LinkId, Liveness, PeerFootprint, PeerStats, PeerStatus, SEQUENCE_WINDOW};
 pub use sender::Sender;

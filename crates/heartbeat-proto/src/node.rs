@@ -122,6 +122,11 @@ impl<D: Detector, S: Storage> Node<D, S> {
         self.monitor.add_peer_at(id, addrs)
     }
 
+    /// Moves a peer to other addresses, keeping its record. See [`Monitor::move_peer`].
+    pub fn move_peer(&mut self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), PeerError> {
+        self.monitor.move_peer(id, addrs)
+    }
+
     /// Sets the multicast group or broadcast address that frames for every node
     /// ([`Destination::All`], sent when the configuration says `broadcast`) go to on `link`.
     /// Returns `false`, changing nothing, if there is no such link.
@@ -190,6 +195,16 @@ impl<D: Detector, S: Storage> Node<D, S> {
     /// [`Monitor::watermark`].
     pub fn watermark(&self, id: NodeId) -> Option<Watermark> {
         self.monitor.watermark(id)
+    }
+
+    /// Every peer's watermark, to persist. See [`Monitor::watermarks`].
+    pub fn watermarks(&self) -> impl Iterator<Item = (NodeId, Watermark)> + '_ {
+        self.monitor.watermarks()
+    }
+
+    /// Resumes replay protection for a peer already added. See [`Monitor::resume_watermark`].
+    pub fn resume_watermark(&mut self, id: NodeId, mark: Watermark) -> Result<(), crate::ResumeError> {
+        self.monitor.resume_watermark(id, mark)
     }
 
     /// Removes a peer silently; returns whether it was present. Call it between rounds (after

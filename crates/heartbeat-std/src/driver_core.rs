@@ -334,6 +334,25 @@ impl<D: Detector, K: Sockets<Transmit>> DriverCore<V1Node<D>, K> {
         Ok(self.machine.add_peer_at(id, addrs)?)
     }
 
+    /// Moves a peer to other addresses, keeping its record (see [`Node::move_peer`]).
+    pub fn move_peer(&mut self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
+        Ok(self.machine.move_peer(id, addrs)?)
+    }
+
+    /// Every peer's replay watermark, to persist (see [`Node::watermarks`]).
+    pub fn watermarks(&self) -> Vec<(NodeId, heartbeat_proto::Watermark)> {
+        self.machine.watermarks().collect()
+    }
+
+    /// Resumes a peer's replay protection from an earlier run (see [`Node::resume_watermark`]).
+    pub fn resume_watermark(
+        &mut self,
+        id: NodeId,
+        mark: heartbeat_proto::Watermark,
+    ) -> Result<(), heartbeat_proto::ResumeError> {
+        self.machine.resume_watermark(id, mark)
+    }
+
     /// Stops monitoring `id`, silently. Returns whether it was a peer.
     pub fn remove_peer(&mut self, id: NodeId) -> bool {
         self.machine.remove_peer(id)

@@ -116,6 +116,17 @@ where
         self.inner.core_mut().add_peer(id, addrs)
     }
 
+    /// Resumes `id`'s replay protection where an earlier run left it (see
+    /// [`Node::resume_watermark`](heartbeat_proto::Node::resume_watermark)); before the first
+    /// frame, so before [`spawn`](Self::spawn).
+    pub fn resume_watermark(
+        &mut self,
+        id: NodeId,
+        mark: heartbeat_proto::Watermark,
+    ) -> Result<(), heartbeat_proto::ResumeError> {
+        self.inner.core_mut().resume_watermark(id, mark)
+    }
+
     /// Where frames for every node go on `link` (multicast group or broadcast address), for a
     /// `broadcast` configuration. Returns `false` if there is no such link.
     pub fn set_group(&mut self, link: LinkId, addr: SocketAddr) -> bool {

@@ -45,6 +45,14 @@ where
         added.unwrap_or(Err(AddPeerError::Stopped))
     }
 
+    /// Moves `id` to `addrs`, keeping its state, replay window and history (see
+    /// [`Node::move_peer`](heartbeat_proto::Node::move_peer)).
+    pub async fn move_peer(&self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), AddPeerError> {
+        let addrs = addrs.to_vec();
+        let moved = self.task.run(move |core| core.move_peer(id, &addrs)).await;
+        moved.unwrap_or(Err(AddPeerError::Stopped))
+    }
+
     /// Stops monitoring `id`, silently; returns whether it was a peer.
     pub async fn remove_peer(&self, id: NodeId) -> Result<bool, Stopped> {
         self.task.run(move |core| core.remove_peer(id)).await
@@ -79,6 +87,12 @@ where
     /// Every peer's status and the counters, as of now.
     pub async fn status(&self) -> Result<Status, Stopped> {
         self.task.run(|core| core.status()).await
+    }
+
+    /// Every peer's replay watermark, as of now, to persist (see
+    /// [`Node::watermarks`](heartbeat_proto::Node::watermarks)).
+    pub async fn watermarks(&self) -> Result<Vec<(NodeId, heartbeat_proto::Watermark)>, Stopped> {
+        self.task.run(|core| core.watermarks()).await
     }
 
     /// A receiver of every event from now on; it never misses one (see [`Subscription`]).

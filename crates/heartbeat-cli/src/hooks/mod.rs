@@ -33,6 +33,7 @@
 //! heartbeats or detection; at most `hooks_at_once` run together; nothing is dropped.
 
 pub(crate) mod event;
+pub(crate) mod metrics;
 pub(crate) mod profiles;
 pub(crate) mod queue;
 pub(crate) mod settings;
@@ -45,6 +46,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 pub(crate) use self::event::{HookEvent, Profile};
+pub(crate) use self::metrics::HookMetrics;
 use self::queue::{Dispatcher, Job, Runner};
 use self::settings::Hook;
 pub(crate) use self::settings::{HookSettings, HookTables};
@@ -84,6 +86,11 @@ impl HookSender {
 impl Hooks {
     /// Starts the runner for `settings`; with no hooks, none.
     pub(crate) fn start(settings: HookSettings) -> Result<Hooks, String> {
+        Self::start_observed(settings, None)
+    }
+
+    /// [`start`](Self::start), counting every run (and the queue) in `metrics` as well.
+    pub(crate) fn start_observed(settings: HookSettings, metrics: Option<HookMetrics>) -> Result<Hooks, String> {
         if settings.hooks.is_empty() {
             return Ok(Hooks { sender: HookSender { queue: None }, thread: None, closing: None });
         }
@@ -97,7 +104,7 @@ impl Hooks {
         let grace = settings.hooks.iter().map(|h| h.command.timeout).max().unwrap_or(Duration::ZERO);
         let thread = std::thread::Builder::new()
             .name("hooks".into())
-            .spawn(move || runtime.block_on(serve(settings, rx, closed, grace)))
+            .spawn(move || runtime.block_on(serve(settings, rx, closed, grace, metrics)))
             .map_err(|err| format!("cannot start the hook runner: {err}"))?;
         Ok(Hooks { sender: HookSender { queue: Some(tx) }, thread: Some(thread), closing: Some(closing) })
     }
@@ -126,8 +133,9 @@ async fn serve(
     mut events: mpsc::UnboundedReceiver<HookEvent>,
     mut closed: oneshot::Receiver<()>,
     grace: Duration,
+    metrics: Option<HookMetrics>,
 ) {
-    let dispatcher = Dispatcher::new(&settings, runner());
+    let dispatcher = Dispatcher::new(&settings, runner(metrics.clone()), metrics);
     info!(hooks = settings.hooks.len(), at_once = settings.at_once, "hooks ready");
     loop {
         tokio::select! {
@@ -152,15 +160,18 @@ async fn serve(
     // Dropping the runtime drops any hook still running, which kills its process group.
 }
 
-/// The real runner: runs the hook's command with the event, and logs how it ended.
-fn runner() -> Runner {
-    Arc::new(|hook, job| Box::pin(run_one(hook, job)))
+/// The real runner: runs the hook's command with the event, logs how it ended and counts it.
+fn runner(metrics: Option<HookMetrics>) -> Runner {
+    Arc::new(move |hook, job| Box::pin(run_one(hook, job, metrics.clone())))
 }
 
-async fn run_one(hook: Arc<Hook>, job: Job) {
+async fn run_one(hook: Arc<Hook>, job: Job, metrics: Option<HookMetrics>) {
     let waited_ms = event::ms(job.queued.elapsed());
     let event = &job.event;
     let outcome = command::run(&hook.command, &event.env(), &event.json_line()).await;
+    if let Some(metrics) = &metrics {
+        metrics.record(event.event.as_str(), &outcome);
+    }
     let took_ms = event::ms(outcome.took);
     let (number, name, peer, seq) = (hook.number, event.event.as_str(), event.peer.as_str(), event.seq);
     let program = hook.command.command.first().map_or("", String::as_str);

@@ -21,6 +21,7 @@ use tokio::sync::{Notify, Semaphore};
 use tracing::{info, warn};
 
 use super::event::HookEvent;
+use super::metrics::HookMetrics;
 use super::settings::{Hook, HookSettings};
 
 /// A job: hook number `hook` for `event`, handed over at `queued`.
@@ -60,11 +61,14 @@ struct Shared {
     /// Told when the last queue is removed.
     idle: Notify,
     runner: Runner,
+    /// Where the count of waiting jobs is also shown, if anywhere.
+    metrics: Option<HookMetrics>,
 }
 
 impl Dispatcher {
-    /// A dispatcher for `settings`, running each job with `runner`.
-    pub(crate) fn new(settings: &HookSettings, runner: Runner) -> Self {
+    /// A dispatcher for `settings`, running each job with `runner`, counting the jobs waiting
+    /// in `metrics` too (if any).
+    pub(crate) fn new(settings: &HookSettings, runner: Runner, metrics: Option<HookMetrics>) -> Self {
         Dispatcher {
             shared: Arc::new(Shared {
                 hooks: settings.hooks.iter().cloned().map(Arc::new).collect(),
@@ -75,6 +79,7 @@ impl Dispatcher {
                 events: AtomicU64::new(0),
                 idle: Notify::new(),
                 runner,
+                metrics,
             }),
         }
     }
@@ -101,6 +106,9 @@ impl Dispatcher {
             start
         };
         let waiting = shared.waiting.fetch_add(wanted.len(), Ordering::Relaxed) + wanted.len();
+        if let Some(metrics) = &shared.metrics {
+            metrics.queued(wanted.len());
+        }
         let warn_at = shared.warn_at.load(Ordering::Relaxed);
         if waiting >= warn_at {
             shared.warn_at.store(warn_at.saturating_mul(2), Ordering::Relaxed);
@@ -154,6 +162,9 @@ impl Shared {
             // The semaphore is never closed.
             let Ok(_permit) = self.permits.acquire().await else { return };
             let left = self.waiting.fetch_sub(1, Ordering::Relaxed) - 1;
+            if let Some(metrics) = &self.metrics {
+                metrics.started();
+            }
             if left == 0 && self.warn_at.swap(FIRST_WARNING, Ordering::Relaxed) > FIRST_WARNING {
                 info!(kind = "hook-backlog", waiting = 0, "hook backlog cleared");
             }
@@ -213,7 +224,7 @@ mod tests {
             hooks: vec![hook(1, &[EventName::Down, EventName::Up], &[]), hook(2, &[EventName::Down], &[])],
             at_once: 4,
         };
-        let d = Dispatcher::new(&settings, recording(&log, |_| Duration::from_millis(100)));
+        let d = Dispatcher::new(&settings, recording(&log, |_| Duration::from_millis(100)), None);
         d.dispatch(event(EventName::Down, "2"));
         d.dispatch(event(EventName::Up, "2"));
         d.dispatch(event(EventName::Suspect, "2")); // no hook wants it
@@ -235,7 +246,7 @@ mod tests {
         let settings = HookSettings { hooks: vec![hook(1, &[EventName::Down], &[])], at_once: 2 };
         // Peer "slow" takes an hour per hook; the others 10 ms.
         let took = |peer: &str| if peer == "slow" { Duration::from_secs(3600) } else { Duration::from_millis(10) };
-        let d = Dispatcher::new(&settings, recording(&log, took));
+        let d = Dispatcher::new(&settings, recording(&log, took), None);
         let t0 = tokio::time::Instant::now();
         d.dispatch(event(EventName::Down, "slow"));
         d.dispatch(event(EventName::Down, "slow"));
@@ -275,7 +286,7 @@ mod tests {
             })
         };
         let settings = HookSettings { hooks: vec![hook(1, &[EventName::Down, EventName::Up], &[])], at_once: 3 };
-        let d = Dispatcher::new(&settings, runner);
+        let d = Dispatcher::new(&settings, runner, None);
         for round in 0..50 {
             for peer in 0..20 {
                 d.dispatch(event(if round % 2 == 0 { EventName::Down } else { EventName::Up }, &peer.to_string()));
@@ -290,7 +301,7 @@ mod tests {
     async fn a_hook_for_named_peers_runs_only_for_them() {
         let log: Log = Arc::default();
         let settings = HookSettings { hooks: vec![hook(1, &[EventName::Down], &["2", "db"])], at_once: 4 };
-        let d = Dispatcher::new(&settings, recording(&log, |_| Duration::ZERO));
+        let d = Dispatcher::new(&settings, recording(&log, |_| Duration::ZERO), None);
         d.dispatch(event(EventName::Down, "2"));
         d.dispatch(event(EventName::Down, "3"));
         let mut named = event(EventName::Down, "198.18.0.9");

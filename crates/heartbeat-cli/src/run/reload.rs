@@ -164,6 +164,7 @@ impl Reloader {
             ("control", self.running.control != new.control),
             ("metrics", self.running.metrics != new.metrics),
             ("discovery", self.running.discovery != new.discovery),
+            ("replay_file", self.running.replay_file != new.replay_file),
         ];
         if let Some((field, _)) = fixed.iter().find(|(_, changed)| *changed) {
             return Err(format!("`{field}` changed, which needs a restart; nothing applied"));
@@ -215,10 +216,13 @@ impl Reloader {
         for id in &changes.removed {
             let _ = node.remove_peer(*id).await;
         }
-        for (id, addrs) in changes.moved.iter().chain(&changes.added) {
-            if changes.moved.iter().any(|(m, _)| m == id) {
-                let _ = node.remove_peer(*id).await;
+        // A moved peer keeps its record: no new Up, and its replay window stays.
+        for (id, addrs) in &changes.moved {
+            if let Err(err) = node.move_peer(*id, addrs).await {
+                warn!(peer = id.get(), %err, "reload: cannot move peer {id}");
             }
+        }
+        for (id, addrs) in &changes.added {
             if let Err(err) = node.add_peer(*id, addrs).await {
                 warn!(peer = id.get(), %err, "reload: cannot add peer {id}");
             }

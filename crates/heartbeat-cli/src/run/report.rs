@@ -40,6 +40,12 @@ pub(crate) struct StatusReport {
     /// The group and what was learned there, for a node with `[discovery]`.
     #[serde(default)]
     pub(crate) discovery: Option<DiscoveryReport>,
+    /// Frames rejected, by reason (the names of `heartbeat_frames_rejected_total`).
+    #[serde(default)]
+    pub(crate) frames_rejected_by_reason: std::collections::BTreeMap<String, u64>,
+    /// The replay file, if the node keeps one.
+    #[serde(default)]
+    pub(crate) replay_file: Option<crate::replay_file::ReplayFileReport>,
 }
 
 /// One peer's line of the table.
@@ -137,12 +143,22 @@ impl StatusReport {
             local_stalls: status.frames.local_stalls,
             reload: ReloadOutcome::default(),
             discovery: None,
+            frames_rejected_by_reason: crate::metrics::rejections(&status.frames)
+                .into_iter()
+                .map(|(reason, n)| (reason.to_string(), n))
+                .collect(),
+            replay_file: None,
         }
     }
 
     /// Adds the group and what was learned there.
     pub(crate) fn with_discovery(self, discovery: DiscoveryReport) -> Self {
         StatusReport { discovery: Some(discovery), ..self }
+    }
+
+    /// Adds how the replay file is doing.
+    pub(crate) fn with_replay_file(self, replay_file: Option<crate::replay_file::ReplayFileReport>) -> Self {
+        StatusReport { replay_file, ..self }
     }
 
     /// Adds how the reloads went.
@@ -233,6 +249,19 @@ pub(crate) fn table(r: &StatusReport) -> String {
         "datagrams sent {}, received {}; frames rejected {}; socket errors {}; local stalls {}",
         r.datagrams_sent, r.datagrams_received, r.frames_rejected, r.socket_errors, r.local_stalls
     );
+    if let Some(f) = &r.replay_file {
+        let _ = writeln!(
+            out,
+            "replay file {}: {} at start{} ({} peer(s) resumed); {} write(s), {} failed{}",
+            f.path.display(),
+            f.loaded,
+            f.reason.as_ref().map_or(String::new(), |why| format!(": {why}")),
+            f.resumed,
+            f.writes,
+            f.write_errors,
+            f.last_write_error.as_ref().map_or(String::new(), |e| format!(" (last: {e})")),
+        );
+    }
     out
 }
 

@@ -13,6 +13,7 @@ mod due;
 mod explain_tests;
 mod outcome;
 mod reachability;
+mod resume;
 mod v1;
 
 use core::net::SocketAddr;
@@ -32,6 +33,7 @@ use crate::wire::{Frame, Message, NodeId};
 use due::{Due, liveness_due, next_deadline, timing};
 pub use outcome::{Accepted, MonitorStats, PeerError, Rejected, Watermark};
 pub use reachability::Reachability;
+pub use resume::ResumeError;
 
 /// The verdict on an admitted frame, decided before anything changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +166,20 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         }
         let slot = self.insert(id, false).ok_or(PeerError::TableFull)?;
         self.peers.configure_addresses(slot, addrs);
+        Ok(())
+    }
+
+    /// Moves a peer to `addrs` (as in [`add_peer_at`](Self::add_peer_at); a link without an
+    /// address learns it from the wire again), keeping everything else it has: its state,
+    /// generation, replay window, detector history and counters. So an operator re-pointing
+    /// a peer neither sees it come up again nor lets a recording of its frames be believed.
+    /// An unknown peer is [`PeerError::NotPresent`]; a refusal changes nothing.
+    pub fn move_peer(&mut self, id: NodeId, addrs: &[SocketAddr]) -> Result<(), PeerError> {
+        if addrs.len() > usize::from(self.config.links) {
+            return Err(PeerError::TooManyAddresses { given: addrs.len(), links: self.config.links });
+        }
+        let slot = self.peers.find(id).ok_or(PeerError::NotPresent)?;
+        self.peers.readdress(slot, addrs);
         Ok(())
     }
 

@@ -172,7 +172,7 @@ impl MonitorStats {
     }
 }
 
-/// Why a peer could not be added.
+/// Why a peer could not be added (or moved).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PeerError {
@@ -185,6 +185,9 @@ pub enum PeerError {
     /// A node does not monitor itself.
     #[error("a node cannot be its own peer")]
     IsSelf,
+    /// The peer is not in the table.
+    #[error("no such peer")]
+    NotPresent,
     /// More addresses than links: address `i` is the peer's address on link `i`.
     #[error("{given} addresses for a node with {links} link(s)")]
     TooManyAddresses {

@@ -387,6 +387,23 @@ impl<P: Default, S: Storage> PeerTable<P, S> {
         }
     }
 
+    /// Makes `addrs` `slot`'s configured addresses: link `i` gets `addrs[i]`; a link past the
+    /// end of `addrs` is no longer configured and learns its address from the wire again.
+    pub(crate) fn readdress(&mut self, slot: usize, addrs: &[SocketAddr]) {
+        let mut link = 0;
+        while let Some(entry) = self.address_mut(slot, link) {
+            let addr = addrs.get(link).copied();
+            *entry = addr;
+            if let Some(peer) = self.records.get_mut(slot) {
+                match addr {
+                    Some(_) => peer.configured |= 1 << link,
+                    None => peer.configured &= !(1 << link),
+                }
+            }
+            link += 1;
+        }
+    }
+
     /// Records `source` as `slot`'s address on `link`, unless the address there was configured.
     pub(crate) fn learn_address(&mut self, slot: usize, link: usize, source: SocketAddr) {
         if self.records.get(slot).is_some_and(|peer| !peer.configured_on(link))
