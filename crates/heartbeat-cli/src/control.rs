@@ -29,7 +29,7 @@ pub(crate) enum Report {
     /// From `heartbeat zk-server` (first: it is the one with `zk_listen`).
     Zk(ZkReport),
     /// From `heartbeat run`.
-    Node(StatusReport),
+    Node(Box<StatusReport>),
     /// From `heartbeat bfd`.
     Bfd(BfdReport),
     /// From `heartbeat linux-ha` (told apart by `linux_ha_node`).
