@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use heartbeat_proto::Event;
 use heartbeat_tokio::{Driver, Subscription, tokio_clock};
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 use self::evidence::Explanations;
-use self::reload::Reloader;
+use self::reload::{Reloader, Timing};
 use self::report::StatusReport;
 use crate::control::Server;
 use crate::daemon::{self, StopSignals, refuse};
@@ -361,7 +362,8 @@ async fn serve(
         learning = settings.discovery.as_ref().is_some_and(|d| d.learn),
         "node started"
     );
-    let reloader = reloader.with_intervals(metrics.as_ref().map(|m| m.interval_family()));
+    let reloader = reloader.with_metrics(metrics.clone());
+    let timing = reloader.timing();
     let detectors = reloader.detectors();
     let explanations = Arc::new(Explanations::default());
     crate::notify::ready(&format!("node {} watching {} peer(s)", config.node().get(), settings.peers.len()));
@@ -408,8 +410,8 @@ async fn serve(
         }
     };
     tokio::select! {
-        () = log_events(&mut events, metrics.as_deref(), &explanations, &hooks, config.timeout()) => {}
-        () = reachability::watch(node.clone(), config.interval(), metrics.as_deref()) => {}
+        () = log_events(&mut events, metrics.as_deref(), &explanations, &hooks, &timing) => {}
+        () = reachability::watch(node.clone(), timing.clone(), metrics.as_deref()) => {}
         () = watchdog => {}
         () = learning => {}
         () = reloader.serve(node.clone()) => {}
@@ -451,7 +453,7 @@ async fn log_events(
     metrics: Option<&Metrics>,
     explanations: &Explanations,
     hooks: &HookSender,
-    timeout: Duration,
+    timing: &watch::Receiver<Timing>,
 ) {
     while let Ok(event) = events.recv().await {
         if explanations.absorb(&event) {
@@ -465,6 +467,7 @@ async fn log_events(
         if let Some(metrics) = metrics {
             metrics.record_event(&event);
         }
+        let timeout = timing.borrow().timeout;
         if let Some(hook) =
             hooks.is_active().then(|| hooks::profiles::node(&event, Profile::Run, None, timeout)).flatten()
         {

@@ -174,14 +174,20 @@ fn signing_key(tap: &UdpSocket) -> u8 {
     Frame::new_checked(&buf[..n]).unwrap().auth_trailer().expect("an unsigned frame").key_id
 }
 
-/// `heartbeat_frames_rejected_total{reason="auth"}` of the node whose metrics are at `port`.
-fn rejected_auth(port: u16) -> u64 {
+/// The metrics text of the node whose metrics are at `port`.
+fn scrape(port: u16) -> String {
     use std::io::{Read, Write};
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(stream, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
     let mut text = String::new();
     stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// `heartbeat_frames_rejected_total{reason="auth"}` of the node whose metrics are at `port`.
+fn rejected_auth(port: u16) -> u64 {
+    let text = scrape(port);
     let line = text
         .lines()
         .find(|l| l.starts_with("heartbeat_frames_rejected_total{reason=\"auth\"}"))
@@ -547,4 +553,68 @@ fn a_stricter_detector_does_not_convict_a_peer_for_silence_the_old_rule_allowed(
         verdicts.extend(false_verdicts(&log, &[1, 2]));
     }
     assert_eq!(verdicts, Vec::<serde_json::Value>::new());
+}
+
+/// What reads the timing and the peer list after start-up follows a reload: a hook is told
+/// the timeout in force now, and a removed peer's series leave the metrics.
+#[test]
+fn hooks_and_metrics_follow_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2, p3, metrics) = (free_port(), free_port(), free_port(), free_tcp_port());
+    let file = dir.path().join("n1.toml");
+    let told = dir.path().join("told");
+    let hook = dir.path().join("hook.sh");
+    std::fs::write(&hook, format!("#!/bin/sh\necho \"$HEARTBEAT_PEER $HEARTBEAT_TIMEOUT_MS\" >> {}\n", told.display()))
+        .unwrap();
+    let settings = |timeout: &str, peers: &[u16]| {
+        let mut text = format!(
+            "id = 1\nlisten = [\"127.0.0.1:{p1}\"]\ninterval = \"50ms\"\ntimeout = \"{timeout}\"\ntick = \"50ms\"\n\
+             insecure = true\ncontrol = \"{}\"\nmetrics = \"127.0.0.1:{metrics}\"\n\n\
+             [[hook]]\nevents = [\"up\"]\ncommand = [\"/bin/sh\", \"{}\"]\n",
+            dir.path().join("n1.sock").display(),
+            hook.display()
+        );
+        for (id, port) in peers.iter().enumerate().map(|(i, p)| (i + 2, p)) {
+            text.push_str(&format!("\n[[peer]]\nid = {id}\naddr = [\"127.0.0.1:{port}\"]\n"));
+        }
+        std::fs::write(&file, text).unwrap();
+    };
+    let peer = |me: u16, port: u16| {
+        let mut command = heartbeat();
+        command.args(["run", "--id", &me.to_string(), "--listen", &format!("127.0.0.1:{port}")]);
+        command.args(["--peer", &format!("1@127.0.0.1:{p1}"), "--interval", "50ms", "--timeout", "1s"]);
+        command.args(["--tick", "50ms", "--insecure", "--json"]);
+        Daemon::spawn(command)
+    };
+    settings("300ms", &[p2]);
+    let mut n1 = spawn_node(&file);
+    let (_n2, _n3) = (peer(2, p2), peer(3, p3));
+    n1.wait_for(|v| kind(v, "up") && v["peer"] == 2);
+    assert!(scrape(metrics).contains("peer=\"2\""), "peer 2 has series");
+
+    // One reload: a longer timeout, peer 3 added (its `up` runs the hook).
+    settings("900ms", &[p2, p3]);
+    n1.signal(Signal::HUP);
+    n1.wait_for(|v| kind(v, "up") && v["peer"] == 3);
+    let end = Instant::now() + PATIENCE;
+    let lines = loop {
+        let text = std::fs::read_to_string(&told).unwrap_or_default();
+        if text.lines().count() >= 2 || Instant::now() > end {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(lines, "2 300.0\n3 900.0\n", "what the hooks were told");
+
+    // Peer 2 removed: its series go with it, peer 3's stay.
+    let file_text = std::fs::read_to_string(&file).unwrap();
+    let without_2 = file_text.replace(&format!("\n[[peer]]\nid = 2\naddr = [\"127.0.0.1:{p2}\"]\n"), "");
+    assert_ne!(without_2, file_text);
+    std::fs::write(&file, without_2).unwrap();
+    n1.signal(Signal::HUP);
+    let reloaded = n1.wait_for(|v| kind(v, "reloaded"));
+    assert_eq!(reloaded["removed"].as_u64(), Some(1), "{reloaded}");
+    let text = scrape(metrics);
+    assert!(!text.contains("peer=\"2\""), "peer 2's series stayed: {text}");
+    assert!(text.contains("peer=\"3\""), "{text}");
 }

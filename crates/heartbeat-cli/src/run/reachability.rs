@@ -2,17 +2,20 @@
 //! state, with an event when it begins (`kind = "asymmetric"`) and when it ends (`symmetric`).
 //!
 //! The library classifies a peer from a status snapshot ([`Reachability::of`]); this watcher
-//! takes a snapshot every heartbeat interval and logs the changes.
+//! takes a snapshot every heartbeat interval (the one in force, after a reload too) and logs
+//! the changes.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use heartbeat_proto::{Liveness, PeerStatus, Reachability};
 use heartbeat_tokio::Status;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::metrics::Metrics;
 use crate::metrics::server::Node;
+use crate::run::reload::Timing;
 
 /// The name of a reachability, as the status spells it.
 pub(crate) fn reachability_name(r: Reachability) -> &'static str {
@@ -38,12 +41,11 @@ pub(crate) fn state_of(p: &PeerStatus, status: &Status) -> &'static str {
 }
 
 /// Logs each peer's one-way path as it begins and ends, until the node stops.
-pub(crate) async fn watch(node: Node, every: Duration, metrics: Option<&Metrics>) {
+pub(crate) async fn watch(node: Node, timing: watch::Receiver<Timing>, metrics: Option<&Metrics>) {
     let mut one_way: HashMap<u64, bool> = HashMap::new();
-    let mut ticker = tokio::time::interval(every.max(Duration::from_millis(20)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        let every = timing.borrow().interval;
+        tokio::time::sleep(every.max(Duration::from_millis(20))).await;
         let Ok(status) = node.status().await else { return };
         for p in &status.peers {
             let peer = p.id.get();

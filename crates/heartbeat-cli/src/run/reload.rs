@@ -15,16 +15,18 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use heartbeat_proto::{Config, KeyRing, NodeId};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::detectors::{IntervalFamily, Selected};
+use crate::detectors::Selected;
 use crate::duration;
+use crate::metrics::Metrics;
 use crate::metrics::server::Node;
 use crate::settings::{self, NodeSettings, Overrides};
 
@@ -36,8 +38,27 @@ pub(crate) struct Reloader {
     outcome: Arc<Mutex<ReloadOutcome>>,
     /// The detectors in force, shared with the status answers.
     detectors: Arc<RwLock<Selected>>,
-    /// Where a new detector records heartbeat intervals, with metrics on.
-    intervals: Option<IntervalFamily>,
+    /// The metrics, if on: a new detector records heartbeat intervals there, and a removed
+    /// peer's series go.
+    metrics: Option<Arc<Metrics>>,
+    /// The interval and timeout in force, for what samples at the interval or tells hooks the
+    /// timeout.
+    timing: watch::Sender<Timing>,
+}
+
+/// This node's own interval and timeout, as last applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timing {
+    /// Time between heartbeats.
+    pub(crate) interval: Duration,
+    /// Silence after which a peer is declared down (before negotiation with the peer).
+    pub(crate) timeout: Duration,
+}
+
+impl Timing {
+    fn of(config: &Config) -> Timing {
+        Timing { interval: config.interval(), timeout: config.timeout() }
+    }
 }
 
 /// How the reloads went, for the status (`heartbeat reload` waits for `count` to move).
@@ -124,12 +145,19 @@ impl Reloader {
     pub(crate) fn new(path: Option<PathBuf>, flags: Overrides, running: NodeSettings) -> Reloader {
         let flags = Overrides { keep_generation: Some(running.config.generation().0), ..flags };
         let detectors = Arc::new(RwLock::new(running.detector.clone()));
-        Reloader { path, flags, running, outcome: Arc::default(), detectors, intervals: None }
+        let (timing, _) = watch::channel(Timing::of(&running.config));
+        Reloader { path, flags, running, outcome: Arc::default(), detectors, metrics: None, timing }
     }
 
-    /// Gives every detector a reload installs the metrics' interval histograms.
-    pub(crate) fn with_intervals(self, intervals: Option<IntervalFamily>) -> Reloader {
-        Reloader { intervals, ..self }
+    /// Gives every detector a reload installs the metrics' interval histograms, and drops the
+    /// series of the peers a reload removes.
+    pub(crate) fn with_metrics(self, metrics: Option<Arc<Metrics>>) -> Reloader {
+        Reloader { metrics, ..self }
+    }
+
+    /// The interval and timeout in force, updated by every reload that changes them.
+    pub(crate) fn timing(&self) -> watch::Receiver<Timing> {
+        self.timing.subscribe()
     }
 
     /// The outcome the status reports, shared with the control socket's answers.
@@ -200,8 +228,8 @@ impl Reloader {
             }
         }
         if plan.detector {
-            let detector = match &self.intervals {
-                Some(family) => plan.settings.detector.clone().with_intervals(family.clone()),
+            let detector = match &self.metrics {
+                Some(metrics) => plan.settings.detector.clone().with_intervals(metrics.interval_family()),
                 None => plan.settings.detector.clone(),
             };
             plan.settings.detector = detector.clone();
@@ -212,9 +240,15 @@ impl Reloader {
         } else {
             plan.settings.detector = self.running.detector.clone();
         }
+        if plan.timing {
+            self.timing.send_replace(Timing::of(&plan.settings.config));
+        }
         let changes = &plan.peers;
         for id in &changes.removed {
             let _ = node.remove_peer(*id).await;
+            if let Some(metrics) = &self.metrics {
+                metrics.forget_peer(id.get());
+            }
         }
         // A moved peer keeps its record: no new Up, and its replay window stays.
         for (id, addrs) in &changes.moved {
