@@ -60,7 +60,13 @@ fn wait_up(control: &Path, peers: &[u64]) {
         {
             return;
         }
-        assert!(Instant::now() < end, "{} never saw {peers:?} up", control.display());
+        assert!(
+            Instant::now() < end,
+            "{} never saw {peers:?} up: {}{}",
+            control.display(),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -121,8 +127,8 @@ impl Node {
             self.control.display(),
             self.generation.display()
         );
-        for (id, addr) in peers {
-            text.push_str(&format!("\n[[peer]]\nid = {id}\naddr = [\"{addr}\"]\n"));
+        for (id, port) in peers {
+            text.push_str(&format!("\n[[peer]]\nid = {id}\naddr = [\"127.0.0.1:{port}\"]\n"));
         }
         std::fs::write(&self.file, text).unwrap();
     }
