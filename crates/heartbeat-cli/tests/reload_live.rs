@@ -309,18 +309,24 @@ fn staggered_key_rotation_over_three_real_nodes_has_no_false_verdict() {
         assert_eq!(report["frames_rejected"], forgeries, "node {}: {report}", node.id);
         assert_eq!(signing_key(&taps[i]), 2);
     }
+    stop_and_report(daemons, &[1, 2, 3], "key rotation", "during rotation", wall);
+}
+
+/// Stops every node (SIGTERM, each must exit cleanly), prints what was measured under `what`,
+/// and fails if any node logged a `suspect` or `down` of one of `ids`.
+fn stop_and_report(daemons: Vec<Daemon>, ids: &[u64], what: &str, when: &str, wall: Vec<u64>) {
     let mut verdicts = Vec::new();
     let mut took = Vec::new();
     for daemon in daemons {
         daemon.signal(Signal::TERM);
         let (code, log) = daemon.exit();
         assert!(code.success(), "{code:?}");
-        verdicts.extend(false_verdicts(&log, &[1, 2, 3]));
+        verdicts.extend(false_verdicts(&log, ids));
         took.extend(reload_times(&log));
     }
-    eprintln!("key rotation: false suspect/down during rotation: {}", verdicts.len());
-    eprintln!("{}", summary("key rotation: SIGHUP to applied (node's took_us)", took));
-    eprintln!("{}", summary("key rotation: `heartbeat reload` wall time", wall));
+    eprintln!("{what}: false suspect/down {when}: {}", verdicts.len());
+    eprintln!("{}", summary(&format!("{what}: SIGHUP to applied (node's took_us)"), took));
+    eprintln!("{}", summary(&format!("{what}: `heartbeat reload` wall time"), wall));
     assert_eq!(verdicts, Vec::<serde_json::Value>::new());
 }
 
@@ -413,19 +419,7 @@ fn timing_and_detector_change_live_and_bad_values_leave_the_running_settings() {
     assert_eq!(peer(&report, 2)["detector"], "fixed");
     assert_eq!((report["reload"]["applied"].as_bool(), report["reload"]["count"].as_u64()), (Some(false), Some(8)));
 
-    let mut verdicts = Vec::new();
-    let mut took = Vec::new();
-    for daemon in daemons {
-        daemon.signal(Signal::TERM);
-        let (code, log) = daemon.exit();
-        assert!(code.success(), "{code:?}");
-        verdicts.extend(false_verdicts(&log, &[1, 2]));
-        took.extend(reload_times(&log));
-    }
-    eprintln!("timing/detector: false suspect/down across 4 live changes on 2 nodes: {}", verdicts.len());
-    eprintln!("{}", summary("timing/detector: SIGHUP to applied (node's took_us)", took));
-    eprintln!("{}", summary("timing/detector: `heartbeat reload` wall time", wall));
-    assert_eq!(verdicts, Vec::<serde_json::Value>::new());
+    stop_and_report(daemons, &[1, 2], "timing/detector", "across 4 live changes on 2 nodes", wall);
 }
 
 /// SIGHUP re-reads the file: a peer added is watched (it comes up), a peer removed is dropped

@@ -152,3 +152,19 @@ impl Drop for Daemon {
 pub(crate) fn kind(v: &serde_json::Value, kind: &str) -> bool {
     v["kind"] == kind
 }
+
+/// `promtool check metrics` (Debian package `prometheus`) on `text`: whether it passed, and
+/// what it said.
+pub(crate) fn promtool(text: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package `prometheus`) must be installed");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
