@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -59,7 +59,7 @@ fn node(dir: &std::path::Path, me: u64, port: u16, peer: u16, extra: &str) -> Da
 fn hook_runs_are_counted_by_kind_and_outcome_timed_and_queued() {
     let dir = tempfile::tempdir().unwrap();
     let (p1, p2) = (free_port(), free_port());
-    let metrics = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics = free_port();
     let hook = |command: &str, timeout: &str| {
         format!("[[hook]]\nevents = [\"up\"]\ncommand = [{command}]\ntimeout = \"{timeout}\"\n")
     };

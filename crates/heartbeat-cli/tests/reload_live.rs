@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,10 +24,6 @@ const SECRET_2: &str = "22222222222222222222222222222222222222222222222222222222
 /// The peer id of the test's own socket: every node sends it heartbeats (so that the test sees
 /// which key a node signs with) and the test forges its frames.
 const TAP: u64 = 9;
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn spawn_node(file: &Path) -> Daemon {
     let mut command = heartbeat();
@@ -224,7 +220,7 @@ fn staggered_key_rotation_over_three_real_nodes_has_no_false_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let nodes: Vec<Node> = (1..=3).map(|id| Node::new(dir.path(), id)).collect();
     let taps: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
-    let metrics = free_tcp_port();
+    let metrics = free_port();
     for (node, tap) in nodes.iter().zip(&taps) {
         let mut peers: Vec<(u64, u16)> = nodes.iter().filter(|n| n.id != node.id).map(|n| (n.id, n.port)).collect();
         peers.push((TAP, tap.local_addr().unwrap().port()));
@@ -560,7 +556,7 @@ fn a_stricter_detector_does_not_convict_a_peer_for_silence_the_old_rule_allowed(
 #[test]
 fn hooks_and_metrics_follow_a_reload() {
     let dir = tempfile::tempdir().unwrap();
-    let (p1, p2, p3, metrics) = (free_port(), free_port(), free_port(), free_tcp_port());
+    let (p1, p2, p3, metrics) = (free_port(), free_port(), free_port(), free_port());
     let file = dir.path().join("n1.toml");
     let told = dir.path().join("told");
     let hook = dir.path().join("hook.sh");

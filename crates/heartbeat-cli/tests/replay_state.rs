@@ -12,7 +12,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,7 +39,7 @@ impl Lab {
         std::fs::write(&keys, KEYS).unwrap();
         std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let tap = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let metrics = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let metrics = free_port();
         Lab { dir, a_port: free_port(), b_port: free_port(), metrics, tap }
     }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,10 +14,6 @@ use common::*;
 use rustix::process::Signal;
 
 /// A TCP port free on this host a moment ago.
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// `GET path` over HTTP/1.0 with `accept`; the status line and the body.
 fn get(port: u16, path: &str, accept: &str) -> std::io::Result<(String, String)> {
     get_from("127.0.0.1", port, path, accept)
@@ -88,7 +84,7 @@ fn text_of(bytes: &[u8]) -> String {
 
 #[test]
 fn a_scrape_of_a_running_node_passes_promtool_and_says_what_the_node_knows() {
-    let (p1, p2, metrics) = (free_port(), free_port(), free_tcp_port());
+    let (p1, p2, metrics) = (free_port(), free_port(), free_port());
     let mut args = node_args(1, p1, 2, p2);
     args.extend(["--metrics".into(), format!("127.0.0.1:{metrics}"), "--detector".into(), "two-window".into()]);
     let mut n1 = spawn(&args);
@@ -153,7 +149,7 @@ fn a_scrape_of_a_running_node_passes_promtool_and_says_what_the_node_knows() {
 /// on a 300 ms timeout) and a well-behaved scrape is answered once the slow ones time out.
 #[test]
 fn slow_malformed_and_oversized_scrapes_cost_no_heartbeat() {
-    let (p1, p2, metrics) = (free_port(), free_port(), free_tcp_port());
+    let (p1, p2, metrics) = (free_port(), free_port(), free_port());
     let mut args = node_args(1, p1, 2, p2);
     args.extend(["--metrics".into(), format!("127.0.0.1:{metrics}")]);
     let mut n1 = spawn(&args);
@@ -202,7 +198,7 @@ fn slow_malformed_and_oversized_scrapes_cost_no_heartbeat() {
 #[test]
 fn a_real_prometheus_scrapes_the_node() {
     let dir = tempfile::tempdir().unwrap();
-    let (p1, p2, metrics, web) = (free_port(), free_port(), free_tcp_port(), free_tcp_port());
+    let (p1, p2, metrics, web) = (free_port(), free_port(), free_port(), free_port());
     let mut args = node_args(1, p1, 2, p2);
     args.extend(["--metrics".into(), format!("127.0.0.1:{metrics}")]);
     let mut n1 = spawn(&args);
@@ -365,7 +361,7 @@ fn a_path_cut_one_way_with_iptables_is_asymmetric_not_up_and_not_down() {
         command.args(extra);
         Daemon::spawn(command)
     };
-    let metrics = free_tcp_port();
+    let metrics = free_port();
     let metrics_addr = format!("198.18.7.1:{metrics}");
     let mut n1 = node(
         &a,

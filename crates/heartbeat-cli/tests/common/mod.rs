@@ -31,9 +31,29 @@ pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A UDP port free on this host a moment ago.
+/// A port free for UDP and TCP on this host a moment ago, and never handed out before in
+/// this test process. Asking the kernel (bind to port 0) could give two tests running at once
+/// the same port once the first had let it go, so ports come from a counter instead: below
+/// the kernel's ephemeral range (32768 up), from a start that differs from process to process.
 pub(crate) fn free_port() -> u16 {
-    UdpSocket::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port()
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
+        if UdpSocket::bind(("0.0.0.0", port)).is_ok() && TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN)
 }
 
 /// Asserts a refusal: exit 2, exactly one line on stderr containing `needle`, nothing on stdout
