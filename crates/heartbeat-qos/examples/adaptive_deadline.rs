@@ -8,7 +8,7 @@
 use core::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use heartbeat_proto::detector::Arrival;
+use heartbeat_proto::detector::{Arrival, PeerTiming};
 use heartbeat_proto::{Adaptive, Detector, FixedTimeout, Instant};
 use heartbeat_qos::contender::Lab;
 use heartbeat_qos::metrics::Quality;
@@ -35,7 +35,7 @@ fn main() -> Result<()> {
     let mut order: Vec<usize> = (0..trace.records.len()).filter(|&k| trace.records[k].arrived()).collect();
     order.sort_by_key(|&k| trace.records[k].received);
     let mut last_seq = 0u64;
-    let (mut sum, mut n) = (0.0f64, 0u64);
+    let (mut sum, mut n, mut shared_sum) = (0.0f64, 0u64, 0.0f64);
     let t0 = trace.records[0].sent;
     let eta = trace.interval.as_secs_f64();
     for (i, &k) in order.iter().enumerate() {
@@ -69,12 +69,31 @@ fn main() -> Result<()> {
             && let Some(d) = deadline
         {
             sum += d;
+            // What the detector itself set: one of its two ends.
+            let timing = PeerTiming {
+                last_heard: arrival.at,
+                interval: trace.interval,
+                timeout: Duration::from_secs(3),
+                min_timeout: Duration::from_millis(200),
+                max_timeout: Duration::from_secs(3600),
+            };
+            shared_sum += (detector.deadlines(&state, &timing).down - arrival.at).as_secs_f64();
             n += 1;
         }
         if i % every == 0 || i + 1 == order.len() {
             let fmt = |x: f64| down(x).map_or("-".into(), |s| format!("{s:.2e}"));
+            let shared = state.shared_deadline().map_or("-".into(), |d| {
+                let at = |m: Duration| (d.interval + m).as_secs_f64();
+                format!(
+                    "{:.3} s × {:.3} + {:.3} s × {:.3}",
+                    at(d.lower),
+                    d.lower_share,
+                    at(d.upper),
+                    1.0 - d.lower_share
+                )
+            });
             println!(
-                "beat {i:>7} t {:>6.1} h  deadline {}  S(1.5) {}  S(2.004) {}  S(2.5) {}  S(2.86) {}  S(3.01) {}  p {p:.2e}  {state:?}",
+                "beat {i:>7} t {:>6.1} h  deadline {}  shared {shared}  S(1.5) {}  S(2.004) {}  S(2.5) {}  S(2.86) {}  S(3.01) {}  p {p:.2e}  {state:?}",
                 (r.received - t0) as f64 / 3.6e12,
                 deadline.map_or("-".into(), |d| format!("{d:.3} s")),
                 fmt(1.5),
@@ -85,7 +104,11 @@ fn main() -> Result<()> {
             );
         }
     }
-    println!("mean down deadline after the warm-up (silence after a heartbeat): {:.3} s over {n}", sum / n as f64);
+    println!(
+        "mean down deadline after the warm-up (silence after a heartbeat): single {:.3} s, shared (as set) {:.3} s, over {n}",
+        sum / n as f64,
+        shared_sum / n as f64
+    );
     loss_bursts(&trace, t0 + warmup * trace.interval.as_nanos() as u64);
     mixed(&trace, target, warmup, plan_every)?;
     for timeout in [2.004, 3.01] {
