@@ -23,14 +23,18 @@ const MAX_MEMORY: f64 = 16_777_216.0;
 /// Heartbeats between two recomputations of the margins, once past the start (the counts
 /// span at least 2¹⁶ heartbeats, so they barely move in this many). A power of two: the
 /// schedule is read off the heartbeat count instead of a counter of its own.
-const REFRESH: u32 = 1024;
-/// The shared deadline's candidates: the quantiles at `p · 2^(k/8)` for `|k| ≤ HULL_OCTAVES·8`,
-/// so its two ends are at most this many octaves of probability from the target.
+const REFRESH: u32 = 4096;
+/// The shared deadline's candidates: the quantiles at `p · 2^(k/HULL_STEPS)` for
+/// `|k| ≤ HULL_OCTAVES·HULL_STEPS`, so its two ends are at most this many octaves of
+/// probability from the target (before each is moved between its neighbours).
 const HULL_OCTAVES: i32 = 3;
+const HULL_STEPS: i32 = 2;
+/// Bisection steps for a candidate (the final ends are scanned finer anyway).
+const HULL_BISECTIONS: u32 = 8;
 /// Two more candidates far below the target, at `p·2^-5` and `p·2^-10`: where a steep drop
 /// levels off (the next step's plateau) the upper end is cheapest, and that can lie past `p/8`.
 const FAR_OCTAVES: [i32; 2] = [5, 10];
-const HULL_POINTS: usize = (HULL_OCTAVES as usize) * 16 + 1 + FAR_OCTAVES.len();
+const HULL_POINTS: usize = (HULL_OCTAVES * HULL_STEPS * 2) as usize + 1 + FAR_OCTAVES.len();
 /// The golden ratio's fractional part in 2⁻³² units: the `n`-th heartbeat takes the lower
 /// deadline when `frac(n·0.618…)` is below its share (a Weyl sequence, see [`AdaptiveState`]).
 const GOLDEN: u32 = 0x9E37_79B9;
@@ -85,10 +89,14 @@ const NEGLIGIBLE: f64 = 1e-4;
 /// When the target falls inside such a drop, no single deadline meets it cheaply — anything
 /// between the two ends of the flat stretch makes as many mistakes as its lower end. So the
 /// down deadline is *shared*: a share θ of heartbeats gets the lower end `x_a` and the rest the
-/// upper end `x_b`, with `θ·S(x_a) + (1 − θ)·S(x_b) = p`, the pair read off the lower convex hull
-/// of the points `(S(x), x)` at the quantiles for `p·2^(k/8)`, `|k| ≤ 24`. The expected rate is
-/// still the target; the mean deadline is the hull's, never later than the single deadline
-/// (which is the case θ = 0). Where `S` has no step near `p` the two ends coincide.
+/// upper end `x_b`, with `θ·S(x_a) + (1 − θ)·S(x_b) = p`. The pair is read off the lower convex
+/// hull of the points `(S(x), x)` at the quantiles for `p·2^(k/8)`, `|k| ≤ 24` (and two far
+/// below, `p/32` and `p/1024`, where the next plateau may begin), at `S = p`; then each end is
+/// moved, by a few rounds of scanning between its neighbouring quantiles, to where the mix is
+/// cheapest (the quantiles sample S by probability, so an end found that way may sit a little
+/// before a steep drop has levelled off). The expected rate is still the target; the mean
+/// deadline is never later than the single deadline (which is kept when the mix is not
+/// cheaper). Where `S` has no step near `p` the two ends coincide.
 ///
 /// Which heartbeat gets which end is fixed by the count of heartbeats recorded, `n`: the lower
 /// end when `frac(n·φ)` (φ the golden ratio's fractional part) is below θ. This Weyl sequence is
@@ -99,7 +107,10 @@ const NEGLIGIBLE: f64 = 1e-4;
 /// delays frames shift one by a few microseconds (or one tick of a coarse clock) until it draws
 /// the upper end, and then hold the next frame back that much longer unnoticed. Here the only
 /// lever is to drop frames to move `n`, and a dropped frame moves the deadline earlier by a
-/// whole interval, about what the two ends of a step differ by.
+/// whole interval, about what the two ends of a step differ by. What remains is foresight, not
+/// choice: someone who knows `n` and θ can tell which heartbeats drew the upper end and delay
+/// only the next ones, which the upper end tolerates anyway at the target rate (a secret
+/// per-peer phase would hide that too; the detector holds no secret).
 ///
 /// Such tails (p ≈ 10⁻⁴…10⁻⁶) lie beyond what a histogram of recent heartbeats can show, so
 /// `S_δ` is read from the histogram only where at least 16 counts support it; past that point
@@ -111,8 +122,11 @@ const NEGLIGIBLE: f64 = 1e-4;
 /// ends (jitter bounded by the sender) is not extended.
 ///
 /// Until 128 heartbeats are recorded the detector applies the negotiated timeout, as
-/// [`FixedTimeout`](super::FixedTimeout) does. The margin is recomputed every 1024 heartbeats
-/// (more often early on), so a heartbeat costs tens of nanoseconds on average.
+/// [`FixedTimeout`](super::FixedTimeout) does. The margins are recomputed every 4096 heartbeats
+/// (more often early on: every 1/16 of the count so far); a recomputation evaluates `S` a few
+/// hundred times, so a heartbeat costs about 65 ns on average (about 33 ns with the single
+/// deadline and 1024-heartbeat refreshes this detector had before; `cargo bench -p
+/// heartbeat-qos --bench detectors`).
 ///
 /// # Bounds, warm-up and suspicion
 ///
@@ -206,8 +220,8 @@ fn mix(lower: (f64, f64), upper: (f64, f64), p: f64) -> Option<Share> {
 
 /// Points scanned per round when moving an end of the mix, and rounds (each narrows the span
 /// to two points around the best).
-const SCAN: usize = 12;
-const SCAN_ROUNDS: usize = 5;
+const SCAN: usize = 8;
+const SCAN_ROUNDS: usize = 4;
 /// How many quantile points on each side bound the span an end is moved within.
 const SPAN_NEIGHBOURS: usize = 2;
 
@@ -619,12 +633,12 @@ impl Model {
 
     /// The smallest lateness (in intervals) with `S(x) ≤ p`, to within 1/4096 of it.
     fn quantile(&self, p: f64) -> f64 {
-        self.quantile_from(p, p * NEGLIGIBLE, 0.0).0
+        self.quantile_from(p, p * NEGLIGIBLE, 0.0, 12).0
     }
 
-    /// The smallest lateness `x ≥ from` with `S(x) ≤ p` (to within 1/4096 of the bracket it
+    /// The smallest lateness `x ≥ from` with `S(x) ≤ p` (to within 2^-bisections of the bracket it
     /// finds), and `S(x)` there, with bursts below `negligible` lumped as late.
-    fn quantile_from(&self, p: f64, negligible: f64, from: f64) -> (f64, f64) {
+    fn quantile_from(&self, p: f64, negligible: f64, from: f64, bisections: u32) -> (f64, f64) {
         let survival = |x: f64| self.survival_within(x, negligible);
         let at_most = survival(MAX_LATENESS);
         if p.is_nan() || p <= 0.0 || at_most > p {
@@ -656,7 +670,7 @@ impl Model {
             hi = MAX_LATENESS;
             s_hi = at_most;
         }
-        for _ in 0..12 {
+        for _ in 0..bisections {
             let mid = (lo + hi) / 2.0;
             let s = survival(mid);
             if s <= p {
@@ -681,10 +695,12 @@ impl Model {
         let survival = |x: f64| self.survival_within(x, negligible);
         let mut points = [(0.0, 0.0); HULL_POINTS];
         // From the likeliest (earliest) quantile up: each search starts where the last ended.
-        let octaves = (-HULL_OCTAVES * 8..=HULL_OCTAVES * 8).rev().map(|k| f64::from(k) / 8.0);
+        let octaves = (-HULL_OCTAVES * HULL_STEPS..=HULL_OCTAVES * HULL_STEPS)
+            .rev()
+            .map(|k| f64::from(k) / f64::from(HULL_STEPS));
         let mut from = 0.0;
         for (point, octave) in points.iter_mut().zip(octaves.chain(FAR_OCTAVES.map(|o| -f64::from(o)))) {
-            let (x, s) = self.quantile_from(p * libm::exp2(octave), negligible, from);
+            let (x, s) = self.quantile_from(p * libm::exp2(octave), negligible, from, HULL_BISECTIONS);
             *point = (s, x);
             from = x;
         }
