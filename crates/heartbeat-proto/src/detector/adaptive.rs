@@ -90,7 +90,7 @@ const NEGLIGIBLE: f64 = 1e-4;
 /// between the two ends of the flat stretch makes as many mistakes as its lower end. So the
 /// down deadline is *shared*: a share θ of heartbeats gets the lower end `x_a` and the rest the
 /// upper end `x_b`, with `θ·S(x_a) + (1 − θ)·S(x_b) = p`. The pair is read off the lower convex
-/// hull of the points `(S(x), x)` at the quantiles for `p·2^(k/8)`, `|k| ≤ 24` (and two far
+/// hull of the points `(S(x), x)` at the quantiles for `p·2^(k/2)`, `|k| ≤ 6` (and two far
 /// below, `p/32` and `p/1024`, where the next plateau may begin), at `S = p`; then each end is
 /// moved, by a few rounds of scanning between its neighbouring quantiles, to where the mix is
 /// cheapest (the quantiles sample S by probability, so an end found that way may sit a little
@@ -683,7 +683,7 @@ impl Model {
     }
 
     /// The shared down deadline for rate `p`: the lower convex hull of `(S(x), x)` over the
-    /// quantiles at `p·2^(k/8)`, `|k| ≤ 24` (and two far below), at `S = p`, each end then
+    /// quantiles at `p·2^(k/2)`, `|k| ≤ 6` (and two far below), at `S = p`, each end then
     /// moved to the cheapest point between its neighbouring quantiles.
     fn shared(&self, p: f64) -> Share {
         if p.is_nan() || p <= 0.0 {
