@@ -4,6 +4,10 @@
 //! deadline after the lab's warm-up next to the lab's own replay of the same trace.
 //!
 //! `cargo run --release -p heartbeat-qos --example adaptive_deadline -- lan 0.1 [log every] [plan every]`
+//!
+//! With a `.csv` path instead of a scenario name, the second half of that recorded trace (what
+//! `heartbeat qos --trace` tests on). Every false `Down` after the warm-up is printed with the
+//! end of the shared deadline that caused it.
 
 use core::time::Duration;
 
@@ -14,7 +18,8 @@ use heartbeat_qos::contender::Lab;
 use heartbeat_qos::metrics::Quality;
 use heartbeat_qos::replay::Setup;
 use heartbeat_qos::trace::Trace;
-use heartbeat_qos::{generate, replay, scenario, seeds};
+use heartbeat_qos::{generate, import, replay, scenario, seeds};
+use std::path::Path;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -23,11 +28,14 @@ fn main() -> Result<()> {
     // Heartbeats between two lines of the log, and between two plans of the mixed deadline.
     let every: usize = args.next().map_or(Ok(43_200), |t| t.parse()).context("every")?;
     let plan_every: usize = args.next().map_or(Ok(1024), |t| t.parse()).context("plan every")?;
-    let hours = 240.0;
-    let suite = scenario::suite();
-    let Some(index) = suite.iter().position(|s| s.name == name) else { bail!("no scenario {name}") };
-    let (_, seed_b) = seeds(1, index);
-    let trace = generate::generate(&suite[index], hours, seed_b)?;
+    let trace = if name.ends_with(".csv") {
+        import::read(Path::new(&name), import::Format::Csv, None, None)?.split(0.5).1
+    } else {
+        let suite = scenario::suite();
+        let Some(index) = suite.iter().position(|s| s.name == name) else { bail!("no scenario {name}") };
+        let (_, seed_b) = seeds(1, index);
+        generate::generate(&suite[index], 240.0, seed_b)?
+    };
     let warmup = 1u64 << 16;
 
     let detector = Adaptive::with_target(target);
@@ -36,6 +44,8 @@ fn main() -> Result<()> {
     order.sort_by_key(|&k| trace.records[k].received);
     let mut last_seq = 0u64;
     let (mut sum, mut n, mut shared_sum) = (0.0f64, 0u64, 0.0f64);
+    // The deadline set after the previous fresh heartbeat: (arrival, silence allowed, which end).
+    let mut previous: Option<(u64, f64, &str)> = None;
     let t0 = trace.records[0].sent;
     let eta = trace.interval.as_secs_f64();
     for (i, &k) in order.iter().enumerate() {
@@ -77,7 +87,25 @@ fn main() -> Result<()> {
                 min_timeout: Duration::from_millis(200),
                 max_timeout: Duration::from_secs(3600),
             };
-            shared_sum += (detector.deadlines(&state, &timing).down - arrival.at).as_secs_f64();
+            let allowed = (detector.deadlines(&state, &timing).down - arrival.at).as_secs_f64();
+            shared_sum += allowed;
+            if let Some((at, silence, end)) = previous
+                && (r.received - at) as f64 * 1e-9 > silence
+            {
+                println!(
+                    "mistake at {:.2} h: silence {:.3} s after a deadline of {silence:.3} s ({end} end), {} lost; now {:?}",
+                    (r.received - t0) as f64 / 3.6e12,
+                    (r.received - at) as f64 * 1e-9,
+                    arrival.gap,
+                    state.shared_deadline()
+                );
+            }
+            let end = match state.shared_deadline() {
+                Some(d) if d.lower_share > 0.0 && d.latest_lower => "lower",
+                Some(d) if d.lower_share > 0.0 => "upper",
+                _ => "single",
+            };
+            previous = Some((r.received, allowed, end));
             n += 1;
         }
         if i % every == 0 || i + 1 == order.len() {
