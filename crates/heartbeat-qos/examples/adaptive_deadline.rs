@@ -4,17 +4,22 @@
 //! deadline after the lab's warm-up next to the lab's own replay of the same trace.
 //!
 //! `cargo run --release -p heartbeat-qos --example adaptive_deadline -- lan 0.1 [log every] [plan every]`
+//!
+//! With a `.csv` path instead of a scenario name, the second half of that recorded trace (what
+//! `heartbeat qos --trace` tests on). Every false `Down` after the warm-up is printed with the
+//! end of the shared deadline that caused it.
 
 use core::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use heartbeat_proto::detector::Arrival;
+use heartbeat_proto::detector::{Arrival, PeerTiming};
 use heartbeat_proto::{Adaptive, Detector, FixedTimeout, Instant};
 use heartbeat_qos::contender::Lab;
 use heartbeat_qos::metrics::Quality;
 use heartbeat_qos::replay::Setup;
 use heartbeat_qos::trace::Trace;
-use heartbeat_qos::{generate, replay, scenario, seeds};
+use heartbeat_qos::{generate, import, replay, scenario, seeds};
+use std::path::Path;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -23,11 +28,14 @@ fn main() -> Result<()> {
     // Heartbeats between two lines of the log, and between two plans of the mixed deadline.
     let every: usize = args.next().map_or(Ok(43_200), |t| t.parse()).context("every")?;
     let plan_every: usize = args.next().map_or(Ok(1024), |t| t.parse()).context("plan every")?;
-    let hours = 240.0;
-    let suite = scenario::suite();
-    let Some(index) = suite.iter().position(|s| s.name == name) else { bail!("no scenario {name}") };
-    let (_, seed_b) = seeds(1, index);
-    let trace = generate::generate(&suite[index], hours, seed_b)?;
+    let trace = if name.ends_with(".csv") {
+        import::read(Path::new(&name), import::Format::Csv, None, None)?.split(0.5).1
+    } else {
+        let suite = scenario::suite();
+        let Some(index) = suite.iter().position(|s| s.name == name) else { bail!("no scenario {name}") };
+        let (_, seed_b) = seeds(1, index);
+        generate::generate(&suite[index], 240.0, seed_b)?
+    };
     let warmup = 1u64 << 16;
 
     let detector = Adaptive::with_target(target);
@@ -35,7 +43,9 @@ fn main() -> Result<()> {
     let mut order: Vec<usize> = (0..trace.records.len()).filter(|&k| trace.records[k].arrived()).collect();
     order.sort_by_key(|&k| trace.records[k].received);
     let mut last_seq = 0u64;
-    let (mut sum, mut n) = (0.0f64, 0u64);
+    let (mut sum, mut n, mut shared_sum) = (0.0f64, 0u64, 0.0f64);
+    // The deadline set after the previous fresh heartbeat: (arrival, silence allowed, which end).
+    let mut previous: Option<(u64, f64, &str)> = None;
     let t0 = trace.records[0].sent;
     let eta = trace.interval.as_secs_f64();
     for (i, &k) in order.iter().enumerate() {
@@ -69,12 +79,49 @@ fn main() -> Result<()> {
             && let Some(d) = deadline
         {
             sum += d;
+            // What the detector itself set: one of its two ends.
+            let timing = PeerTiming {
+                last_heard: arrival.at,
+                interval: trace.interval,
+                timeout: Duration::from_secs(3),
+                min_timeout: Duration::from_millis(200),
+                max_timeout: Duration::from_secs(3600),
+            };
+            let allowed = (detector.deadlines(&state, &timing).down - arrival.at).as_secs_f64();
+            shared_sum += allowed;
+            if let Some((at, silence, end)) = previous
+                && (r.received - at) as f64 * 1e-9 > silence
+            {
+                println!(
+                    "mistake at {:.2} h: silence {:.3} s after a deadline of {silence:.3} s ({end} end), {} lost; now {:?}",
+                    (r.received - t0) as f64 / 3.6e12,
+                    (r.received - at) as f64 * 1e-9,
+                    arrival.gap,
+                    state.shared_deadline()
+                );
+            }
+            let end = match state.shared_deadline() {
+                Some(d) if d.lower_share > 0.0 && d.latest_lower => "lower",
+                Some(d) if d.lower_share > 0.0 => "upper",
+                _ => "single",
+            };
+            previous = Some((r.received, allowed, end));
             n += 1;
         }
         if i % every == 0 || i + 1 == order.len() {
             let fmt = |x: f64| down(x).map_or("-".into(), |s| format!("{s:.2e}"));
+            let shared = state.shared_deadline().map_or("-".into(), |d| {
+                let at = |m: Duration| (d.interval + m).as_secs_f64();
+                format!(
+                    "{:.3} s × {:.3} + {:.3} s × {:.3}",
+                    at(d.lower),
+                    d.lower_share,
+                    at(d.upper),
+                    1.0 - d.lower_share
+                )
+            });
             println!(
-                "beat {i:>7} t {:>6.1} h  deadline {}  S(1.5) {}  S(2.004) {}  S(2.5) {}  S(2.86) {}  S(3.01) {}  p {p:.2e}  {state:?}",
+                "beat {i:>7} t {:>6.1} h  deadline {}  shared {shared}  S(1.5) {}  S(2.004) {}  S(2.5) {}  S(2.86) {}  S(3.01) {}  p {p:.2e}  {state:?}",
                 (r.received - t0) as f64 / 3.6e12,
                 deadline.map_or("-".into(), |d| format!("{d:.3} s")),
                 fmt(1.5),
@@ -85,7 +132,11 @@ fn main() -> Result<()> {
             );
         }
     }
-    println!("mean down deadline after the warm-up (silence after a heartbeat): {:.3} s over {n}", sum / n as f64);
+    println!(
+        "mean down deadline after the warm-up (silence after a heartbeat): single {:.3} s, shared (as set) {:.3} s, over {n}",
+        sum / n as f64,
+        shared_sum / n as f64
+    );
     loss_bursts(&trace, t0 + warmup * trace.interval.as_nanos() as u64);
     mixed(&trace, target, warmup, plan_every)?;
     for timeout in [2.004, 3.01] {

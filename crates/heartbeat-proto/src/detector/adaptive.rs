@@ -21,8 +21,23 @@ const MEMORY_EVENTS: f64 = 64.0;
 const MIN_MEMORY: f64 = 65_536.0;
 const MAX_MEMORY: f64 = 16_777_216.0;
 /// Heartbeats between two recomputations of the margins, once past the start (the counts
-/// span at least 2¹⁶ heartbeats, so they barely move in this many).
-const REFRESH: u16 = 1024;
+/// span at least 2¹⁶ heartbeats, so they barely move in this many). A power of two: the
+/// schedule is read off the heartbeat count instead of a counter of its own.
+const REFRESH: u32 = 4096;
+/// The shared deadline's candidates: the quantiles at `p · 2^(k/HULL_STEPS)` for
+/// `|k| ≤ HULL_OCTAVES·HULL_STEPS`, so its two ends are at most this many octaves of
+/// probability from the target (before each is moved between its neighbours).
+const HULL_OCTAVES: i32 = 3;
+const HULL_STEPS: i32 = 2;
+/// Bisection steps for a candidate (the final ends are scanned finer anyway).
+const HULL_BISECTIONS: u32 = 8;
+/// Two more candidates far below the target, at `p·2^-5` and `p·2^-10`: where a steep drop
+/// levels off (the next step's plateau) the upper end is cheapest, and that can lie past `p/8`.
+const FAR_OCTAVES: [i32; 2] = [5, 10];
+const HULL_POINTS: usize = (HULL_OCTAVES * HULL_STEPS * 2) as usize + 1 + FAR_OCTAVES.len();
+/// The golden ratio's fractional part in 2⁻³² units: the `n`-th heartbeat takes the lower
+/// deadline when `frac(n·0.618…)` is below its share (a Weyl sequence, see [`AdaptiveState`]).
+const GOLDEN: u32 = 0x9E37_79B9;
 /// The suspect deadline is where a live peer is this many times likelier to be late.
 const SUSPECT_FACTOR: f64 = 10.0;
 /// Largest lateness searched, in intervals (the bounds cap deadlines anyway).
@@ -68,6 +83,35 @@ const NEGLIGIBLE: f64 = 1e-4;
 /// seconds, a per-heartbeat probability `p = λ·ĝ / 3600` of being declared down although
 /// alive. The down deadline is `EA + x` with `S(x) = p`; the suspect deadline uses `10·p`.
 ///
+/// # A deadline shared between the two ends of a step
+///
+/// Loss bursts make `S` a staircase: flat from one whole interval to the next, then a drop.
+/// When the target falls inside such a drop, no single deadline meets it cheaply — anything
+/// between the two ends of the flat stretch makes as many mistakes as its lower end. So the
+/// down deadline is *shared*: a share θ of heartbeats gets the lower end `x_a` and the rest the
+/// upper end `x_b`, with `θ·S(x_a) + (1 − θ)·S(x_b) = p`. The pair is read off the lower convex
+/// hull of the points `(S(x), x)` at the quantiles for `p·2^(k/2)`, `|k| ≤ 6` (and two far
+/// below, `p/32` and `p/1024`, where the next plateau may begin), at `S = p`; then each end is
+/// moved, by a few rounds of scanning between its neighbouring quantiles, to where the mix is
+/// cheapest (the quantiles sample S by probability, so an end found that way may sit a little
+/// before a steep drop has levelled off). The expected rate is still the target; the mean
+/// deadline is never later than the single deadline (which is kept when the mix is not
+/// cheaper). Where `S` has no step near `p` the two ends coincide.
+///
+/// Which heartbeat gets which end is fixed by the count of heartbeats recorded, `n`: the lower
+/// end when `frac(n·φ)` (φ the golden ratio's fractional part) is below θ. This Weyl sequence is
+/// deterministic and spreads the lower ends evenly — over any `N` consecutive heartbeats their
+/// share is within about `log N / N` of θ, where a hash would scatter it binomially. And it
+/// depends on nothing a path can time: the choice for a heartbeat is made by how many came
+/// before it, not by when it arrived. A hash of the arrival time would let an attacker who
+/// delays frames shift one by a few microseconds (or one tick of a coarse clock) until it draws
+/// the upper end, and then hold the next frame back that much longer unnoticed. Here the only
+/// lever is to drop frames to move `n`, and a dropped frame moves the deadline earlier by a
+/// whole interval, about what the two ends of a step differ by. What remains is foresight, not
+/// choice: someone who knows `n` and θ can tell which heartbeats drew the upper end and delay
+/// only the next ones, which the upper end tolerates anyway at the target rate (a secret
+/// per-peer phase would hide that too; the detector holds no secret).
+///
 /// Such tails (p ≈ 10⁻⁴…10⁻⁶) lie beyond what a histogram of recent heartbeats can show, so
 /// `S_δ` is read from the histogram only where at least 16 counts support it; past that point
 /// it continues as a power law fitted to the histogram's own tail (the slope between that
@@ -78,8 +122,11 @@ const NEGLIGIBLE: f64 = 1e-4;
 /// ends (jitter bounded by the sender) is not extended.
 ///
 /// Until 128 heartbeats are recorded the detector applies the negotiated timeout, as
-/// [`FixedTimeout`](super::FixedTimeout) does. The margin is recomputed every 1024 heartbeats
-/// (more often early on), so a heartbeat costs tens of nanoseconds on average.
+/// [`FixedTimeout`](super::FixedTimeout) does. The margins are recomputed every 4096 heartbeats
+/// (more often early on: every 1/16 of the count so far); a recomputation evaluates `S` a few
+/// hundred times, so a heartbeat costs about 65 ns on average (about 33 ns with the single
+/// deadline and 1024-heartbeat refreshes this detector had before; `cargo bench -p
+/// heartbeat-qos --bench detectors`).
 ///
 /// # Bounds, warm-up and suspicion
 ///
@@ -139,22 +186,142 @@ impl Adaptive {
         let model = Model::new(state);
         let p = self.per_heartbeat(state, model.heartbeat_spacing());
         let eta = f64::from(state.interval);
-        state.margin_down = (model.quantile(p) * eta) as f32;
-        state.margin_suspect = (model.quantile((p * SUSPECT_FACTOR).min(0.5)) * eta) as f32;
-        state.refresh = 0;
+        let share = model.shared(p);
+        let suspect = model.quantile((p * SUSPECT_FACTOR).min(0.5)).min(share.upper);
+        state.margins = Margins::pack(share.lower * eta, share.upper * eta, share.theta, suspect * eta);
     }
 }
 
+/// The down deadline's two ends, in intervals past the expected arrival, and the share θ of
+/// heartbeats that get the lower one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Share {
+    lower: f64,
+    upper: f64,
+    theta: f64,
+}
+
+impl Share {
+    fn single(x: f64) -> Share {
+        Share { lower: x, upper: x, theta: 0.0 }
+    }
+}
+
+/// The mix of `lower` and `upper` (each `(S(x), x)`) whose expected rate is `p`, if they
+/// straddle it.
+fn mix(lower: (f64, f64), upper: (f64, f64), p: f64) -> Option<Share> {
+    let ((s_a, x_a), (s_b, x_b)) = (lower, upper);
+    if !(s_b <= p && p <= s_a) || x_a > x_b {
+        return None;
+    }
+    let theta = if s_a > s_b { ((p - s_b) / (s_a - s_b)).clamp(0.0, 1.0) } else { 1.0 };
+    Some(Share { lower: x_a, upper: x_b, theta })
+}
+
+/// Points scanned per round when moving an end of the mix, and rounds (each narrows the span
+/// to two points around the best).
+const SCAN: usize = 8;
+const SCAN_ROUNDS: usize = 4;
+/// How many quantile points on each side bound the span an end is moved within.
+const SPAN_NEIGHBOURS: usize = 2;
+
+/// The point `(S(x), x)` for `x` in `span` that, mixed with `other` to rate `p`, gives the
+/// least mean deadline — `current` unless one does better. `lower` says which end moves.
+fn cheapest_end(
+    survival: &impl Fn(f64) -> f64,
+    span: (f64, f64),
+    current: (f64, f64),
+    other: (f64, f64),
+    p: f64,
+    lower: bool,
+) -> (f64, f64) {
+    let cost = |point: (f64, f64)| {
+        let pair = if lower { mix(point, other, p) } else { mix(other, point, p) };
+        pair.map(|m| m.theta * m.lower + (1.0 - m.theta) * m.upper)
+    };
+    let (mut lo, mut hi) = span;
+    let mut best: Option<((f64, f64), f64)> = cost(current).map(|c| (current, c));
+    for _ in 0..SCAN_ROUNDS {
+        let step = (hi - lo) / SCAN as f64;
+        if step.is_nan() || step <= 0.0 {
+            break;
+        }
+        for j in 0..=SCAN {
+            let x = lo + step * j as f64;
+            let point = (survival(x), x);
+            if let Some(c) = cost(point)
+                && best.is_none_or(|(_, b)| c < b)
+            {
+                best = Some((point, c));
+            }
+        }
+        let Some(((_, x), _)) = best else { break };
+        (lo, hi) = ((x - step).max(span.0), (x + step).min(span.1));
+    }
+    best.map_or(current, |(point, _)| point)
+}
+
+/// The cheapest mix of two of `points` — `(S(x), x)` with `S` falling as `x` grows, in any
+/// order — whose expected rate is `p`: the lower convex hull of the points read at `S = p`.
+/// With no point at or below `p`, the one with the smallest `S`; with none at or above, the
+/// one with the largest `S` below it.
+fn hull_at(points: &mut [(f64, f64)], p: f64) -> Share {
+    // By S ascending (x descending), then a monotone chain keeps the lower hull in place.
+    points.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    let mut n = 0;
+    for i in 0..points.len() {
+        let (s, x) = points[i];
+        if !(s.is_finite() && x.is_finite()) {
+            continue;
+        }
+        // Within equal S the smallest x comes last (sorted so): it replaces the others.
+        if n > 0 && points[n - 1].0 == s {
+            n -= 1;
+        }
+        while n >= 2 {
+            let (s1, x1) = points[n - 2];
+            let (s2, x2) = points[n - 1];
+            // Drop the middle point when it lies on or above the chord from 1 to the new one.
+            if (x2 - x1) * (s - s1) >= (x - x1) * (s2 - s1) {
+                n -= 1;
+            } else {
+                break;
+            }
+        }
+        points[n] = (s, x);
+        n += 1;
+    }
+    let hull = &points[..n];
+    let Some(&(s_first, x_first)) = hull.first() else { return Share::single(MAX_LATENESS) };
+    if p <= s_first {
+        return Share::single(x_first);
+    }
+    for w in hull.windows(2) {
+        let ((s_b, x_b), (s_a, x_a)) = (w[0], w[1]);
+        if s_b <= p && p <= s_a {
+            let theta = ((p - s_b) / (s_a - s_b)).clamp(0.0, 1.0);
+            return Share { lower: x_a, upper: x_b, theta };
+        }
+    }
+    // Every point is at most as likely as p: the earliest of them is the answer.
+    hull.last().map_or(Share::single(x_first), |&(_, x)| Share::single(x))
+}
+
 /// Per-peer state of [`Adaptive`]: 128 bytes.
+///
+/// The shared deadline's two ends and share fit in the room one margin took: the upper end as
+/// an `f32`, the lower end and the suspect margin as 16-bit fractions of it (rounded up, so a
+/// deadline is at most 1/65535 of the upper margin later than computed, never earlier), θ in
+/// 16 bits (rounded down: the lower end is never used more often than computed). Which end the
+/// current heartbeat got is not stored but read off the heartbeat count.
 #[derive(Clone)]
 pub struct AdaptiveState {
     /// The last fresh arrival, ns.
     last: u64,
     /// η̂, ns per sequence number; 0 before the first heartbeat.
     interval: f32,
-    /// Down and suspect margins past `last + η̂`, ns.
-    margin_down: f32,
-    margin_suspect: f32,
+    /// The down deadline's ends and the suspect margin past `last + η̂`.
+    margins: Margins,
     /// Heartbeats recorded (decayed with the counts).
     total: u32,
     /// Lateness in bucket 0, `(0, 1/64)` intervals (decayed).
@@ -163,8 +330,66 @@ pub struct AdaptiveState {
     gaps: [u16; 3],
     /// Lateness in buckets `1..BUCKETS` (decayed).
     hist: [u16; BUCKETS - 1],
-    /// Heartbeats since the margins were computed.
-    refresh: u16,
+}
+
+/// The margins past `last + η̂`, packed into 10 bytes aligned to 2 (so that they sit among the
+/// 16-bit counts without padding).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Margins {
+    /// The upper end of the down deadline, ns: an `f32`'s bits, high half first.
+    upper: [u16; 2],
+    /// The lower end and the suspect margin, in 1/65535 of `upper`.
+    lower: u16,
+    suspect: u16,
+    /// θ, the share of heartbeats that get the lower end, in 2⁻¹⁶.
+    share: u16,
+}
+
+impl Margins {
+    /// Packs margins in ns; θ is clamped into [0, 1], the lower end and the suspect margin into
+    /// `[0, upper]`.
+    fn pack(lower: f64, upper: f64, theta: f64, suspect: f64) -> Margins {
+        let upper_f32 = upper.max(0.0) as f32;
+        let fraction = |x: f64| {
+            if upper_f32 > 0.0 { libm::ceil((x / f64::from(upper_f32)).clamp(0.0, 1.0) * 65535.0) as u16 } else { 0 }
+        };
+        let lower = fraction(lower);
+        // Two ends that pack to the same value are one deadline.
+        // NaN or below zero: never the lower end.
+        let share = if lower == u16::MAX || theta.is_nan() || theta <= 0.0 {
+            0
+        } else {
+            (theta.min(1.0) * 65536.0).min(65535.0) as u16
+        };
+        let bits = upper_f32.to_bits();
+        Margins { upper: [(bits >> 16) as u16, bits as u16], lower, suspect: fraction(suspect), share }
+    }
+
+    fn upper(&self) -> f64 {
+        f64::from(f32::from_bits(u32::from(self.upper[0]) << 16 | u32::from(self.upper[1])))
+    }
+
+    fn lower(&self) -> f64 {
+        self.upper() * f64::from(self.lower) / 65535.0
+    }
+
+    fn suspect(&self) -> f64 {
+        self.upper() * f64::from(self.suspect) / 65535.0
+    }
+
+    fn theta(&self) -> f64 {
+        f64::from(self.share) / 65536.0
+    }
+
+    /// Whether the `n`-th heartbeat gets the lower end: `frac(n·φ) < θ`.
+    fn takes_lower(&self, n: u32) -> bool {
+        (n.wrapping_mul(GOLDEN) >> 16) < u32::from(self.share)
+    }
+
+    /// The down margin for the `n`-th heartbeat.
+    fn down(&self, n: u32) -> f64 {
+        if self.takes_lower(n) { self.lower() } else { self.upper() }
+    }
 }
 
 impl Default for AdaptiveState {
@@ -172,13 +397,11 @@ impl Default for AdaptiveState {
         AdaptiveState {
             last: 0,
             interval: 0.0,
-            margin_down: 0.0,
-            margin_suspect: 0.0,
+            margins: Margins::default(),
             total: 0,
             small: 0,
             gaps: [0; 3],
             hist: [0; BUCKETS - 1],
-            refresh: 0,
         }
     }
 }
@@ -187,15 +410,46 @@ impl fmt::Debug for AdaptiveState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdaptiveState")
             .field("interval_ns", &self.interval)
-            .field("margin_down_ns", &self.margin_down)
-            .field("margin_suspect_ns", &self.margin_suspect)
+            .field("lower_ns", &self.margins.lower())
+            .field("upper_ns", &self.margins.upper())
+            .field("lower_share", &self.margins.theta())
+            .field("suspect_ns", &self.margins.suspect())
             .field("total", &self.total)
             .field("gaps", &self.gaps)
             .finish_non_exhaustive()
     }
 }
 
+/// The down deadline as [`Adaptive`] currently shares it, past the expected arrival
+/// (`last heard + η̂`): [`AdaptiveState::shared_deadline`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SharedDeadline {
+    /// η̂, the expected time from one fresh heartbeat to the next.
+    pub interval: Duration,
+    /// The lower end's margin past the expected arrival.
+    pub lower: Duration,
+    /// The upper end's margin past the expected arrival.
+    pub upper: Duration,
+    /// The share of heartbeats whose deadline is the lower end, in [0, 1].
+    pub lower_share: f64,
+    /// Whether the latest heartbeat got the lower end.
+    pub latest_lower: bool,
+}
+
 impl AdaptiveState {
+    /// The down deadline's two ends and their shares (before the node's bounds clamp them);
+    /// `None` while warming up.
+    pub fn shared_deadline(&self) -> Option<SharedDeadline> {
+        let m = self.margins;
+        self.warm().then(|| SharedDeadline {
+            interval: Duration::from_nanos(self.interval as u64),
+            lower: Duration::from_nanos(m.lower() as u64),
+            upper: Duration::from_nanos(m.upper() as u64),
+            lower_share: m.theta(),
+            latest_lower: m.takes_lower(self.total),
+        })
+    }
+
     fn warm(&self) -> bool {
         self.total >= WARMUP && self.interval > 0.0
     }
@@ -379,25 +633,104 @@ impl Model {
 
     /// The smallest lateness (in intervals) with `S(x) ≤ p`, to within 1/4096 of it.
     fn quantile(&self, p: f64) -> f64 {
-        let survival = |x: f64| self.survival_within(x, p * NEGLIGIBLE);
-        if p.is_nan() || p <= 0.0 || survival(MAX_LATENESS) > p {
-            return MAX_LATENESS;
+        self.quantile_from(p, p * NEGLIGIBLE, 0.0, 12).0
+    }
+
+    /// The smallest lateness `x ≥ from` with `S(x) ≤ p` (to within 2^-bisections of the bracket it
+    /// finds), and `S(x)` there, with bursts below `negligible` lumped as late.
+    fn quantile_from(&self, p: f64, negligible: f64, from: f64, bisections: u32) -> (f64, f64) {
+        let survival = |x: f64| self.survival_within(x, negligible);
+        let at_most = survival(MAX_LATENESS);
+        if p.is_nan() || p <= 0.0 || at_most > p {
+            return (MAX_LATENESS, at_most);
         }
-        // Bracket by doubling from 1/64 of an interval, then bisect.
-        let mut hi = 1.0 / 64.0;
-        while survival(hi) > p && hi < MAX_LATENESS {
-            hi *= 2.0;
+        let from = from.clamp(0.0, MAX_LATENESS);
+        if from > 0.0 {
+            let s = survival(from);
+            if s <= p {
+                return (from, s);
+            }
         }
-        let mut lo = if hi > 1.0 / 64.0 { hi / 2.0 } else { 0.0 };
-        for _ in 0..12 {
+        // Bracket by doubling a step from `from` (from 1/64 of an interval), then bisect.
+        let mut step = from.max(1.0 / 64.0);
+        let mut lo = from;
+        let mut hi = from + step;
+        if from == 0.0 {
+            step = 1.0 / 64.0;
+            hi = step;
+        }
+        let mut s_hi = survival(hi);
+        while s_hi > p && hi < MAX_LATENESS {
+            lo = hi;
+            step *= 2.0;
+            hi = from + step;
+            s_hi = survival(hi);
+        }
+        if hi >= MAX_LATENESS {
+            hi = MAX_LATENESS;
+            s_hi = at_most;
+        }
+        for _ in 0..bisections {
             let mid = (lo + hi) / 2.0;
-            if survival(mid) <= p {
-                hi = mid;
+            let s = survival(mid);
+            if s <= p {
+                (hi, s_hi) = (mid, s);
             } else {
                 lo = mid;
             }
         }
-        hi.min(MAX_LATENESS)
+        (hi, s_hi)
+    }
+
+    /// The shared down deadline for rate `p`: the lower convex hull of `(S(x), x)` over the
+    /// quantiles at `p·2^(k/2)`, `|k| ≤ 6` (and two far below), at `S = p`, each end then
+    /// moved to the cheapest point between its neighbouring quantiles.
+    fn shared(&self, p: f64) -> Share {
+        if p.is_nan() || p <= 0.0 {
+            return Share::single(MAX_LATENESS);
+        }
+        // One lumping threshold for every point, so their S values compare.
+        let far = FAR_OCTAVES[FAR_OCTAVES.len() - 1];
+        let negligible = p * libm::exp2(-f64::from(far)) * NEGLIGIBLE;
+        let survival = |x: f64| self.survival_within(x, negligible);
+        let mut points = [(0.0, 0.0); HULL_POINTS];
+        // From the likeliest (earliest) quantile up: each search starts where the last ended.
+        let octaves = (-HULL_OCTAVES * HULL_STEPS..=HULL_OCTAVES * HULL_STEPS)
+            .rev()
+            .map(|k| f64::from(k) / f64::from(HULL_STEPS));
+        let mut from = 0.0;
+        for (point, octave) in points.iter_mut().zip(octaves.chain(FAR_OCTAVES.map(|o| -f64::from(o)))) {
+            let (x, s) = self.quantile_from(p * libm::exp2(octave), negligible, from, HULL_BISECTIONS);
+            *point = (s, x);
+            from = x;
+        }
+        let by_x = points;
+        let hull = hull_at(&mut points, p);
+        // The quantiles sample S by probability, so an end may sit just before a steep drop
+        // where S is still well above where it levels off (the start of a plateau): scan the
+        // span between its neighbours for the point that makes the mix cheapest.
+        let span = |x: f64| {
+            let before = by_x.iter().rev().map(|&(_, q)| q).filter(|&q| q < x).nth(SPAN_NEIGHBOURS - 1);
+            let after = by_x.iter().map(|&(_, q)| q).filter(|&q| q > x).nth(SPAN_NEIGHBOURS - 1);
+            let first = by_x.first().map_or(x, |&(_, q)| q.min(x));
+            let last = by_x.last().map_or(x, |&(_, q)| q.max(x));
+            (before.unwrap_or(first), after.unwrap_or(last))
+        };
+        let mut lower = (survival(hull.lower), hull.lower);
+        let mut upper = (survival(hull.upper), hull.upper);
+        if hull.theta > 0.0 && lower.1 < upper.1 {
+            lower = cheapest_end(&survival, span(lower.1), lower, upper, p, true);
+            upper = cheapest_end(&survival, span(upper.1), upper, lower, p, false);
+        }
+        let share = mix(lower, upper, p).unwrap_or(hull);
+        // The hull's mean is below the single deadline by construction, up to the searches'
+        // precision; where it is not, the single deadline (as searched alone) is kept.
+        let single = self.quantile(p);
+        if share.theta * share.lower + (1.0 - share.theta) * share.upper < single {
+            share
+        } else {
+            Share::single(single)
+        }
     }
 }
 
@@ -432,9 +765,11 @@ impl Detector for Adaptive {
         let gain = 1.0 / f64::from(state.total.saturating_add(1).min(128));
         let spacing = (elapsed / steps).min(4.0 * eta);
         state.interval = (eta + (spacing - eta) * gain).max(1.0) as f32;
-        state.refresh = state.refresh.saturating_add(1);
-        let every = (state.total / 16).clamp(1, u32::from(REFRESH));
-        if state.warm() && u32::from(state.refresh) >= every {
+        // Every 1/16 of the count so far (rounded down to a power of two), at most every
+        // REFRESH heartbeats: when the count is a multiple of that.
+        let sixteenth = (state.total / 16).max(1);
+        let every = (1u32 << (31 - sixteenth.leading_zeros())).min(REFRESH);
+        if state.warm() && state.total.is_multiple_of(every) {
             self.recompute(state);
         }
     }
@@ -445,8 +780,8 @@ impl Detector for Adaptive {
             return Deadlines::bounded(timing, timing.last_heard + timing.timeout / 2, down);
         }
         let expected = f64::from(state.interval);
-        let down = after(timing.last_heard, expected + f64::from(state.margin_down));
-        let suspect = after(timing.last_heard, expected + f64::from(state.margin_suspect));
+        let down = after(timing.last_heard, expected + state.margins.down(state.total));
+        let suspect = after(timing.last_heard, expected + state.margins.suspect());
         Deadlines::bounded(timing, suspect, down)
     }
 
@@ -488,7 +823,92 @@ mod tests {
 
     #[test]
     fn state_fits_in_128_bytes() {
-        assert!(core::mem::size_of::<AdaptiveState>() <= 128, "{}", core::mem::size_of::<AdaptiveState>());
+        // The monitor's per-peer budget for the default detector; the shared deadline had to fit
+        // in the room one margin took.
+        assert_eq!(core::mem::size_of::<AdaptiveState>(), 128);
+        assert_eq!(core::mem::size_of::<Margins>(), 10);
+    }
+
+    /// A state whose loss model is a staircase, as on `lan`: every heartbeat on time (lateness
+    /// under 1/64 η), `P(G ≥ 1)` = 1e-4, `P(G ≥ 2)` = 3e-5, `P(G ≥ 4)` = 4e-6.
+    fn staircase() -> AdaptiveState {
+        let mut s = AdaptiveState { interval: 1e9, ..AdaptiveState::default() };
+        let n = 1_000_000u32;
+        for k in 0..n {
+            let gap = match k {
+                0..4 => 4,
+                4..30 => 2,
+                30..100 => 1,
+                _ => 0,
+            };
+            s.record(0.001, gap, u32::MAX);
+        }
+        s
+    }
+
+    #[test]
+    fn a_target_inside_a_step_shares_the_deadline_between_its_ends() {
+        let s = staircase();
+        let model = Model::new(&s);
+        let p = 2.78e-5;
+        let single = model.quantile(p);
+        let share = model.shared(p);
+        // The single deadline is past the second whole interval; the shared one mixes the end of
+        // the first step (just past one interval) with it.
+        assert!(single > 2.0 && single < 2.1, "{single}");
+        assert!(share.lower > 1.0 && share.lower < 1.1, "{share:?}");
+        assert!(share.upper > 2.0 && share.upper <= single + 1.0 / 64.0, "{share:?}");
+        assert!(share.theta > 0.5 && share.theta < 1.0, "{share:?}");
+        // The expected rate is the target, and the mean deadline is earlier than the single one.
+        let rate = |x: f64| model.survival(x);
+        let expected = share.theta * rate(share.lower) + (1.0 - share.theta) * rate(share.upper);
+        assert!((expected - p).abs() <= 0.02 * p, "{expected} vs {p}");
+        let mean = share.theta * share.lower + (1.0 - share.theta) * share.upper;
+        assert!(mean < single - 0.5, "{mean} vs {single}");
+    }
+
+    #[test]
+    fn a_smooth_tail_keeps_one_deadline() {
+        // Exponential lateness, no loss: S has no step, so the hull hugs the quantile.
+        let mut rng = 9;
+        let mut s = AdaptiveState { interval: 1e9, ..AdaptiveState::default() };
+        for _ in 0..200_000 {
+            s.record(-libm::log(1.0 - noise(&mut rng)) * 0.02, 0, u32::MAX);
+        }
+        let model = Model::new(&s);
+        let p = 1e-4;
+        let share = model.shared(p);
+        let mean = share.theta * share.lower + (1.0 - share.theta) * share.upper;
+        let single = model.quantile(p);
+        assert!(mean <= single + 1e-9 && mean > 0.95 * single, "{share:?} vs {single}");
+    }
+
+    #[test]
+    fn the_golden_sequence_gives_the_lower_end_its_share_evenly() {
+        for share in [0, 1, 6553, 32768, 57000, 65535] {
+            let m = Margins { share, ..Margins::default() };
+            let theta = m.theta();
+            // Over every window of 1024 consecutive heartbeats (any start), the count of lower
+            // ends is within 3 of θ·1024 — a hash would stray by about √(1024·θ(1−θ)) ≈ 16.
+            for start in [0u32, 1, 977, 123_456, u32::MAX - 2000] {
+                let lower = (0..1024u32).filter(|&k| m.takes_lower(start.wrapping_add(k))).count();
+                assert!((lower as f64 - theta * 1024.0).abs() <= 3.0, "θ {theta}, start {start}: {lower}");
+            }
+        }
+    }
+
+    #[test]
+    fn margins_pack_conservatively() {
+        let m = Margins::pack(1.02e9, 3.02e9, 0.88, 0.5e9);
+        assert_eq!(m.upper(), f64::from(3.02e9f32));
+        assert!(m.lower() >= 1.02e9 && m.lower() - 1.02e9 <= 3.02e9 / 65535.0 + 1.0, "{}", m.lower());
+        assert!(m.theta() <= 0.88 && 0.88 - m.theta() <= 1.0 / 65536.0);
+        assert!(m.suspect() >= 0.5e9);
+        // Out-of-range inputs are clamped, NaN takes the upper end.
+        let m = Margins::pack(5e9, 3e9, 7.0, -1.0);
+        assert_eq!((m.lower(), m.suspect(), m.share), (m.upper(), 0.0, 0));
+        let m = Margins::pack(1e9, 3e9, f64::NAN, 1e9);
+        assert!(m.theta() == 0.0 && m.down(12345) == m.upper());
     }
 
     #[test]
@@ -573,7 +993,9 @@ mod tests {
         // Target p = 1/3600 ≈ 2.8e-4: 0.01·(x/0.1)^-1.5 = 2.8e-4 at x ≈ 1.09 s. The lateness
         // sample also moves η̂ and δ is measured from the previous (possibly late) arrival, so
         // allow a wide band — but it must not be the light-tailed answer (tens of ms) nor the cap.
-        let margin = f64::from(s.margin_down) / 1e9;
+        let shared = s.shared_deadline().unwrap();
+        let margin =
+            shared.lower.as_secs_f64() * shared.lower_share + shared.upper.as_secs_f64() * (1.0 - shared.lower_share);
         assert!(margin > 0.7 && margin < 1.8, "{margin}");
         let p = Adaptive::with_target(1.0).survival(&s, Duration::from_secs_f64(1.0 + margin)).unwrap();
         assert!(p > 1e-4 && p < 1e-3, "{p}");
@@ -629,6 +1051,106 @@ mod tests {
         d.on_heartbeat(&mut s, &beat(204 * 1_000_000 + 400_000, 207, 3));
         assert_eq!(s.gaps, [1, 1, 0]);
         assert_eq!(s.count(bucket(0.4)), 1);
+    }
+
+    /// The points `(S(x), x)` at the quantiles `p·2^(k/8)` of a single-step survival: `a` (above
+    /// p) from `x0` to `x1`, `b` (below p) from `x1` on, and ~1 before `x0`. A quantile below `b`
+    /// is never met: the search ends at its cap with `S = b`, as [`Model::quantile_from`] does.
+    fn single_step(a: f64, b: f64, x0: f64, x1: f64, p: f64) -> std::vec::Vec<(f64, f64)> {
+        (-24..=24)
+            .map(|k| {
+                let q = p * libm::exp2(f64::from(k) / 8.0);
+                if q >= a {
+                    (a, x0)
+                } else if q >= b {
+                    (b, x1)
+                } else {
+                    (b, MAX_LATENESS)
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn on_a_single_step_the_shared_deadline_meets_the_target_exactly(
+            above in 1.001f64..7.9,
+            below in 0.13f64..0.999,
+            x0 in 0.0f64..40.0,
+            width in 0.01f64..100.0,
+        ) {
+            let p = 1e-5;
+            let (a, b) = (above * p, below * p);
+            let mut points = single_step(a, b, x0, x0 + width, p);
+            let share = hull_at(&mut points, p);
+            proptest::prop_assert_eq!((share.lower, share.upper), (x0, x0 + width));
+            proptest::prop_assert!((0.0..=1.0).contains(&share.theta));
+            let rate = share.theta * a + (1.0 - share.theta) * b;
+            proptest::prop_assert!((rate - p).abs() <= 1e-12 * p, "{} vs {}", rate, p);
+        }
+
+        #[test]
+        fn the_deadline_is_one_of_the_two_ends_and_within_the_bounds(
+            beats in proptest::collection::vec((0u64..3_000_000, 0u64..4), 200..1500),
+            target in 0.001f64..1000.0,
+            min_ms in 1u64..3000,
+            span_ms in 0u64..60_000,
+        ) {
+            let d = Adaptive::with_target(target);
+            let mut s = AdaptiveState::default();
+            let (mut at, mut seq) = (0u64, 0u64);
+            for (late, gap) in beats {
+                seq += gap + 1;
+                at += (gap + 1) * 1_000_000 + late / 10;
+                d.on_heartbeat(&mut s, &beat(at, seq, gap));
+                let last = Instant::from_micros(at);
+                let t = PeerTiming {
+                    last_heard: last,
+                    interval: Duration::from_secs(1),
+                    timeout: Duration::from_secs(3),
+                    min_timeout: Duration::from_millis(min_ms),
+                    max_timeout: Duration::from_millis(min_ms + span_ms),
+                };
+                let down = d.deadlines(&s, &t).down;
+                proptest::prop_assert!(down >= last + t.min_timeout && down <= last + t.max_timeout);
+                let Some(shared) = s.shared_deadline() else { continue };
+                proptest::prop_assert!((0.0..=1.0).contains(&shared.lower_share));
+                proptest::prop_assert!(shared.lower <= shared.upper);
+                let end = if shared.latest_lower { shared.lower } else { shared.upper };
+                let unclamped = last + Duration::from_nanos(f64::from(s.interval) as u64) + end;
+                // Equal to the chosen end up to the nanosecond the float sum rounds to.
+                let expected = t.bounded(unclamped);
+                let diff = if down > expected { down - expected } else { expected - down };
+                proptest::prop_assert!(diff <= Duration::from_nanos(2), "{:?} vs {:?}", down, expected);
+            }
+        }
+
+        #[test]
+        fn the_hull_never_promises_more_than_the_target(
+            counts in proptest::collection::vec((-0.5f64..30.0, 0u64..6), 300..3000),
+            p_exp in -7.0f64..-1.0,
+        ) {
+            let mut s = AdaptiveState { interval: 1e9, ..AdaptiveState::default() };
+            for (late, gap) in counts {
+                s.record(late, gap, u32::MAX);
+            }
+            let model = Model::new(&s);
+            let p = libm::pow(10.0, p_exp);
+            let share = model.shared(p);
+            proptest::prop_assert!((0.0..=1.0).contains(&share.theta));
+            proptest::prop_assert!(share.lower <= share.upper && share.upper <= MAX_LATENESS);
+            let negligible = p * libm::exp2(-f64::from(FAR_OCTAVES[FAR_OCTAVES.len() - 1])) * NEGLIGIBLE;
+            let rate = |x: f64| model.survival_within(x, negligible);
+            if rate(MAX_LATENESS) <= p {
+                let expected = share.theta * rate(share.lower) + (1.0 - share.theta) * rate(share.upper);
+                proptest::prop_assert!(expected <= p * (1.0 + 1e-9), "{} > {}", expected, p);
+                // And never later on average than the single deadline.
+                let mean = share.theta * share.lower + (1.0 - share.theta) * share.upper;
+                proptest::prop_assert!(mean <= model.quantile(p) + 1e-9);
+            }
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ use core::time::Duration;
 use crate::time::Instant;
 use crate::wire::NodeId;
 
-pub use adaptive::{Adaptive, AdaptiveState};
+pub use adaptive::{Adaptive, AdaptiveState, SharedDeadline};
 pub use cassandra::{CassandraPhi, CassandraState};
 pub use chen::{Chen, ChenState};
 pub use fixed::FixedTimeout;
