@@ -109,6 +109,20 @@ pub fn allowed(target: f64, q: &Quality) -> u64 {
     if n.is_finite() && n > 0.0 { n as u64 } else { 0 }
 }
 
+/// The chance that a Poisson count of mean `mean` comes out at `k` or more: how surprising `k`
+/// mistakes would be if the detector's true rate were exactly the one `mean` stands for.
+pub fn poisson_tail(mean: f64, k: u64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    let (mut term, mut below) = ((-mean).exp(), 0.0);
+    for i in 0..k {
+        below += term;
+        term *= mean / (i + 1) as f64;
+    }
+    (1.0 - below).clamp(0.0, 1.0)
+}
+
 /// Frontiers that allow fewer mistakes than this are noise: one mistake more or less moves
 /// them a long way, so a verdict against them is marked low-confidence.
 pub const CONFIDENT_MISTAKES: u64 = 5;
@@ -467,7 +481,7 @@ impl Report {
             if c.rate_ok() {
                 judged.met(row);
             } else {
-                judged.missed(row, format!("{} (λ_M over 2× target)", c.label));
+                judged.missed(format!("{row} — {}", c.rate_noise()), format!("{} (λ_M over 2× target)", c.label));
             }
         }
         judged.goal(
@@ -645,6 +659,14 @@ impl Cell<'_> {
         self.declared.meets(2.0 * self.target)
     }
 
+    /// For a cell over 2× the target: its mistakes, and the chance of that many or more if
+    /// the true rate were exactly 2× the target (small counts are often that noisy).
+    fn rate_noise(&self) -> String {
+        let (k, hours) = (self.declared.mistakes, self.declared.hours);
+        let p = poisson_tail(2.0 * self.target * hours, k);
+        format!("{k} mistakes in {hours:.1} h; {p:.2} chance of {k} or more at exactly 2× target")
+    }
+
     fn ratio(&self) -> f64 {
         self.declared.detection_mean / self.frontier.point.quality.detection_mean
     }
@@ -664,7 +686,8 @@ impl Cell<'_> {
 
     /// The verdict cell of the verdicts table.
     fn verdict(&self) -> String {
-        let rate = if self.rate_ok() { "" } else { "λ_M over 2× target; " };
+        let rate =
+            if self.rate_ok() { String::new() } else { format!("λ_M over 2× target ({}); ", self.rate_noise()) };
         let detection = match self.detection() {
             Detection::Within => "T_D within 1.10×",
             Detection::Over => "T_D over 1.10×",
@@ -990,6 +1013,7 @@ mod tests {
         assert_eq!(goal.met, Some(false), "{goal:?}");
         assert!(goal.detail.contains("Missed on: lan ≤0.10/h (λ_M over 2× target)"), "{}", goal.detail);
         assert!(goal.detail.contains("λ_M 0.25/h (2.50× target)"), "{}", goal.detail);
+        assert!(goal.detail.contains("chance of "), "the noise of the count is shown: {}", goal.detail);
         assert_eq!(report.goals()[1].met, Some(true), "the detection time is a goal of its own");
 
         let mut report = full_suite();
@@ -998,6 +1022,17 @@ mod tests {
         assert_eq!(goal.met, Some(false), "{goal:?}");
         assert!(goal.detail.contains("T_D 2.300 s vs 2.000 s") && goal.detail.contains("(+15.0 %"), "{}", goal.detail);
         assert!(goal.detail.contains("the frontier allows 100 mistakes"), "{}", goal.detail);
+    }
+
+    #[test]
+    fn a_poisson_tail_says_how_surprising_a_count_is() {
+        assert_eq!(poisson_tail(0.58, 0), 1.0);
+        // 1 - e^-m: the chance of at least one.
+        assert!((poisson_tail(1.16, 1) - (1.0 - (-1.16f64).exp())).abs() < 1e-12);
+        // 2 mistakes where 2× the target expects 1.16: 1 - e^-m (1 + m).
+        assert!((poisson_tail(1.16, 2) - 0.3227).abs() < 1e-3, "{}", poisson_tail(1.16, 2));
+        assert!(poisson_tail(1.16, 6) < 0.01);
+        assert!(poisson_tail(100.0, 1) > 0.999_999);
     }
 
     #[test]
