@@ -229,13 +229,22 @@ fn a_stricter_rule_counts_from_the_change_and_a_looser_one_applies_at_once() {
     // Heard at 1 s, 600 ms timeout: down at 1.6 s under the old rule.
     let mut m = scaled(10);
     m.on_message(ms(1000), LinkId(0), &plain(1, ms(1000))).unwrap();
-    // Half the timeout from 1.5 s: the new rule alone says 1.3 s, already past.
-    m.replace_detector(ms(1500), Scaled(5));
-    assert_eq!(downs_at(&mut m, ms(1500)), vec![]);
-    assert_eq!(downs_at(&mut m, ms(1799)), vec![]);
-    assert_eq!(downs_at(&mut m, ms(1800)), vec![ms(1800)]);
+    // A fifth of the timeout from 1.2 s: the new rule alone says 1.12 s, already past;
+    // counted from the change it says 1.32 s, before the old 1.6 s.
+    m.replace_detector(ms(1200), Scaled(2));
+    assert_eq!(downs_at(&mut m, ms(1200)), vec![]);
+    assert_eq!(downs_at(&mut m, ms(1319)), vec![]);
+    assert_eq!(downs_at(&mut m, ms(1320)), vec![ms(1320)]);
 
-    // A frame after the change ends the shift: the new rule from that frame.
+    // Half the timeout from 1.5 s: counted from the change it would be 1.8 s, but never later
+    // than the old rule's 1.6 s.
+    let mut m = scaled(10);
+    m.on_message(ms(1000), LinkId(0), &plain(1, ms(1000))).unwrap();
+    m.replace_detector(ms(1500), Scaled(5));
+    assert_eq!(downs_at(&mut m, ms(1599)), vec![]);
+    assert_eq!(downs_at(&mut m, ms(1600)), vec![ms(1600)]);
+
+    // A frame after the change ends the grace: the new rule from that frame.
     let mut m = scaled(10);
     m.on_message(ms(1000), LinkId(0), &plain(1, ms(1000))).unwrap();
     m.replace_detector(ms(1500), Scaled(5));
@@ -243,12 +252,27 @@ fn a_stricter_rule_counts_from_the_change_and_a_looser_one_applies_at_once() {
     assert_eq!(downs_at(&mut m, ms(1849)), vec![]);
     assert_eq!(downs_at(&mut m, ms(1850)), vec![ms(1850)]);
 
-    // Looser: twice the timeout, later than the old 1.6 s at once (and counted from the change).
+    // Looser: twice the timeout applies at once, from the last frame.
     let mut m = scaled(10);
     m.on_message(ms(1000), LinkId(0), &plain(1, ms(1000))).unwrap();
     m.replace_detector(ms(1100), Scaled(20));
-    assert_eq!(downs_at(&mut m, ms(1600)), vec![]);
-    assert_eq!(downs_at(&mut m, ms(2300)), vec![ms(2300)]);
+    assert_eq!(downs_at(&mut m, ms(2199)), vec![]);
+    assert_eq!(downs_at(&mut m, ms(2200)), vec![ms(2200)]);
+}
+
+/// Pushing the same settings again and again moves no deadline: a dead peer is declared down
+/// when it would have been without them.
+#[test]
+fn the_same_settings_pushed_again_and_again_move_no_deadline() {
+    let mut m = scaled(10);
+    m.on_message(ms(1000), LinkId(0), &plain(1, ms(1000))).unwrap();
+    let mut downs = Vec::new();
+    for at in (1100..=3000).step_by(100) {
+        m.reconfigure(ms(at), config(1, Authentication::None, 600, 200)).unwrap();
+        m.replace_detector(ms(at), Scaled(10));
+        downs.extend(downs_at(&mut m, ms(at)));
+    }
+    assert_eq!(downs, vec![ms(1600)]);
 }
 
 #[derive(Debug, Clone)]
@@ -270,17 +294,19 @@ fn steps() -> impl Strategy<Value = Vec<(u64, Step)>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Whatever the changes and silences, a `Down` comes exactly one span of the rule in
-    /// force after the later of the peer's last frame and the latest change — never sooner
-    /// (no verdict for silence an older rule allowed), never later (no verdict lost).
+    /// Whatever the changes and silences, a `Down` comes exactly when the live-change rule
+    /// says: one span of the rule in force after the last frame; after a stricter change, one
+    /// span of the new rule counted from the change but never later than the deadline before
+    /// it — never sooner (no verdict for silence an older rule allowed), never later (no
+    /// verdict lost, however many changes come).
     #[test]
-    fn a_down_comes_one_span_after_the_later_of_the_last_frame_and_the_last_change(steps in steps()) {
+    fn a_down_comes_when_the_live_change_rule_says(steps in steps()) {
         let mut m = scaled(10);
         let (mut now, mut sequence, mut tenths) = (1u64, 1u64, 10u32);
         m.on_message(ms(now), LinkId(0), &plain(sequence, ms(now))).unwrap();
-        let (mut heard, mut changed, mut up) = (now, 0u64, true);
+        let span = |tenths: u32| 600 * u64::from(tenths) / 10;
+        let (mut heard, mut expected, mut up) = (now, now + span(tenths), true);
         for (dt, step) in steps {
-            let expected = heard.max(changed) + 600 * u64::from(tenths) / 10;
             // Tick just before the expected deadline, then at the step's time.
             if up && expected > now && expected < now + dt {
                 prop_assert_eq!(downs_at(&mut m, ms(expected - 1)), vec![]);
@@ -298,16 +324,21 @@ proptest! {
                     sequence += 1;
                     m.on_message(ms(now), LinkId(0), &plain(sequence, ms(now))).unwrap();
                     heard = now;
+                    expected = now + span(tenths);
                     up = true;
                 }
                 Step::Replace(t) => {
                     m.replace_detector(ms(now), Scaled(t));
                     tenths = t;
-                    changed = now;
+                    let new = heard + span(t);
+                    if up {
+                        expected = if new >= expected { new } else { expected.min(new + (now - heard)) };
+                    }
                 }
                 Step::Retime => {
+                    // The peer's negotiated timeout changes only with its next frame: the same
+                    // rule until then, so nothing moves.
                     m.reconfigure(ms(now), config(1, Authentication::None, 400, 100)).unwrap();
-                    changed = now;
                 }
             }
         }

@@ -4,6 +4,8 @@
 use crate::config::Config;
 use crate::detector::{Detector, PeerTiming};
 use crate::peers::{LinkState, Liveness, Peer};
+use core::time::Duration;
+
 use crate::time::Instant;
 
 /// A peer's timing, once heard.
@@ -27,19 +29,18 @@ pub(super) struct Due {
     pub(super) down: Instant,
 }
 
-/// The liveness transitions a peer is waiting for; `None` once it is down or left.
-///
-/// `changed` is when the monitor's settings or detector last changed while it ran
-/// ([`Monitor::reconfigure`](super::Monitor::reconfigure)): for a peer last heard before then,
-/// the deadlines the new rule gives count from the change instead of from its last frame (see
-/// [`from_change`]).
-pub(super) fn liveness_due<D: Detector>(
-    detector: &D,
-    config: &Config,
-    peer: &Peer<D::PeerState>,
-    changed: Option<Instant>,
-) -> Option<Due> {
-    let due = match peer.liveness {
+/// The liveness transitions a peer is waiting for; `None` once it is down or left. They are
+/// the rule's, moved later by the peer's grace after a change of the rules (see
+/// [`grace_after_change`]).
+pub(super) fn liveness_due<D: Detector>(detector: &D, config: &Config, peer: &Peer<D::PeerState>) -> Option<Due> {
+    let due = rule_due(detector, config, peer)?;
+    let grace = Duration::from_micros(u64::from(peer.grace_us));
+    Some(Due { suspect: due.suspect.map(|s| s.saturating_add(grace)), down: due.down.saturating_add(grace) })
+}
+
+/// What the rule in force alone says: [`liveness_due`] without the grace.
+fn rule_due<D: Detector>(detector: &D, config: &Config, peer: &Peer<D::PeerState>) -> Option<Due> {
+    match peer.liveness {
         Liveness::Waiting => Some(Due { suspect: None, down: peer.last_heard + config.initdead }),
         Liveness::Up | Liveness::Suspect => timing(config, peer).map(|t| {
             let d = detector.deadlines(&peer.detector, &t);
@@ -47,37 +48,40 @@ pub(super) fn liveness_due<D: Detector>(
             Due { suspect, down: d.down }
         }),
         Liveness::Down | Liveness::Left => None,
-    }?;
-    Some(from_change(due, peer.last_heard, changed))
-}
-
-/// The live-change rule: a peer last heard at `last_heard`, before a change of the rules at
-/// `changed`, is judged by the new rule as if its last frame had arrived at the change. Its
-/// deadlines move later by the silence it had already served, so a rule that became stricter
-/// (a shorter timeout, a tighter bound, a fresh detector) never convicts a peer for silence
-/// that was within the old rule, and one that became looser applies at once. The cost: a peer
-/// that was already dead when the rule changed is declared down at most that silence later.
-/// The next frame from the peer ends the shift, since it arrives after the change.
-pub(super) fn from_change(due: Due, last_heard: Instant, changed: Option<Instant>) -> Due {
-    match changed {
-        Some(at) if at > last_heard => {
-            let served = at - last_heard;
-            Due { suspect: due.suspect.map(|s| s.saturating_add(served)), down: due.down.saturating_add(served) }
-        }
-        _ => due,
     }
 }
 
-/// A peer's next deadline (`changed` as for [`liveness_due`]): its next liveness transition, or the earliest deadline of a link
+/// The live-change rule, at a change of the rules at `now` for a peer whose deadline under the
+/// old rule was `old` (grace included): the grace, in µs, that its deadlines get under the new
+/// rule until its next frame. A rule that is as strict or looser applies at once (no grace), so
+/// pushing the same settings again moves nothing. A stricter one judges the peer as if heard at
+/// the change, but never later than the old rule would have: the down deadline becomes
+/// `min(old, new + silence served)`, so a stricter rule never convicts a peer for silence the
+/// old rule allowed, and a dead peer is still declared down by the old deadline at the latest.
+pub(super) fn grace_after_change<D: Detector>(
+    detector: &D,
+    config: &Config,
+    peer: &Peer<D::PeerState>,
+    old: Option<Instant>,
+    now: Instant,
+) -> u32 {
+    let (Some(old), Some(new)) = (old, rule_due(detector, config, peer)) else { return 0 };
+    if new.down >= old {
+        return 0;
+    }
+    let protected = old.min(new.down.saturating_add(now.saturating_duration_since(peer.last_heard)));
+    crate::time::duration_micros_u32(protected.saturating_duration_since(new.down))
+}
+
+/// A peer's next deadline: its next liveness transition, or the earliest deadline of a link
 /// still up, whichever comes first. `None` when nothing is due ever (down or left).
 pub(super) fn next_deadline<D: Detector>(
     detector: &D,
     config: &Config,
     peer: &Peer<D::PeerState>,
     links: &[LinkState],
-    changed: Option<Instant>,
 ) -> Option<Instant> {
-    let liveness = liveness_due(detector, config, peer, changed).map(|due| due.suspect.unwrap_or(due.down));
+    let liveness = liveness_due(detector, config, peer).map(|due| due.suspect.unwrap_or(due.down));
     let timeout = peer.timeout();
     let link = links.iter().filter(|l| l.up).map(|l| l.heard + timeout).min();
     match (liveness, link) {

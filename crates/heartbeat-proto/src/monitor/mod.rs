@@ -30,7 +30,7 @@ use crate::peers::{LinkId, Liveness, Peer, PeerStatus, PeerTable, SeqClass, SeqW
 use crate::storage::Storage;
 use crate::time::{Clock, Instant};
 use crate::wire::{Frame, Message, NodeId};
-use due::{Due, liveness_due, next_deadline, timing};
+use due::{Due, grace_after_change, liveness_due, next_deadline, timing};
 pub use outcome::{Accepted, MonitorStats, PeerError, Rejected, Watermark};
 pub use reachability::Reachability;
 pub use resume::ResumeError;
@@ -73,8 +73,6 @@ pub struct Monitor<D: Detector, S: Storage> {
     deferred: Option<Instant>,
     /// Until when frames count as heard right after a local pause (the stall guard).
     paused_until: Option<Instant>,
-    /// When the settings or the detector last changed while running (see `due::from_change`).
-    changed: Option<Instant>,
 }
 
 impl<D: Detector, S: Storage> Monitor<D, S> {
@@ -100,7 +98,6 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             stats: MonitorStats::default(),
             deferred: None,
             paused_until: None,
-            changed: None,
         }
     }
 
@@ -313,8 +310,10 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
     /// protection is untouched, whichever keys come and go), detector history, counters.
     ///
     /// The rule for deadlines: a peer last heard before the change is judged by the new rule as
-    /// if heard at the change, so a stricter rule never convicts it for silence the old rule
-    /// allowed, and a looser one applies at once; its next frame ends that. A peer's negotiated
+    /// if heard at the change, but never later than the old rule would have judged it; so a
+    /// stricter rule never convicts it for silence the old rule allowed, a rule as strict or
+    /// looser applies at once (the same settings again move nothing), and its next frame ends
+    /// the grace. A peer's negotiated
     /// timeout is renegotiated under the new bounds with its next frame. This node's own
     /// `timeout` and `interval` reach its peers with its next heartbeat.
     ///
@@ -326,21 +325,21 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
             return Err(FixedFieldError { field });
         }
         let now = self.clock.advance(now);
+        self.hold_down_deadlines();
         if let Some(auth) = config.keys.take() {
             self.auth = auth;
         }
         self.config = config;
-        self.changed = Some(now);
-        self.reschedule_all();
+        self.rules_changed(now);
         Ok(())
     }
 
     /// Replaces the detector while running, at `now`: each peer's state goes through the new
     /// detector's [`Detector::on_replaced`] (by default, a fresh start), and every peer keeps the
-    /// rest of its record. Deadlines follow the rule of [`reconfigure`](Self::reconfigure):
-    /// for a peer last heard before the change they count from the change.
+    /// rest of its record. Deadlines follow the rule of [`reconfigure`](Self::reconfigure).
     pub fn replace_detector(&mut self, now: Instant, detector: D) {
         let now = self.clock.advance(now);
+        self.hold_down_deadlines();
         self.detector = detector;
         for slot in 0..self.peers.len() {
             let Some(id) = self.peers.id(slot) else { continue };
@@ -348,13 +347,33 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                 self.detector.on_replaced(&mut peer.detector, id);
             }
         }
-        self.changed = Some(now);
-        self.reschedule_all();
+        self.rules_changed(now);
     }
 
-    /// Sets every peer's timer to exactly its next deadline, after the rules changed.
-    fn reschedule_all(&mut self) {
+    /// Keeps every slot's down deadline under the rules in force (grace included), before a change:
+    /// held in the peers' grace fields, as µs after their last frame, until
+    /// [`rules_changed`](Self::rules_changed) turns them into the new grace.
+    fn hold_down_deadlines(&mut self) {
         for slot in 0..self.peers.len() {
+            let old = self.peers.get(slot).and_then(|p| {
+                let due = liveness_due(&self.detector, &self.config, p)?;
+                Some(crate::time::duration_micros_u32(due.down.saturating_duration_since(p.last_heard)))
+            });
+            if let Some((peer, _)) = self.peers.record_and_links_mut(slot) {
+                peer.grace_us = old.map_or(u32::MAX, |us| us.min(u32::MAX - 1));
+            }
+        }
+    }
+
+    /// After the rules changed at `now`: each peer's grace under the new rules (see
+    /// [`grace_after_change`]), and every timer set to exactly its next deadline.
+    fn rules_changed(&mut self, now: Instant) {
+        for slot in 0..self.peers.len() {
+            let Some((peer, _)) = self.peers.record_and_links_mut(slot) else { continue };
+            let held = core::mem::take(&mut peer.grace_us);
+            let old = (held != u32::MAX).then(|| peer.last_heard + Duration::from_micros(u64::from(held)));
+            let grace = grace_after_change(&self.detector, &self.config, peer, old, now);
+            peer.grace_us = grace;
             self.reschedule(slot);
         }
         self.settle();
@@ -607,6 +626,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
                 peer.generation = obs.generation;
                 peer.stats.received = peer.stats.received.saturating_add(1);
                 peer.last_heard = now;
+                peer.grace_us = 0;
                 peer.set_heard();
                 peer.peer_timestamp = obs.sent_at;
                 peer.interval_us = crate::time::duration_micros_u32(obs.interval);
@@ -718,7 +738,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
         #[cfg(not(feature = "explain"))]
         let _ = held;
         let Some(peer_id) = self.peers.id(slot) else { return };
-        let due = self.peers.get(slot).and_then(|p| liveness_due(&self.detector, &self.config, p, self.changed));
+        let due = self.peers.get(slot).and_then(|p| liveness_due(&self.detector, &self.config, p));
         // Evidence is gathered before anything changes, and queued right before its verdict.
         #[cfg(feature = "explain")]
         let evidence = if self.config.explain {
@@ -831,7 +851,7 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// `slot`'s next deadline (see [`next_deadline`]).
     fn next_deadline(&self, slot: usize) -> Option<Instant> {
-        next_deadline(&self.detector, &self.config, self.peers.get(slot)?, self.peers.links(slot), self.changed)
+        next_deadline(&self.detector, &self.config, self.peers.get(slot)?, self.peers.links(slot))
     }
 
     /// Sets `slot`'s timer to exactly its next deadline.
@@ -850,8 +870,8 @@ impl<D: Detector, S: Storage> Monitor<D, S> {
 
     /// Makes the earliest timer exact, so that `poll_timeout` returns the true next deadline.
     fn settle(&mut self) {
-        let (detector, config, changed) = (&self.detector, &self.config, self.changed);
-        self.peers.settle(|peer, links| next_deadline(detector, config, peer, links, changed));
+        let (detector, config) = (&self.detector, &self.config);
+        self.peers.settle(|peer, links| next_deadline(detector, config, peer, links));
     }
 
     fn status(&self, slot: usize) -> Option<PeerStatus> {

@@ -134,6 +134,10 @@ pub(crate) struct Peer<P> {
     pub(crate) interval_us: u32,
     pub(crate) timeout_us: u32,
     pub(crate) applied_to_us_us: u32,
+    /// How much later than the rule in force its deadlines fall, in µs: set when the rules
+    /// changed while the peer was silent, cleared by its next fresh frame (see
+    /// `monitor::due::grace_after_change`).
+    pub(crate) grace_us: u32,
     pub(crate) stats: PeerStats,
     pub(crate) detector: P,
 }
@@ -152,6 +156,7 @@ impl<P: Default> Peer<P> {
             interval_us: 0,
             timeout_us: crate::time::duration_micros_u32(timeout),
             applied_to_us_us: 0,
+            grace_us: 0,
             stats: PeerStats::default(),
             detector: P::default(),
         }
