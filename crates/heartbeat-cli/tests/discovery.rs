@@ -476,6 +476,37 @@ fn a_flood_of_signed_frames_from_many_ids_fills_the_table_only_up_to_max_peers()
     Ok(())
 }
 
+/// A `[[peer]]` that a reload cannot add (the table is full of learned peers, or the id is
+/// one of them) is reported, the reload counts as not applied, and the next reload tries it
+/// again instead of taking it for done.
+#[test]
+fn a_peer_a_reload_cannot_add_is_reported_and_tried_again() -> Result<()> {
+    let _serial = serial();
+    let link = Link::new(3)?;
+    let file = link.dir.path().join("n1.toml");
+    std::fs::write(&file, "").map_err(|e| io("write the settings", e))?;
+    let mut args = multicast_v4_args(1);
+    args.extend(strings(&["--max-peers", "1", "--config", file.to_str().unwrap_or_default()]));
+    let node = Node::start(&link, 1, &args)?;
+    let _others = [Node::start(&link, 2, &multicast_v4_args(2))?, Node::start(&link, 3, &multicast_v4_args(3))?];
+    wait_for("node 1 to learn one peer", PATIENCE, || {
+        let status = node.status()?;
+        Ok(if peers(&status).len() == 1 { Check::Done(()) } else { Check::Waiting(status.to_string()) })
+    })?;
+    std::fs::write(&file, "[[peer]]\nid = 3\n").map_err(|e| io("write the settings", e))?;
+    for attempt in 1..=2 {
+        let out = link.host(1).command(BINARY).arg("reload").arg("--control").arg(&node.control).output();
+        let out = out.map_err(|e| io("run heartbeat reload", e))?;
+        let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "attempt {attempt}: {said}");
+        assert!(said.contains("peer 3 not added"), "attempt {attempt}: {said}");
+    }
+    let status = node.status()?;
+    assert_eq!(status["reload"]["applied"], false, "{status}");
+    assert!(peers(&status).len() <= 1, "{status}");
+    Ok(())
+}
+
 #[test]
 fn a_group_that_cannot_work_is_refused_before_anything_starts() {
     let refused = |args: &[&str], needle: &str| {

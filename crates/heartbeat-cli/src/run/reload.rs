@@ -250,20 +250,32 @@ impl Reloader {
                 metrics.forget_peer(id.get());
             }
         }
-        // A moved peer keeps its record: no new Up, and its replay window stays.
+        // A moved peer keeps its record: no new Up, and its replay window stays. A peer that
+        // cannot be moved or added (a table full of learned peers, an id already learned)
+        // keeps what the node has, so that the next reload tries it again.
+        let mut failed = Vec::new();
         for (id, addrs) in &changes.moved {
             if let Err(err) = node.move_peer(*id, addrs).await {
-                warn!(peer = id.get(), %err, "reload: cannot move peer {id}");
+                failed.push(format!("peer {id} not moved: {err}"));
+                let before = self.running.peers.iter().find(|(p, _)| p == id).map(|(_, a)| a.clone());
+                if let (Some(before), Some(entry)) = (before, plan.settings.peers.iter_mut().find(|(p, _)| p == id)) {
+                    entry.1 = before;
+                }
             }
         }
         for (id, addrs) in &changes.added {
             if let Err(err) = node.add_peer(*id, addrs).await {
-                warn!(peer = id.get(), %err, "reload: cannot add peer {id}");
+                failed.push(format!("peer {id} not added: {err}"));
+                plan.settings.peers.retain(|(p, _)| p != id);
             }
         }
         let message = plan.describe();
         self.running = plan.settings;
-        Ok(message)
+        if failed.is_empty() {
+            Ok(message)
+        } else {
+            Err(format!("partly applied ({message}), but {}; reload again to retry", failed.join("; ")))
+        }
     }
 
     /// Applies the file on every SIGHUP, until the node stops.
