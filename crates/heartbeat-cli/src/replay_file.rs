@@ -25,6 +25,7 @@
 //! last [`WRITE_PERIOD`] before an ungraceful end (SIGKILL, power loss), or after the final
 //! write of a graceful stop, are not on disk and could be replayed once after the restart.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -81,13 +82,22 @@ pub(crate) struct ReplayFile {
     path: PathBuf,
     owner: Owner,
     report: Arc<Mutex<ReplayFileReport>>,
+    /// What the file holds, by peer; locked for the whole of a write, so that two writers
+    /// (the periodic one and the one at stop) take turns, and a write that comes late with
+    /// older marks never takes a peer's mark back.
+    written: Arc<Mutex<BTreeMap<NodeId, Watermark>>>,
 }
 
 impl ReplayFile {
     /// The file at `path` for node `node` of `cluster`.
     pub(crate) fn new(path: PathBuf, cluster: ClusterId, node: NodeId) -> Self {
         let report = ReplayFileReport { path: path.clone(), ..ReplayFileReport::default() };
-        ReplayFile { path, owner: Owner { cluster, node }, report: Arc::new(Mutex::new(report)) }
+        ReplayFile {
+            path,
+            owner: Owner { cluster, node },
+            report: Arc::new(Mutex::new(report)),
+            written: Arc::default(),
+        }
     }
 
     /// The report, shared with the status answer.
@@ -95,26 +105,44 @@ impl ReplayFile {
         self.report.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Reads and checks the file. A refused file is moved aside to `FILE.refused`.
+    /// Reads and checks the file. One that is not a regular file, not this user's, writable by
+    /// others, or unreadable is refused where it is (a later write replaces it with a private
+    /// file); one whose contents are damaged or another node's is moved aside to
+    /// `FILE.refused`, so that nothing overwrites it unseen.
     pub(crate) fn load(&self) -> Loaded {
-        let loaded = read(&self.path, self.owner);
-        if let Loaded::Refused(reason) = &loaded {
-            let aside = aside(&self.path);
-            match std::fs::rename(&self.path, &aside) {
-                Ok(()) => error!(
+        let bytes = match inspect(&self.path).and_then(|()| read(&self.path)) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Loaded::Missing,
+            Err(reason) => {
+                error!(
                     kind = "replay-file",
                     file = %self.path.display(),
-                    kept_as = %aside.display(),
                     "replay file refused: {reason}; starting without replay watermarks (each peer's first authenticated frame is believed)"
-                ),
-                Err(err) => error!(
-                    kind = "replay-file",
-                    file = %self.path.display(),
-                    "replay file refused: {reason}; cannot move it aside ({err}); starting without replay watermarks"
-                ),
+                );
+                return Loaded::Refused(reason);
+            }
+        };
+        match decode(&bytes, self.owner) {
+            Ok(entries) => Loaded::Found(entries),
+            Err(err) => {
+                let reason = err.to_string();
+                let aside = aside(&self.path);
+                match std::fs::rename(&self.path, &aside) {
+                    Ok(()) => error!(
+                        kind = "replay-file",
+                        file = %self.path.display(),
+                        kept_as = %aside.display(),
+                        "replay file refused: {reason}; starting without replay watermarks (each peer's first authenticated frame is believed)"
+                    ),
+                    Err(err) => error!(
+                        kind = "replay-file",
+                        file = %self.path.display(),
+                        "replay file refused: {reason}; cannot move it aside ({err}); starting without replay watermarks"
+                    ),
+                }
+                Loaded::Refused(reason)
             }
         }
-        loaded
     }
 
     /// Notes what start-up did with the file.
@@ -144,7 +172,11 @@ impl ReplayFile {
 
     /// Writes `marks` (any order); counts the outcome. Blocking: call it off the runtime.
     pub(crate) fn store(&self, marks: &[(NodeId, Watermark)]) -> bool {
-        let mut entries: Vec<Entry> = marks.iter().map(|&(peer, mark)| Entry { peer, mark }).collect();
+        let mut on_file = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries: Vec<Entry> = marks
+            .iter()
+            .map(|&(peer, mark)| Entry { peer, mark: on_file.get(&peer).map_or(mark, |&had| later(had, mark)) })
+            .collect();
         entries.sort_by_key(|e| e.peer);
         entries.dedup_by_key(|e| e.peer);
         let mut bytes = vec![0; replay_state::encoded_len(entries.len())];
@@ -154,6 +186,7 @@ impl ReplayFile {
         let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
         match written {
             Ok(()) => {
+                *on_file = entries.iter().map(|e| (e.peer, e.mark)).collect();
                 report.writes += 1;
                 true
             }
@@ -190,6 +223,11 @@ impl ReplayFile {
     }
 }
 
+/// The further of two marks of one peer: a higher generation, or more of the same one.
+fn later(a: Watermark, b: Watermark) -> Watermark {
+    if (b.generation, b.sequence) > (a.generation, a.sequence) { b } else { a }
+}
+
 /// `FILE.refused`.
 fn aside(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -198,22 +236,41 @@ fn aside(path: &Path) -> PathBuf {
 }
 
 /// The file's entries, or why not.
-fn read(path: &Path, owner: Owner) -> Loaded {
+/// Whether the file may be believed at all: a regular file of this user that nobody else may
+/// write (else anyone who can write it could shut every peer out with a high generation).
+/// `Ok` for a missing file too.
+fn inspect(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(format!("cannot read it: {err}")),
+    };
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!("owned by uid {}, not this node's ({me})", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!("writable by others (mode {:o}): chmod 600 it", meta.mode() & 0o777));
+    }
+    Ok(())
+}
+
+/// The file's bytes, at most one more than the largest valid snapshot (which tells "too long"
+/// from "just fits"); `None` if there is no file.
+fn read(path: &Path) -> Result<Option<Vec<u8>>, String> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
-        Err(err) => return Loaded::Refused(format!("cannot read it: {err}")),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(format!("cannot read it: {err}")),
     };
-    // One byte more than the largest valid snapshot tells "too long" from "just fits".
     let limit = replay_state::encoded_len(replay_state::MAX_ENTRIES) as u64 + 1;
     let mut bytes = Vec::new();
-    if let Err(err) = file.take(limit).read_to_end(&mut bytes) {
-        return Loaded::Refused(format!("cannot read it: {err}"));
-    }
-    match decode(&bytes, owner) {
-        Ok(entries) => Loaded::Found(entries),
-        Err(err) => Loaded::Refused(err.to_string()),
-    }
+    file.take(limit).read_to_end(&mut bytes).map_err(|err| format!("cannot read it: {err}"))?;
+    Ok(Some(bytes))
 }
 
 fn decode(bytes: &[u8], owner: Owner) -> Result<Vec<Entry>, replay_state::SnapshotError> {
@@ -234,6 +291,34 @@ mod tests {
 
     fn mark(generation: u32, sequence: u64) -> Watermark {
         Watermark { generation: Generation(generation), sequence }
+    }
+
+    #[test]
+    fn a_late_write_with_older_marks_takes_no_mark_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ReplayFile::new(dir.path().join("replay"), ClusterId(3), id(1));
+        assert!(file.store(&[(id(2), mark(7, 40)), (id(3), mark(1, 5))]));
+        // The periodic writer's older snapshot, finishing after the one written at stop.
+        assert!(file.store(&[(id(2), mark(7, 12)), (id(3), mark(1, 9))]));
+        let Loaded::Found(entries) = file.load() else { panic!("not found") };
+        let got: Vec<_> = entries.iter().map(|e| (e.peer, e.mark)).collect();
+        assert_eq!(got, vec![(id(2), mark(7, 40)), (id(3), mark(1, 9))]);
+    }
+
+    #[test]
+    fn a_file_others_may_write_is_refused_where_it_is() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = ReplayFile::new(dir.path().join("replay"), ClusterId(3), id(1));
+        assert!(file.store(&[(id(2), mark(7, 40))]));
+        std::fs::set_permissions(dir.path().join("replay"), std::fs::Permissions::from_mode(0o662)).unwrap();
+        let Loaded::Refused(reason) = file.load() else { panic!("believed a file others may write") };
+        assert!(reason.contains("writable by others (mode 662)"), "{reason}");
+        assert!(dir.path().join("replay").exists() && !dir.path().join("replay.refused").exists());
+        // A directory in its place is refused too, not opened.
+        let other = ReplayFile::new(dir.path().to_path_buf(), ClusterId(3), id(1));
+        let Loaded::Refused(reason) = other.load() else { panic!("believed a directory") };
+        assert!(reason.contains("not a regular file"), "{reason}");
     }
 
     #[test]

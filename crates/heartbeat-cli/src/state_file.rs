@@ -7,8 +7,13 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to `path` atomically and durably: into a temporary file in the same
 /// directory (so that the rename cannot cross file systems), flushed to disk, renamed over
 /// `path`, and the directory flushed so that the rename itself is on disk. The file is
-/// readable by its owner only. On an error the temporary file is removed and `path` is as it
-/// was.
+/// readable by its owner only. On an error before the rename the temporary file is removed
+/// and `path` is as it was; if only the directory flush fails, the new contents may already
+/// be in place.
+///
+/// The temporary file is made afresh (anything at its name, such as a symbolic link planted in
+/// a directory others can write, is removed first, never followed). Writers of one path in
+/// one process must take turns.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = temporary(path);
     let result = (|| {
@@ -36,7 +41,13 @@ fn temporary(path: &Path) -> PathBuf {
 
 fn open_private(path: &Path) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    // O_CREAT | O_EXCL: fails on anything that appeared at the name since, links included.
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
 }
 
 #[cfg(test)]
@@ -54,6 +65,17 @@ mod tests {
         assert_eq!(names, ["state"]);
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_link_planted_at_the_temporary_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, victim) = (dir.path().join("state"), dir.path().join("victim"));
+        std::fs::write(&victim, b"precious").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(".state.tmp")).unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
     }
 
     #[test]
