@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use heartbeat_session::client::ClientEvent;
+use heartbeat_session::client::{ClientEvent, DisconnectReason};
 use heartbeat_session::jute::{ConnectRequest, PASSWORD_LEN, frame_into};
 use heartbeat_session::server::{ServerConfig, SessionId};
 use heartbeat_tokio::session::{
@@ -138,6 +138,25 @@ async fn a_server_that_refuses_is_passed_over_at_once_not_after_the_connect_time
     // The connect timeout is 3 s / 2 servers: waiting it out would take 1.5 s.
     let took = started.elapsed();
     assert!(took < Duration::from_millis(500), "connected after {took:?}");
+    client.close();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_server_refuses_the_round_waits_its_connect_timeout_and_says_so_once() {
+    let (server, _events) = server(ServerOptions::default()).await;
+    let refusing = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let timeout = Duration::from_millis(600);
+    let c = SessionClient::new(vec![refusing], ClientOptions::new(timeout), server.clock()).unwrap();
+    let (client, mut seen) = c.spawn();
+    // Nothing to say before the attempt's share of the timeout (here all of it) is out.
+    let early = collect(&mut seen, Duration::from_millis(300)).await;
+    assert!(early.is_empty(), "{early:?}");
+    let late = collect(&mut seen, Duration::from_millis(500)).await;
+    assert!(
+        matches!(late.as_slice(), [ClientEvent::Disconnected { server: 0, reason: DisconnectReason::ConnectTimeout }]),
+        "{late:?}"
+    );
     client.close();
     server.stop().await;
 }

@@ -104,8 +104,9 @@ impl SessionClient {
     /// Opens the connection the machine asks for, sends what it queued, delivers its events.
     async fn flush(&mut self, stream: &mut Option<TcpStream>, events: &mpsc::UnboundedSender<ClientEvent>) {
         // A connection refused at once, or one that fails on its first write, moves to the next
-        // server now; once round the list at most. After that, the last attempt waits for the
-        // machine's connect timeout, which paces the next round.
+        // server now; once round the list at most. After that, the last server refused waits
+        // out its attempt (the machine's connect timeout), which paces the next round.
+        let mut refused = 0;
         for _ in 0..=self.servers.len() {
             if let Some(server) = self.machine.poll_connect() {
                 match self.open(server).await {
@@ -113,8 +114,11 @@ impl SessionClient {
                     Opened::TimedOut => *stream = None,
                     Opened::Failed => {
                         *stream = None;
-                        self.machine.on_disconnect(self.clock.now());
-                        continue;
+                        refused += 1;
+                        if refused < self.servers.len() {
+                            self.machine.on_disconnect(self.clock.now());
+                            continue;
+                        }
                     }
                 }
             }
