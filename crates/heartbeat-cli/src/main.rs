@@ -59,8 +59,8 @@ enum Command {
     Run(run::Args),
     /// Ask a running `heartbeat run` to re-read its settings and key files (as SIGHUP does) and
     /// print what it did: peers added, removed or moved, timing, keys and detectors changed
-    /// live, or why it refused the file (listen, cluster, control, metrics and authentication
-    /// on/off need a restart).
+    /// live, or why it refused the file (listen, discovery, cluster, control, metrics,
+    /// replay_file and authentication on/off need a restart).
     Reload(reload::Args),
     /// Ask a running node (over its control socket) for its peer table; against a
     /// `heartbeat bfd` socket, prints that daemon's session table.

@@ -44,8 +44,8 @@ pub(crate) struct Args {
     /// discovery flags' keys: multicast, broadcast, interface, ttl, learn, max_peers,
     /// forget_after). SIGHUP (or `heartbeat reload`) re-reads it: peers, timing (interval,
     /// timeout, tick, local_pause), the key file's keys and the detectors apply at once;
-    /// listen, discovery, cluster, control, metrics and turning authentication on or off are
-    /// refused until a restart.
+    /// listen, discovery, cluster, control, metrics, replay_file and turning authentication
+    /// on or off are refused until a restart.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// This node's id: a non-zero integer, unique in the cluster.

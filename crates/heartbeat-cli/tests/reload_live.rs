@@ -299,7 +299,8 @@ fn staggered_key_rotation_over_three_real_nodes_has_no_false_verdict() {
         for other in nodes.iter().filter(|n| n.id != node.id) {
             let seen = peer(&report, other.id);
             assert_eq!(seen["state"], "up", "node {} sees {}: {report}", node.id, other.id);
-            assert!(seen["last_heard_ms"].as_f64().unwrap() < 500.0, "{report}");
+            // A 100 ms interval; 1 s of slack for a loaded machine, still under the 1.5 s timeout.
+            assert!(seen["last_heard_ms"].as_f64().unwrap() < 1000.0, "{report}");
         }
         let forgeries = if i == 0 { 3 } else { 0 };
         assert_eq!(report["frames_rejected"], forgeries, "node {}: {report}", node.id);

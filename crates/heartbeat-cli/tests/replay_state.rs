@@ -197,8 +197,17 @@ fn replayed_at_restarted_b(lab: &Lab, recording: &[Vec<u8>]) -> (serde_json::Val
     let mut b = lab.node_b();
     let before = started(&mut b, lab);
     assert_ne!(peer_a(&before)["state"], "up", "{before:#}");
+    let received = before["datagrams_received"].as_u64().unwrap();
     lab.replay(recording);
-    std::thread::sleep(Duration::from_millis(300));
+    // Until B has read every replayed datagram (a loaded machine may take a while).
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while lab.status()["datagrams_received"].as_u64().unwrap() < received + recording.len() as u64
+        && std::time::Instant::now() < end
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // And a little longer, for an `up` that the last of them might bring.
+    std::thread::sleep(Duration::from_millis(100));
     let after = lab.status();
     let table = text(&run(&["status", "--control", lab.path("b.sock").to_str().unwrap()]).stdout);
     let loaded = after["replay_file"]["loaded"].as_str().unwrap().to_string();

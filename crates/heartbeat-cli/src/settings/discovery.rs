@@ -12,7 +12,8 @@
 //! ```
 //!
 //! A learned peer that goes silent is declared down like any other and, by default, kept: its
-//! replay window stays, so recorded frames of it are refused forever. Forgetting it
+//! replay window stays, so recorded frames of it are refused while the node runs (not across
+//! a restart: the replay file keeps configured peers' marks only). Forgetting it
 //! (`forget_after`) frees its slot for a new member but drops that window: someone who
 //! recorded its frames on the link could have it learned again, up for as long as the
 //! recording lasts. Choose forgetting where ids churn (machines replaced under new ids) and
