@@ -140,6 +140,29 @@ impl Config {
     /// [`Monitor::reconfigure`](crate::Monitor::reconfigure)): `tick` and the timeout bounds,
     /// `timeout`, `interval`, `initdead`, `local_pause`, and the keys.
     pub fn fixed_field_changed(&self, new: &Config) -> Option<&'static str> {
+        // Every field is named here, so that a new one cannot go unclassified: fixed (compared
+        // below), timing (see `timing_changed`), or neither (`seed`, `keys`).
+        let Config {
+            cluster: _,
+            node: _,
+            generation: _,
+            tick: _,
+            interval: _,
+            timeout: _,
+            min_timeout: _,
+            max_timeout: _,
+            initdead: _,
+            local_pause: _,
+            explain: _,
+            jitter_percent: _,
+            learning: _,
+            max_peers: _,
+            links: _,
+            broadcast: _,
+            seed: _,
+            authenticated: _,
+            keys: _,
+        } = self;
         let fixed = [
             ("cluster", self.cluster != new.cluster),
             ("node", self.node != new.node),
@@ -153,6 +176,18 @@ impl Config {
             ("authentication", self.authenticated != new.authenticated),
         ];
         fixed.into_iter().find(|(_, changed)| *changed).map(|(field, _)| field)
+    }
+
+    /// Whether `new` differs from `self` in timing, the fields a running machine takes over
+    /// with [`Monitor::reconfigure`](crate::Monitor::reconfigure) besides the keys: `tick`
+    /// and the timeout bounds, `timeout`, `interval`, `initdead`, `local_pause`.
+    pub fn timing_changed(&self, new: &Config) -> bool {
+        self.tick != new.tick
+            || self.interval != new.interval
+            || self.timeout != new.timeout
+            || (self.min_timeout, self.max_timeout) != (new.min_timeout, new.max_timeout)
+            || self.initdead != new.initdead
+            || self.local_pause != new.local_pause
     }
 
     /// This node's id.
@@ -526,6 +561,25 @@ mod tests {
 
     fn builder() -> ConfigBuilder {
         Config::builder(ClusterId(1), NodeId::new(1).unwrap()).authentication(Authentication::None)
+    }
+
+    #[test]
+    fn each_field_is_fixed_or_timing_or_neither() {
+        let base = builder().build().unwrap();
+        let timing = [
+            builder().tick(Duration::from_millis(50)).build().unwrap(),
+            builder().timeout(Duration::from_millis(700)).build().unwrap(),
+            builder().interval(Duration::from_millis(100)).build().unwrap(),
+            builder().local_pause(Some(Duration::from_millis(20))).build().unwrap(),
+        ];
+        for new in &timing {
+            assert!(base.timing_changed(new) && base.fixed_field_changed(new).is_none(), "{new:?}");
+        }
+        let fixed = Config::builder(ClusterId(2), NodeId::new(1).unwrap()).authentication(Authentication::None);
+        let fixed = fixed.build().unwrap();
+        assert_eq!((base.timing_changed(&fixed), base.fixed_field_changed(&fixed)), (false, Some("cluster")));
+        let same = builder().seed(99).build().unwrap();
+        assert_eq!((base.timing_changed(&same), base.fixed_field_changed(&same)), (false, None));
     }
 
     #[test]

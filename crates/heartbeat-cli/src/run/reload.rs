@@ -130,16 +130,6 @@ fn ring_of(config: &Config) -> Option<&KeyRing> {
     config.keys().and_then(|auth| auth.key_ring())
 }
 
-/// Whether `new` differs from `old` in timing (the keys aside).
-fn timing_changed(old: &Config, new: &Config) -> bool {
-    old.tick() != new.tick()
-        || old.interval() != new.interval()
-        || old.timeout() != new.timeout()
-        || old.timeout_bounds() != new.timeout_bounds()
-        || old.initdead() != new.initdead()
-        || old.local_pause() != new.local_pause()
-}
-
 impl Reloader {
     /// Reloads `path` (if any) with `flags` over it, against the `running` settings.
     pub(crate) fn new(path: Option<PathBuf>, flags: Overrides, running: NodeSettings) -> Reloader {
@@ -211,7 +201,7 @@ impl Reloader {
             }
         }
         peers.removed = old.keys().filter(|id| !now.contains_key(id)).copied().collect();
-        let timing = timing_changed(old_c, new_c);
+        let timing = old_c.timing_changed(new_c);
         let keys = ring_of(old_c) != ring_of(new_c);
         let detector = !self.running.detector.same_choices(&new.detector);
         Ok(Plan { settings: new, peers, timing, keys, detector })
