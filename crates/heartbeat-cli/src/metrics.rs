@@ -65,6 +65,26 @@ use crate::detectors::IntervalFamily;
 /// The states a peer can be in, each a series of `heartbeat_peer_state` (1 for the current).
 const STATES: [&str; 6] = ["waiting", "up", "asymmetric", "suspect", "down", "left"];
 
+/// Every `kind` label of `heartbeat_events_total`: the core's events ([`event_kind`]) and the
+/// binary's own (`asymmetric`, `symmetric`, `learned`).
+const EVENT_KINDS: [&str; 12] = [
+    "up",
+    "suspect",
+    "down",
+    "restarted",
+    "left",
+    "link_up",
+    "link_down",
+    "explained",
+    "other",
+    "asymmetric",
+    "symmetric",
+    "learned",
+];
+
+/// Every `source` label of `heartbeat_verdicts_total`: where a deadline came from.
+const DEADLINE_SOURCES: [&str; 6] = ["startup", "negotiated", "estimated", "floor", "ceiling", "unknown"];
+
 fn interval_buckets() -> Histogram {
     // 1 ms to about 33 s, doubling.
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 16))
@@ -213,14 +233,7 @@ impl Metrics {
 
     /// Counts a verdict with its evidence.
     pub(crate) fn record_verdict(&self, peer: u64, v: &VerdictReport) {
-        let source = match v.deadline_source.as_str() {
-            "startup" => "startup",
-            "negotiated" => "negotiated",
-            "estimated" => "estimated",
-            "floor" => "floor",
-            "ceiling" => "ceiling",
-            _ => "unknown",
-        };
+        let source = DEADLINE_SOURCES.into_iter().find(|s| *s == v.deadline_source).unwrap_or("unknown");
         let verdict = if v.verdict == "down" { "down" } else { "suspect" };
         self.verdicts.get_or_create(&VerdictLabels { peer, verdict, source }).inc();
         if v.held_by_stall_guard {
@@ -242,8 +255,7 @@ impl Metrics {
     /// Counts one event, and a flap when it takes a verdict back.
     pub(crate) fn record_event(&self, event: &Event) {
         let peer = event.peer.get();
-        let kind = event_kind(&event.kind);
-        self.events.get_or_create(&EventLabels { peer, kind }).inc();
+        self.record_kind(peer, event_kind(&event.kind));
         let state = match event.kind {
             EventKind::Up { .. } | EventKind::Restarted { .. } => "up",
             EventKind::Suspect { .. } => "suspect",
@@ -275,25 +287,11 @@ impl Metrics {
         self.intervals.remove(&label);
         self.flaps.remove(&label);
         self.held.remove(&label);
-        const KINDS: [&str; 12] = [
-            "up",
-            "suspect",
-            "down",
-            "restarted",
-            "left",
-            "link_up",
-            "link_down",
-            "explained",
-            "other",
-            "asymmetric",
-            "symmetric",
-            "learned",
-        ];
-        for kind in KINDS {
+        for kind in EVENT_KINDS {
             self.events.remove(&EventLabels { peer, kind });
         }
         for verdict in ["down", "suspect"] {
-            for source in ["startup", "negotiated", "estimated", "floor", "ceiling", "unknown"] {
+            for source in DEADLINE_SOURCES {
                 self.verdicts.remove(&VerdictLabels { peer, verdict, source });
             }
         }
@@ -302,6 +300,7 @@ impl Metrics {
 
     /// Counts an event the binary itself raises (`asymmetric`, `symmetric`).
     pub(crate) fn record_kind(&self, peer: u64, kind: &'static str) {
+        debug_assert!(EVENT_KINDS.contains(&kind), "`{kind}` is missing from EVENT_KINDS (forget_peer would leak it)");
         self.events.get_or_create(&EventLabels { peer, kind }).inc();
     }
 
