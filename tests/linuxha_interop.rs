@@ -607,32 +607,65 @@ fn drop_one_status(ns: &heartbeat_tests::netns::Namespace, chain: &str) -> TestR
     .map(drop)
 }
 
+/// The daemon and ours in a pair, up, with a capture of node B's link running and one status
+/// heartbeat about to be dropped by B's `chain` (`OUTPUT`: one of ours on its way out, after
+/// the capture saw it; `INPUT`: one of theirs on arrival, after the capture saw it).
+struct LostHeartbeat {
+    hb: Heartbeat,
+    ours: Ours,
+    capture: heartbeat_tests::netns::Capture,
+    file: std::path::PathBuf,
+    // Last: the files and the namespaces outlive the processes.
+    _dir: tempfile::TempDir,
+    _net: Pair,
+}
+
+impl LostHeartbeat {
+    fn start(name: &str, authkeys: &str, chain: &str) -> Result<LostHeartbeat, Error> {
+        let net = Pair::new()?;
+        let theirs = config(authkeys);
+        let dir = heartbeat_tests::netns::temp_dir(name)?;
+        let file = dir.path().join("b.pcap");
+        let capture = net.b.capture(Pair::B_DEV, &file, "udp port 694")?;
+        let hb = Heartbeat::start(&net.a, &theirs)?;
+        let mut ours = Ours::start(&net, &theirs, authkeys)?;
+        ours.wait_up()?;
+        wait_nodestatus(&hb, "active", UP_WITHIN)?;
+        drop_one_status(&net.b, chain)?;
+        Ok(LostHeartbeat { hb, ours, capture, file, _dir: dir, _net: net })
+    }
+
+    /// Our wire counters once `done` holds for them (within 5 s).
+    fn wire_once(
+        &self,
+        what: &str,
+        done: impl Fn(&heartbeat_proto::linuxha::WireStats) -> bool,
+    ) -> Result<heartbeat_proto::linuxha::WireStats, Error> {
+        wait_for(what, Duration::from_secs(5), || {
+            let w = self.ours.status()?.wire;
+            Ok(if done(&w) { Check::Done(w) } else { Check::Waiting(format!("{w:?}")) })
+        })
+        .map_err(|e| self.hb.failure(e.to_string()))
+    }
+
+    /// The capture once `done` holds for it (see [`captured_until`]), and stops it.
+    fn captured(&mut self, what: &str, done: impl Fn(&[pcap::Datagram]) -> bool) -> Result<Vec<pcap::Datagram>, Error> {
+        let packets = captured_until(&self.file, what, done)
+            .map_err(|e| self.hb.failure(format!("{e}; ours: {:?}", self.ours.status().map(|s| s.wire))))?;
+        self.capture.stop();
+        Ok(packets)
+    }
+}
+
 #[test]
 fn a_heartbeat_of_ours_lost_on_the_way_is_asked_for_by_the_daemon_and_resent() -> TestResult {
-    let net = Pair::new()?;
-    let authkeys = "auth 3\n3 md5 lha-md5-key\n";
-    let theirs = config(authkeys);
-    let dir = heartbeat_tests::netns::temp_dir("lha-rexmit-ours")?;
-    let file = dir.path().join("b.pcap");
-    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 694")?;
-    let hb = Heartbeat::start(&net.a, &theirs)?;
-    let mut ours = Ours::start(&net, &theirs, authkeys)?;
-    ours.wait_up()?;
-    wait_nodestatus(&hb, "active", UP_WITHIN)?;
-    // One of ours dropped on its way out (after the capture point of ingress, before egress).
-    drop_one_status(&net.b, "OUTPUT")?;
-    let resent = wait_for("a resend of ours", Duration::from_secs(5), || {
-        let w = ours.status()?.wire;
-        Ok(if w.resent >= 1 { Check::Done(w) } else { Check::Waiting(format!("{w:?}")) })
-    })
-    .map_err(|e| hb.failure(e.to_string()))?;
+    let mut lab = LostHeartbeat::start("lha-rexmit-ours", "auth 3\n3 md5 lha-md5-key\n", "OUTPUT")?;
+    let resent = lab.wire_once("a resend of ours", |w| w.resent >= 1)?;
     let resent_after_request = |packets: &[pcap::Datagram]| {
         rexmit_request(packets, Pair::A_V4, OURS)
             .is_ok_and(|(request, asked)| with_seq(packets, Pair::B_V4, asked).any(|d| d.at >= request.at))
     };
-    let packets = captured_until(&file, "our resend in the capture", resent_after_request)
-        .map_err(|e| hb.failure(e.to_string()))?;
-    capture.stop();
+    let packets = lab.captured("our resend in the capture", resent_after_request)?;
     let (request, asked) = rexmit_request(&packets, Pair::A_V4, OURS)?;
     let answer = with_seq(&packets, Pair::B_V4, asked)
         .find(|d| d.at >= request.at)
@@ -643,50 +676,31 @@ fn a_heartbeat_of_ours_lost_on_the_way_is_asked_for_by_the_daemon_and_resent() -
         "the daemon asked for our seq {asked}; we resent it {:?} after its request (capture times); {resent:?}",
         answer.at - request.at
     );
-    let log = hb.log();
+    let log = lab.hb.log();
     assert!(log.contains("lost packet") || log.contains("No pkts missing"), "{log}");
-    assert_eq!(hb.nodestatus(OURS).map_err(|e| hb.failure(e.to_string()))?, "active");
-    ours.shutdown();
+    assert_eq!(lab.hb.nodestatus(OURS).map_err(|e| lab.hb.failure(e.to_string()))?, "active");
+    lab.ours.shutdown();
     Ok(())
 }
 
 #[test]
 fn a_heartbeat_of_theirs_lost_on_the_way_is_asked_for_by_ours() -> TestResult {
-    let net = Pair::new()?;
-    let authkeys = "auth 2\n2 crc\n";
-    let theirs = config(authkeys);
-    let dir = heartbeat_tests::netns::temp_dir("lha-rexmit-theirs")?;
-    let file = dir.path().join("b.pcap");
-    let mut capture = net.b.capture(Pair::B_DEV, &file, "udp port 694")?;
-    let hb = Heartbeat::start(&net.a, &theirs)?;
-    let mut ours = Ours::start(&net, &theirs, authkeys)?;
-    ours.wait_up()?;
-    wait_nodestatus(&hb, "active", UP_WITHIN)?;
-    // One of theirs dropped on arrival (after the capture saw it).
-    drop_one_status(&net.b, "INPUT")?;
-    let wire = wait_for("a retransmit request of ours", Duration::from_secs(5), || {
-        let w = ours.status()?.wire;
-        Ok(if w.rexmit_requests_sent >= 1 { Check::Done(w) } else { Check::Waiting(format!("{w:?}")) })
-    })
-    .map_err(|e| hb.failure(e.to_string()))?;
-    // Until the capture (packet-buffered) holds the daemon's resend: a loaded machine delays
-    // the daemon, and tcpdump, by more than the 125 ms the resend takes at rest.
+    let mut lab = LostHeartbeat::start("lha-rexmit-theirs", "auth 2\n2 crc\n", "INPUT")?;
+    let wire = lab.wire_once("a retransmit request of ours", |w| w.rexmit_requests_sent >= 1)?;
     let resent = |packets: &[pcap::Datagram]| {
         rexmit_request(packets, Pair::B_V4, THEIRS)
             .is_ok_and(|(_, asked)| with_seq(packets, Pair::A_V4, asked).count() >= 2)
     };
-    let packets = captured_until(&file, "the daemon's resend in the capture", resent)
-        .map_err(|e| hb.failure(format!("{e}; ours: {:?}", ours.status().map(|s| s.wire))))?;
-    capture.stop();
+    let packets = lab.captured("the daemon's resend in the capture", resent)?;
     let (request, asked) = rexmit_request(&packets, Pair::B_V4, THEIRS)?;
     let copies = with_seq(&packets, Pair::A_V4, asked).collect::<Vec<_>>();
-    let status = ours.status()?;
+    let status = lab.ours.status()?;
     eprintln!(
         "we asked for its seq {asked}; it resent it {:?} after our request; {wire:?}; now {:?}",
         copies[1].at.saturating_sub(request.at),
         status.wire
     );
     assert_eq!(status.wire.abandoned, 0, "the resend arrived: {:?}", status.wire);
-    ours.shutdown();
+    lab.ours.shutdown();
     Ok(())
 }
