@@ -225,6 +225,25 @@ fn stale_malformed_and_unexpected_inputs_are_refused_and_change_nothing() {
     assert_eq!(b.on_announcement(ms(6_000), "a", "200000000"), Ok(()));
 }
 
+#[test]
+fn a_refused_input_leaves_the_clock_and_so_the_next_deadline_alone() {
+    // Alone, a waits for initdead (4 s) before taking anything. Inputs that are refused must
+    // not move its clock past that deadline: poll_timeout would stop naming it, and a driver
+    // sleeping until poll_timeout would never tick it.
+    let mut a = manager("a", Failback::Off, 1, ms(0));
+    a.tick(ms(0));
+    let _ = drain(&mut a);
+    assert_eq!(a.poll_timeout(), Some(ms(4_000)));
+    assert!(!a.on_verdict(ms(9_000), "z", Verdict::Up), "an unknown node");
+    assert!(!a.on_restart(ms(9_000), "z"));
+    assert!(a.on_outcome(ms(9_000), ResourceId(0), Command::Stop, true).is_err(), "nothing running");
+    assert!(a.on_outcome(ms(9_000), ResourceId(7), Command::Start, true).is_err(), "no such resource");
+    assert_eq!(a.on_announcement(ms(9_000), "z", "100000000"), Err(AnnounceError::UnknownNode));
+    assert_eq!(a.on_announcement(ms(9_000), "b", "1 r0=?"), Err(AnnounceError::Malformed));
+    assert_eq!(a.poll_timeout(), Some(ms(4_000)), "refusals moved the clock");
+    assert!(drain(&mut a).0.is_empty());
+}
+
 // --- random sequences for a pair ---
 
 #[derive(Debug, Clone)]

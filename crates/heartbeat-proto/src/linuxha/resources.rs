@@ -566,8 +566,8 @@ impl ResourceManager {
 
     /// A liveness verdict about node `name`. Unknown names are ignored (returns `false`).
     pub fn on_verdict(&mut self, now: Instant, name: &str, verdict: Verdict) -> bool {
-        self.latest = self.latest.max(now);
         let Some(n) = self.peer_index(name) else { return false };
+        self.latest = self.latest.max(now);
         let peer = &mut self.peers[n];
         match verdict {
             Verdict::Up => {
@@ -586,10 +586,11 @@ impl ResourceManager {
         true
     }
 
-    /// Node `name` restarted: its earlier announcement no longer counts.
+    /// Node `name` restarted: its earlier announcement no longer counts. Unknown names are
+    /// ignored (returns `false`).
     pub fn on_restart(&mut self, now: Instant, name: &str) -> bool {
-        self.latest = self.latest.max(now);
         let Some(n) = self.peer_index(name) else { return false };
+        self.latest = self.latest.max(now);
         let peer = &mut self.peers[n];
         peer.liveness = Liveness::Up(self.latest);
         peer.announced = false;
@@ -644,7 +645,6 @@ impl ResourceManager {
         command: Command,
         succeeded: bool,
     ) -> Result<(), UnexpectedOutcome> {
-        self.latest = self.latest.max(now);
         let Some(r) = self.resources.get_mut(resource.0) else {
             self.stats.unexpected_outcomes += 1;
             return Err(UnexpectedOutcome);
@@ -673,6 +673,7 @@ impl ResourceManager {
             }
         };
         r.local = local;
+        self.latest = self.latest.max(now);
         let cleanup = matches!(local, Local::Stopping(StopReason::Failure));
         for e in events {
             self.event(*e);
