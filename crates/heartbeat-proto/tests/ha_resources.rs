@@ -244,6 +244,17 @@ fn a_refused_input_leaves_the_clock_and_so_the_next_deadline_alone() {
     assert!(drain(&mut a).0.is_empty());
 }
 
+#[test]
+fn a_status_check_past_initdead_takes_over_as_a_tick_would() {
+    // The daemon calls `check` on its status timer; if that timer fires first, past initdead,
+    // the check must act on the deadline it passed rather than hide it.
+    let mut a = manager("a", Failback::Off, 1, ms(0));
+    a.tick(ms(0));
+    let _ = drain(&mut a);
+    a.check(ms(9_000));
+    assert_eq!(runs(&drain(&mut a).0), [(0, Command::Start), (1, Command::Start)]);
+}
+
 // --- random sequences for a pair ---
 
 #[derive(Debug, Clone)]

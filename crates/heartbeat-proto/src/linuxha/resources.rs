@@ -695,7 +695,10 @@ impl ResourceManager {
     /// Asks for a `status` of every resource held here with no command running (call it
     /// every status interval).
     pub fn check(&mut self, now: Instant) {
-        self.latest = self.latest.max(now);
+        // Time passed: what it decides (initdead, a peer that stopped blocking) comes first, as
+        // in `tick` — else the deadline would be behind the clock and `poll_timeout` would no
+        // longer name it.
+        self.tick(now);
         for i in 0..self.resources.len() {
             if self.resources[i].local == (Local::Held { checking: false }) && !self.leaving {
                 self.resources[i].local = Local::Held { checking: true };
