@@ -255,6 +255,14 @@ fn a_status_check_past_initdead_takes_over_as_a_tick_would() {
     assert_eq!(runs(&drain(&mut a).0), [(0, Command::Start), (1, Command::Start)]);
 }
 
+#[test]
+fn without_initdead_a_lone_node_takes_everything_as_it_starts() {
+    // No deadline lies ahead to wake a driver that waits on poll_timeout, so the manager
+    // must act when it is made.
+    let mut a = ResourceManager::new("a", &NODES, &RESOURCES, Failback::Off, Duration::ZERO, 1, ms(0)).unwrap();
+    assert_eq!(runs(&drain(&mut a).0), [(0, Command::Start), (1, Command::Start)]);
+}
+
 // --- random sequences for a pair ---
 
 #[derive(Debug, Clone)]

@@ -492,6 +492,9 @@ impl ResourceManager {
         };
         manager.write_announcement();
         manager.push(Output::Announce);
+        // Judged at once, as a tick at `now` would: with no initdead there is nothing to wait
+        // for, and `poll_timeout` names only deadlines still ahead.
+        manager.evaluate();
         Ok(manager)
     }
 
