@@ -235,6 +235,19 @@ mod tests {
     use crate::scenario::suite;
 
     #[test]
+    fn a_fixed_timeout_below_the_interval_cannot_be_asked_for() {
+        // The fixed timeout's search starts at the interval because the wire refuses a shorter
+        // requested timeout; the report calls a frontier found there the frontier on that ground.
+        let lan = suite().into_iter().find(|s| s.name == "lan").unwrap();
+        let trace = generate(&lan, 0.1, 7).unwrap();
+        let (order, lab) = (trace.arrival_order(), Lab::new(trace.interval, 1 << 9));
+        let eta = lab.interval.as_secs_f64();
+        assert_eq!(Contender::Fixed.range(eta).0, eta);
+        assert!(Contender::Fixed.run(eta, &trace, &order, &lab).is_ok());
+        assert!(Contender::Fixed.run(0.99 * eta, &trace, &order, &lab).is_err());
+    }
+
+    #[test]
     fn every_knob_moves_its_detector_along_the_curve() {
         let wan = suite().into_iter().find(|s| s.name == "wan-spikes").unwrap();
         let trace = generate(&wan, 1.0, 7).unwrap();
