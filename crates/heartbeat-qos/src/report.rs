@@ -430,7 +430,7 @@ impl Report {
              frontier is the fixed timeout tuned on B itself (hindsight). A cell passes when λ_M ≤ 2× the target and \
              mean T_D ≤ 1.10× the frontier's; a count of mistakes over 2× the target fails only if it would come with \
              under 5 % chance at exactly 2× the target (a one-sided Poisson test: a few mistakes more than expected \
-             are what an exact rate gives at times). *Allows* is the number of mistakes the frontier's target permits on B \
+             are what an exact rate gives at times); short of that it leaves the cell undecided. *Allows* is the number of mistakes the frontier's target permits on B \
              (target × measured hours): below {CONFIDENT_MISTAKES} the frontier is set by the few longest gaps and \
              moves a long way with one mistake more or less, so its T_D verdict is low-confidence and does not \
              decide. *At max / min* is the share of the adaptive detector's deadlines on B that the node's \
