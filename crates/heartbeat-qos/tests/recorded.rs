@@ -196,7 +196,14 @@ fn a_recorded_trace_gets_verdicts_and_its_receiver_pauses_reach_the_guard() {
     assert!(plain.report.contains("Chen, known η (n=1000)") && plain.report.contains("Chen, estimated η (n=1000)"));
     assert!(!plain.report.contains("## Local-stall guard"));
     let [rate, _detection, chen, guard, footprint] = &plain.goals[..] else { panic!("{:?}", plain.goals) };
-    assert!(rate.met.is_some(), "judged on the trace itself: {rate:?}");
+    // Judged on the trace itself (not "lacks the default suite"). Its 0.3 h test half holds one
+    // mistake where 1/h allows 0.3: over 2x by count, but 46 % likely at exactly 2x, so that
+    // cell is undecided rather than a pass or a fail.
+    assert!(!rate.detail.contains("This run lacks") && rate.detail.contains("mine ≤0.10/h: λ_M"), "{rate:?}");
+    assert!(
+        rate.met == Some(true) || rate.detail.contains("within chance, so the cell is undecided"),
+        "judged on the trace itself: {rate:?}"
+    );
     assert!(!chen.applies);
     assert_eq!(guard.met, None, "no pauses, nothing for the guard");
     assert_eq!(footprint.met, Some(true), "{footprint:?}");
